@@ -1,0 +1,56 @@
+/* The virtual machine configuration (Apple: VZVirtualMachineConfiguration).
+ * Pure data: building and validating one touches no KVM state. */
+#ifndef VMKIT_CONFIG_H
+#define VMKIT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <vmkit/boot_loader.h>
+#include <vmkit/error.h>
+#include <vmkit/serial.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vmk_config vmk_config;
+
+/* What a guest-initiated reboot does. */
+typedef enum vmk_reboot_action {
+	VMK_REBOOT_RESTART = 0, /* reset the machine and boot again, VM stays running */
+	VMK_REBOOT_STOP = 1,    /* stop the VM, reported as VMK_STOP_REASON_GUEST_REBOOT */
+} vmk_reboot_action;
+
+/* Defaults: 1 vCPU, 512 MiB, no boot loader, no serial ports, reboot restarts. */
+vmk_config *vmk_config_new(void);
+vmk_config *vmk_config_copy(const vmk_config *cfg);
+void vmk_config_free(vmk_config *cfg);
+
+void vmk_config_set_cpu_count(vmk_config *cfg, unsigned count);
+unsigned vmk_config_get_cpu_count(const vmk_config *cfg);
+/* Bytes; a multiple of 1 MiB between the minimum and the host's memory. */
+void vmk_config_set_memory_size(vmk_config *cfg, uint64_t bytes);
+uint64_t vmk_config_get_memory_size(const vmk_config *cfg);
+/* The configuration keeps its own copy; NULL clears. */
+void vmk_config_set_boot_loader(vmk_config *cfg, const vmk_boot_loader *bl);
+const vmk_boot_loader *vmk_config_get_boot_loader(const vmk_config *cfg);
+/* Appends a copy of the port. */
+bool vmk_config_add_serial_port(vmk_config *cfg, const vmk_serial_port *port, vmk_error **err);
+size_t vmk_config_get_serial_port_count(const vmk_config *cfg);
+void vmk_config_set_reboot_action(vmk_config *cfg, vmk_reboot_action action);
+vmk_reboot_action vmk_config_get_reboot_action(const vmk_config *cfg);
+
+/* Checks everything and reports every problem as a chain of errors. */
+bool vmk_config_validate(const vmk_config *cfg, vmk_error **err);
+
+/* Limits validate() applies on this host. */
+unsigned vmk_config_min_cpu_count(void);
+unsigned vmk_config_max_cpu_count(void);
+uint64_t vmk_config_min_memory_size(void);
+uint64_t vmk_config_max_memory_size(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,65 @@
+/* Layout of the configuration objects, shared by src/config (which owns
+ * them) and src/vm (which reads its private copy when building a machine). */
+#ifndef VMK_CONFIG_PRIV_H
+#define VMK_CONFIG_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <vmkit/config.h>
+
+#define VMK_MAX_16550_PORTS 4
+#define VMK_MAX_SERIAL_PORTS 16
+
+struct vmk_boot_loader {
+	vmk_boot_loader_kind kind;
+	char *kernel;  /* LINUX */
+	char *initrd;  /* LINUX, may be NULL */
+	char *cmdline; /* LINUX, never NULL ("" by default) */
+};
+
+enum serial_attachment_kind { SERIAL_ATTACH_FD = 1, SERIAL_ATTACH_FILE = 2 };
+
+struct vmk_serial_attachment {
+	enum serial_attachment_kind kind;
+	int read_fd;  /* FD: owned duplicate or -1 */
+	int write_fd; /* FD: owned duplicate or -1 */
+	char *path;   /* FILE */
+	bool append;  /* FILE */
+};
+
+struct vmk_serial_port {
+	vmk_serial_port_kind kind;
+	struct vmk_serial_attachment *attachment;
+};
+
+struct vmk_config {
+	unsigned cpu_count;
+	uint64_t memory_size;
+	struct vmk_boot_loader *boot_loader; /* owned copy or NULL */
+	struct vmk_serial_port *serial_ports[VMK_MAX_SERIAL_PORTS]; /* owned copies */
+	size_t serial_port_count;
+	vmk_reboot_action reboot_action;
+};
+
+/* Facts read from a bzImage header, shared by validation and the loader. */
+struct bzimage_info {
+	uint16_t protocol;      /* e.g. 0x020f */
+	uint8_t setup_sects;    /* 0 means 4 */
+	uint32_t cmdline_size;  /* max length without the NUL */
+	uint32_t initrd_addr_max;
+	uint16_t xloadflags;
+	uint64_t pref_address;
+	uint32_t init_size;
+	uint32_t kernel_alignment;
+	uint8_t relocatable;
+	size_t setup_size;      /* (setup_sects + 1) * 512 */
+	size_t file_size;
+};
+
+/* Parses the header of a bzImage held in buf. Returns 0, or -EINVAL with a
+ * reason in *why (static string) when it is not an x86-64 bzImage of
+ * protocol 2.10 or later. */
+int bzimage_parse(const uint8_t *buf, size_t len, struct bzimage_info *info, const char **why);
+
+#endif

@@ -1,0 +1,1 @@
+/* placeholder */ typedef int vmk_placeholder_;
