@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Builds the stock Linux guest used by vmkit's tests: a Debian cloud kernel and a busybox
+# initramfs whose /init loads the virtio modules, prints a ready marker and runs a named test.
+#
+#   tools/guest/build-guest.sh              build (or reuse) and print the paths
+#   tools/guest/build-guest.sh --print-dir  print the cache folder only
+#
+# Everything comes from Debian packages (apt-get download + dpkg -x), so no root state is
+# touched and the cache (${VMK_CACHE:-/var/cache/vmkit}) is reused across runs and checkouts.
+# Outputs (in $CACHE/guest/):
+#   vmlinuz            kernel of linux-image-cloud-amd64's versioned package
+#   initrd.cpio.gz     busybox + modules + /init + /tests/*.sh
+#   kernel-release     e.g. 6.1.0-56-cloud-amd64
+#   modules/           symlink to the extracted /lib/modules/<release>/kernel tree (the nested
+#                      rig takes kvm.ko etc. from here, so L1 and L2 run the same kernel)
+#   busybox            the static busybox (the nested rig reuses it)
+set -euo pipefail
+exec </dev/null                         # never wait for input (apt, cpio)
+
+CACHE=${VMK_CACHE:-/var/cache/vmkit}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+if [[ ${1:-} == --print-dir ]]; then echo "$CACHE"; exit 0; fi
+
+log() { echo "build-guest: $*" >&2; }
+mkdir -p "$CACHE/debs" "$CACHE/pkg" "$CACHE/guest"
+
+# fetch_pkg NAME -> prints the folder NAME's newest candidate is extracted to.
+# A package that is already extracted is reused without asking apt again.
+fetch_pkg() {
+    local name=$1 dir="$CACHE/pkg/$1" deb
+    if [[ ! -e $dir/.done ]]; then
+        log "downloading $name"
+        (cd "$CACHE/debs" && apt-get download -q "$name" >&2 2>/dev/null) ||
+            (cd "$CACHE/debs" && apt-get download "$name" >&2)
+        deb=$(ls -t "$CACHE/debs/${name}"_*.deb | head -n1)
+        rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+        dpkg -x "$deb" "$dir.tmp"
+        rm -rf "$dir" && mv "$dir.tmp" "$dir" && touch "$dir/.done"
+    fi
+    echo "$dir"
+}
+
+# The meta package only depends on the versioned kernel package; resolve it so the cache is
+# keyed by the exact kernel. When apt cannot answer (offline, no lists), reuse the newest
+# kernel already in the cache.
+kpkg=$(apt-cache show --no-all-versions linux-image-cloud-amd64 2>/dev/null |
+       sed -n 's/^Depends: *\(linux-image-[^ ,]*-cloud-amd64\).*/\1/p' | head -n1 || true)
+if [[ -z $kpkg ]]; then
+    kpkg=$(cd "$CACHE/pkg" && ls -d linux-image-*-cloud-amd64 2>/dev/null | sort -V | tail -n1 || true)
+    [[ -n $kpkg ]] || { log "cannot resolve linux-image-cloud-amd64 (apt-get update?)"; exit 1; }
+fi
+kdir=$(fetch_pkg "$kpkg")
+bbdir=$(fetch_pkg busybox-static)
+krel=${kpkg#linux-image-}
+kmod="$kdir/lib/modules/$krel/kernel"
+BB="$bbdir/bin/busybox"
+[[ -f $kdir/boot/vmlinuz-$krel && -d $kmod && -x $BB ]] || { log "unexpected package layout"; exit 1; }
+
+# Modules wanted in the guest, in the order they should load once dependencies are met.
+# evdev + button give /dev/input/event* for the ACPI power button (acpid reads it);
+# virtio_mmio covers VMMs that use virtio-mmio instead of PCI.
+WANT=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_mmio
+      virtio_blk failover net_failover virtio_net virtio_console rng-core virtio-rng
+      virtio_balloon evdev button)
+
+# Module names use '_' where file names may use '-'; index every .ko by normalized name.
+declare -A KO=()
+while IFS= read -r f; do
+    b=$(basename "$f"); b=${b%%.ko*}; KO[${b//-/_}]=$f
+done < <(find "$kmod" -name '*.ko' -o -name '*.ko.xz' -o -name '*.ko.zst' -o -name '*.ko.gz')
+
+ko_cat() {    # decompress on the host: busybox insmod only takes plain ELF
+    case $1 in
+        *.xz) xz -dc "$1" ;; *.zst) zstd -qdc "$1" ;; *.gz) gzip -dc "$1" ;; *) cat "$1" ;;
+    esac
+}
+# There is no modules.dep in the package; .modinfo's "depends=" lists each module's needs.
+ko_deps() { ko_cat "$1" | tr '\0' '\n' | sed -n 's/^depends=//p' | tr ',' ' '; }
+
+declare -A SEEN=()
+ORDER=()
+visit() {     # depth-first: dependencies before the module itself
+    local n=${1//-/_} d
+    [[ -n ${SEEN[$n]:-} ]] && return 0
+    SEEN[$n]=1
+    # Built-in (e.g. rng-core when HW_RANDOM=y) or absent: nothing to load.
+    [[ -n ${KO[$n]:-} ]] || return 0
+    for d in $(ko_deps "${KO[$n]}"); do visit "$d"; done
+    ORDER+=("$n")
+}
+for m in "${WANT[@]}"; do visit "$m"; done
+
+# Build the tree in a temp folder and only replace the cached initrd when its content
+# changed (reproducible cpio), so concurrent users see either the old or the new file.
+work=$(mktemp -d "$CACHE/guest/.build.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+root=$work/root
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc/acpi,proc,sys,dev,tmp,run,root,var/log,lib/modules,tests}
+cp "$BB" "$root/bin/busybox"
+while read -r p; do                      # applet links; never replace busybox itself
+    [[ $p == bin/busybox || -e $root/$p || -L $root/$p ]] && continue
+    mkdir -p "$root/$(dirname "$p")"
+    ln -s /bin/busybox "$root/$p"
+done < <("$BB" --list-full)
+for n in "${ORDER[@]}"; do ko_cat "${KO[$n]}" > "$root/lib/modules/$n.ko"; done
+printf '%s\n' "${ORDER[@]}" > "$root/etc/modules"
+echo "$krel" > "$root/etc/kernel-release"
+
+install -m 0755 "$HERE/init" "$root/init"
+install -m 0755 "$HERE/rc.main" "$root/etc/rc.main"
+install -m 0644 "$HERE/inittab" "$root/etc/inittab"
+# busybox acpid: an event whose text contains PWRF (power button pressed) runs
+# /etc/acpi/power, which asks init for a clean poweroff.
+echo "PWRF power" > "$root/etc/acpid.conf"
+printf '#!/bin/sh\necho "vmkit-guest: power button, powering off"\nexec poweroff\n' > "$root/etc/acpi/power"
+chmod 0755 "$root/etc/acpi/power"
+echo 'root::0:0:root:/root:/bin/sh' > "$root/etc/passwd"
+echo 'root:x:0:' > "$root/etc/group"
+for t in "$HERE"/tests/*.sh; do install -m 0755 "$t" "$root/tests/"; done
+# The kernel opens /dev/console for init before devtmpfs is mounted; without this node
+# init starts with no stdio. Needs root; otherwise /init reopens the console itself.
+mknod -m 0600 "$root/dev/console" c 5 1 2>/dev/null || true
+
+find "$root" -exec touch -h -d @0 {} +
+(cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
+    cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -9 -n > "$work/initrd.cpio.gz"
+
+G=$CACHE/guest
+if ! cmp -s "$work/initrd.cpio.gz" "$G/initrd.cpio.gz"; then
+    mv "$work/initrd.cpio.gz" "$G/initrd.cpio.gz"
+    log "initrd rebuilt (${#ORDER[@]} modules: ${ORDER[*]})"
+fi
+if ! cmp -s "$kdir/boot/vmlinuz-$krel" "$G/vmlinuz"; then
+    cp "$kdir/boot/vmlinuz-$krel" "$G/.vmlinuz.tmp" && mv "$G/.vmlinuz.tmp" "$G/vmlinuz"
+fi
+cmp -s "$BB" "$G/busybox" || { cp "$BB" "$G/.busybox.tmp" && mv "$G/.busybox.tmp" "$G/busybox"; }
+echo "$krel" > "$G/.kr.tmp" && mv "$G/.kr.tmp" "$G/kernel-release"
+ln -sfn "$kmod" "$G/.modules.tmp" && mv -T "$G/.modules.tmp" "$G/modules"
+
+echo "kernel:  $G/vmlinuz"
+echo "initrd:  $G/initrd.cpio.gz"
+echo "release: $krel"
