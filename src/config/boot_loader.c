@@ -1,1 +1,103 @@
-/* placeholder */ typedef int vmk_placeholder_;
+/* Boot loaders (Apple: VZLinuxBootLoader): paths and a command line, copied
+ * on every set so the caller's buffers never outlive their use. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config_priv.h"
+
+/* Replaces *slot with a copy of value; keeps the old string if strdup fails
+ * because the setters have no way to report an error. */
+static void replace(char **slot, const char *value)
+{
+	char *copy = NULL;
+
+	if (value) {
+		copy = strdup(value);
+		if (!copy)
+			return;
+	}
+	free(*slot);
+	*slot = copy;
+}
+
+vmk_boot_loader *vmk_linux_boot_loader_new(const char *kernel_path)
+{
+	struct vmk_boot_loader *bl = calloc(1, sizeof(*bl));
+
+	if (!bl)
+		return NULL;
+	bl->kind = VMK_BOOT_LOADER_LINUX;
+	bl->kernel = strdup(kernel_path ? kernel_path : "");
+	bl->cmdline = strdup("");
+	if (!bl->kernel || !bl->cmdline) {
+		vmk_boot_loader_free(bl);
+		return NULL;
+	}
+	return bl;
+}
+
+void vmk_linux_boot_loader_set_initrd(vmk_boot_loader *bl, const char *initrd_path)
+{
+	if (bl)
+		replace(&bl->initrd, initrd_path);
+}
+
+void vmk_linux_boot_loader_set_cmdline(vmk_boot_loader *bl, const char *cmdline)
+{
+	if (bl)
+		replace(&bl->cmdline, cmdline ? cmdline : "");
+}
+
+vmk_boot_loader_kind vmk_boot_loader_get_kind(const vmk_boot_loader *bl)
+{
+	return bl ? bl->kind : 0;
+}
+
+const char *vmk_linux_boot_loader_get_kernel(const vmk_boot_loader *bl)
+{
+	return bl ? bl->kernel : NULL;
+}
+
+const char *vmk_linux_boot_loader_get_initrd(const vmk_boot_loader *bl)
+{
+	return bl ? bl->initrd : NULL;
+}
+
+const char *vmk_linux_boot_loader_get_cmdline(const vmk_boot_loader *bl)
+{
+	return bl ? bl->cmdline : NULL;
+}
+
+vmk_boot_loader *vmk_boot_loader_copy(const vmk_boot_loader *bl)
+{
+	struct vmk_boot_loader *copy;
+
+	if (!bl)
+		return NULL;
+	copy = vmk_linux_boot_loader_new(bl->kernel);
+	if (!copy)
+		return NULL;
+	copy->kind = bl->kind;
+	vmk_linux_boot_loader_set_cmdline(copy, bl->cmdline);
+	if (bl->initrd) {
+		vmk_linux_boot_loader_set_initrd(copy, bl->initrd);
+		if (!copy->initrd)
+			goto oom;
+	}
+	if (strcmp(copy->cmdline, bl->cmdline) != 0)
+		goto oom;
+	return copy;
+oom:
+	vmk_boot_loader_free(copy);
+	return NULL;
+}
+
+void vmk_boot_loader_free(vmk_boot_loader *bl)
+{
+	if (!bl)
+		return;
+	free(bl->kernel);
+	free(bl->initrd);
+	free(bl->cmdline);
+	free(bl);
+}

@@ -1,1 +1,153 @@
-/* placeholder */ typedef int vmk_placeholder_;
+/* The virtual machine configuration (Apple: VZVirtualMachineConfiguration).
+ * Setters store values as given; vmk_config_validate() judges them, so a
+ * caller sees every problem at once instead of one per setter. */
+#include <stdlib.h>
+
+#include "config/config_priv.h"
+#include "util/error_priv.h"
+
+#define MiB (1024ull * 1024)
+
+vmk_config *vmk_config_new(void)
+{
+	struct vmk_config *cfg = calloc(1, sizeof(*cfg));
+
+	if (!cfg)
+		return NULL;
+	cfg->cpu_count = 1;
+	cfg->memory_size = 512 * MiB;
+	cfg->reboot_action = VMK_REBOOT_RESTART;
+	return cfg;
+}
+
+vmk_config *vmk_config_copy(const vmk_config *cfg)
+{
+	struct vmk_config *copy;
+
+	if (!cfg)
+		return NULL;
+	copy = vmk_config_new();
+	if (!copy)
+		return NULL;
+	copy->cpu_count = cfg->cpu_count;
+	copy->memory_size = cfg->memory_size;
+	copy->reboot_action = cfg->reboot_action;
+	if (cfg->boot_loader) {
+		copy->boot_loader = vmk_boot_loader_copy(cfg->boot_loader);
+		if (!copy->boot_loader)
+			goto oom;
+	}
+	for (size_t i = 0; i < cfg->serial_port_count; i++) {
+		copy->serial_ports[i] = vmk_serial_port_copy(cfg->serial_ports[i]);
+		if (!copy->serial_ports[i])
+			goto oom;
+		copy->serial_port_count++;
+	}
+	return copy;
+oom:
+	vmk_config_free(copy);
+	return NULL;
+}
+
+void vmk_config_free(vmk_config *cfg)
+{
+	if (!cfg)
+		return;
+	vmk_boot_loader_free(cfg->boot_loader);
+	for (size_t i = 0; i < cfg->serial_port_count; i++)
+		vmk_serial_port_free(cfg->serial_ports[i]);
+	free(cfg);
+}
+
+void vmk_config_set_cpu_count(vmk_config *cfg, unsigned count)
+{
+	if (cfg)
+		cfg->cpu_count = count;
+}
+
+unsigned vmk_config_get_cpu_count(const vmk_config *cfg)
+{
+	return cfg ? cfg->cpu_count : 0;
+}
+
+void vmk_config_set_memory_size(vmk_config *cfg, uint64_t bytes)
+{
+	if (cfg)
+		cfg->memory_size = bytes;
+}
+
+uint64_t vmk_config_get_memory_size(const vmk_config *cfg)
+{
+	return cfg ? cfg->memory_size : 0;
+}
+
+void vmk_config_set_boot_loader(vmk_config *cfg, const vmk_boot_loader *bl)
+{
+	struct vmk_boot_loader *copy = NULL;
+
+	if (!cfg)
+		return;
+	if (bl) {
+		copy = vmk_boot_loader_copy(bl);
+		/* Out of memory: keep the old one rather than silently losing it. */
+		if (!copy)
+			return;
+	}
+	vmk_boot_loader_free(cfg->boot_loader);
+	cfg->boot_loader = copy;
+}
+
+const vmk_boot_loader *vmk_config_get_boot_loader(const vmk_config *cfg)
+{
+	return cfg ? cfg->boot_loader : NULL;
+}
+
+static size_t count_kind(const vmk_config *cfg, vmk_serial_port_kind kind)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg->serial_port_count; i++)
+		n += cfg->serial_ports[i]->kind == kind;
+	return n;
+}
+
+bool vmk_config_add_serial_port(vmk_config *cfg, const vmk_serial_port *port, vmk_error **err)
+{
+	struct vmk_serial_port *copy;
+	const char *field = "serial_ports";
+
+	if (!cfg || !port)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, field, "%s is NULL",
+				     cfg ? "serial port" : "configuration");
+	if (port->kind != VMK_SERIAL_PORT_16550)
+		return vmk_set_error(err, VMK_ERR_SERIAL_PORT, field, "%s: unknown serial port kind %d", field,
+				     (int)port->kind);
+	if (count_kind(cfg, VMK_SERIAL_PORT_16550) >= VMK_MAX_16550_PORTS)
+		return vmk_set_error(err, VMK_ERR_LIMIT_EXCEEDED, field,
+				     "%s: at most %d 16550 ports (COM1-COM4) are supported", field,
+				     VMK_MAX_16550_PORTS);
+	if (cfg->serial_port_count >= VMK_MAX_SERIAL_PORTS)
+		return vmk_set_error(err, VMK_ERR_LIMIT_EXCEEDED, field, "%s: at most %d serial ports", field,
+				     VMK_MAX_SERIAL_PORTS);
+	copy = vmk_serial_port_copy(port);
+	if (!copy)
+		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, field, "%s: out of memory copying the port", field);
+	cfg->serial_ports[cfg->serial_port_count++] = copy;
+	return true;
+}
+
+size_t vmk_config_get_serial_port_count(const vmk_config *cfg)
+{
+	return cfg ? cfg->serial_port_count : 0;
+}
+
+void vmk_config_set_reboot_action(vmk_config *cfg, vmk_reboot_action action)
+{
+	if (cfg)
+		cfg->reboot_action = action;
+}
+
+vmk_reboot_action vmk_config_get_reboot_action(const vmk_config *cfg)
+{
+	return cfg ? cfg->reboot_action : VMK_REBOOT_RESTART;
+}
