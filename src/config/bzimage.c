@@ -7,26 +7,26 @@
 
 #include "config/config_priv.h"
 
-#define OFF_SETUP_SECTS      0x1f1
-#define OFF_BOOT_FLAG        0x1fe
-#define OFF_HEADER           0x202
-#define OFF_VERSION          0x206
-#define OFF_LOADFLAGS        0x211
+#define OFF_SETUP_SECTS	     0x1f1
+#define OFF_BOOT_FLAG	     0x1fe
+#define OFF_HEADER	     0x202
+#define OFF_VERSION	     0x206
+#define OFF_LOADFLAGS	     0x211
 #define OFF_INITRD_ADDR_MAX  0x22c
 #define OFF_KERNEL_ALIGNMENT 0x230
-#define OFF_RELOCATABLE      0x234
-#define OFF_XLOADFLAGS       0x236
+#define OFF_RELOCATABLE	     0x234
+#define OFF_XLOADFLAGS	     0x236
 #define OFF_CMDLINE_SIZE     0x238
 #define OFF_PREF_ADDRESS     0x258
-#define OFF_INIT_SIZE        0x260
-#define HEADER_END           0x264
+#define OFF_INIT_SIZE	     0x260
+#define HEADER_END	     0x264
 
-#define BOOT_FLAG      0xaa55
-#define HDRS_MAGIC     0x53726448 /* "HdrS" */
-#define MIN_PROTOCOL   0x020a
-#define LOADED_HIGH    0x01
-#define XLF_KERNEL_64  0x01
-#define SECTOR_SIZE    512
+#define BOOT_FLAG	    0xaa55
+#define HDRS_MAGIC	    0x53726448 /* "HdrS" */
+#define MIN_PROTOCOL	    0x020a
+#define LOADED_HIGH	    0x01
+#define XLF_KERNEL_64	    0x01
+#define SECTOR_SIZE	    512
 #define DEFAULT_SETUP_SECTS 4
 
 static uint16_t le16(const uint8_t *p)

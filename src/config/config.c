@@ -120,8 +120,8 @@ bool vmk_config_add_serial_port(vmk_config *cfg, const vmk_serial_port *port, vm
 		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, field, "%s is NULL",
 				     cfg ? "serial port" : "configuration");
 	if (port->kind != VMK_SERIAL_PORT_16550)
-		return vmk_set_error(err, VMK_ERR_SERIAL_PORT, field, "%s: unknown serial port kind %d", field,
-				     (int)port->kind);
+		return vmk_set_error(err, VMK_ERR_SERIAL_PORT, field, "%s: unknown serial port kind %d",
+				     field, (int)port->kind);
 	if (count_kind(cfg, VMK_SERIAL_PORT_16550) >= VMK_MAX_16550_PORTS)
 		return vmk_set_error(err, VMK_ERR_LIMIT_EXCEEDED, field,
 				     "%s: at most %d 16550 ports (COM1-COM4) are supported", field,
@@ -131,7 +131,8 @@ bool vmk_config_add_serial_port(vmk_config *cfg, const vmk_serial_port *port, vm
 				     VMK_MAX_SERIAL_PORTS);
 	copy = vmk_serial_port_copy(port);
 	if (!copy)
-		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, field, "%s: out of memory copying the port", field);
+		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, field, "%s: out of memory copying the port",
+				     field);
 	cfg->serial_ports[cfg->serial_port_count++] = copy;
 	return true;
 }

@@ -19,8 +19,8 @@ static bool dup_fd(int fd, int *slot, const char *field, vmk_error **err)
 		return true;
 	*slot = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	if (*slot < 0)
-		return vmk_set_errno(err, VMK_ERR_SERIAL_ATTACHMENT, field, errno, "%s: file descriptor %d", field,
-				     fd);
+		return vmk_set_errno(err, VMK_ERR_SERIAL_ATTACHMENT, field, errno, "%s: file descriptor %d",
+				     field, fd);
 	return true;
 }
 
@@ -34,7 +34,8 @@ static struct vmk_serial_attachment *fd_attachment(int read_fd, int write_fd, vm
 	}
 	a->kind = SERIAL_ATTACH_FD;
 	a->write_fd = -1;
-	if (!dup_fd(read_fd, &a->read_fd, "read_fd", err) || !dup_fd(write_fd, &a->write_fd, "write_fd", err)) {
+	if (!dup_fd(read_fd, &a->read_fd, "read_fd", err) ||
+	    !dup_fd(write_fd, &a->write_fd, "write_fd", err)) {
 		vmk_serial_attachment_free(a);
 		return NULL;
 	}

@@ -17,7 +17,7 @@
 #include "config/config_priv.h"
 #include "util/error_priv.h"
 
-#define MiB (1024ull * 1024)
+#define MiB	   (1024ull * 1024)
 #define MIN_MEMORY (32 * MiB)
 /* We describe CPUs with xAPIC ids (8 bits, 0xff is broadcast). */
 #define XAPIC_MAX_CPUS 255
@@ -73,8 +73,8 @@ static void check_cpus(const vmk_config *cfg, vmk_error **err)
 		vmk_set_error(err, VMK_ERR_CPU_COUNT, "cpu_count", "cpu_count: %u is below the minimum of %u",
 			      cfg->cpu_count, vmk_config_min_cpu_count());
 	else if (cfg->cpu_count > max)
-		vmk_set_error(err, VMK_ERR_CPU_COUNT, "cpu_count", "cpu_count: %u is above this host's maximum of %u",
-			      cfg->cpu_count, max);
+		vmk_set_error(err, VMK_ERR_CPU_COUNT, "cpu_count",
+			      "cpu_count: %u is above this host's maximum of %u", cfg->cpu_count, max);
 }
 
 static void check_memory(const vmk_config *cfg, vmk_error **err)
@@ -142,15 +142,16 @@ static void check_linux(const struct vmk_boot_loader *bl, vmk_error **err)
 	if (fd < 0)
 		return;
 	if (fstat(fd, &st) != 0 || st.st_size == 0) {
-		vmk_set_error(err, VMK_ERR_KERNEL_FORMAT, field, "%s: %s is not an x86-64 bzImage: the file is empty",
-			      field, bl->kernel);
+		vmk_set_error(err, VMK_ERR_KERNEL_FORMAT, field,
+			      "%s: %s is not an x86-64 bzImage: the file is empty", field, bl->kernel);
 		close(fd);
 		return;
 	}
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED) {
-		vmk_set_errno(err, VMK_ERR_KERNEL_UNREADABLE, field, errno, "%s: cannot read %s", field, bl->kernel);
+		vmk_set_errno(err, VMK_ERR_KERNEL_UNREADABLE, field, errno, "%s: cannot read %s", field,
+			      bl->kernel);
 		return;
 	}
 	if (bzimage_parse(map, (size_t)st.st_size, &info, &why) != 0) {
@@ -173,8 +174,8 @@ static void check_boot_loader(const vmk_config *cfg, vmk_error **err)
 		return;
 	}
 	if (bl->kind != VMK_BOOT_LOADER_LINUX) {
-		vmk_set_error(err, VMK_ERR_NOT_SUPPORTED, "boot_loader", "boot_loader: kind %d is not supported",
-			      (int)bl->kind);
+		vmk_set_error(err, VMK_ERR_NOT_SUPPORTED, "boot_loader",
+			      "boot_loader: kind %d is not supported", (int)bl->kind);
 		return;
 	}
 	check_linux(bl, err);
@@ -193,10 +194,11 @@ static void check_log_path(const char *path, const char *field, vmk_error **err)
 	}
 	if (stat(path, &st) == 0) {
 		if (S_ISDIR(st.st_mode))
-			vmk_set_error(err, VMK_ERR_SERIAL_ATTACHMENT, field, "%s: %s is a directory", field, path);
-		else if (access(path, W_OK) != 0)
-			vmk_set_errno(err, VMK_ERR_SERIAL_ATTACHMENT, field, errno, "%s: cannot write %s", field,
+			vmk_set_error(err, VMK_ERR_SERIAL_ATTACHMENT, field, "%s: %s is a directory", field,
 				      path);
+		else if (access(path, W_OK) != 0)
+			vmk_set_errno(err, VMK_ERR_SERIAL_ATTACHMENT, field, errno, "%s: cannot write %s",
+				      field, path);
 		return;
 	}
 	if (errno != ENOENT) {
@@ -216,8 +218,8 @@ static void check_log_path(const char *path, const char *field, vmk_error **err)
 	else
 		*slash = '\0';
 	if (access(dir, W_OK | X_OK) != 0)
-		vmk_set_errno(err, VMK_ERR_SERIAL_ATTACHMENT, field, errno, "%s: cannot create %s in %s", field,
-			      path, dir);
+		vmk_set_errno(err, VMK_ERR_SERIAL_ATTACHMENT, field, errno, "%s: cannot create %s in %s",
+			      field, path, dir);
 	free(dir);
 }
 
@@ -231,7 +233,8 @@ static void check_serial_ports(const vmk_config *cfg, vmk_error **err)
 
 		snprintf(field, sizeof(field), "serial_ports[%zu]", i);
 		if (p->kind != VMK_SERIAL_PORT_16550)
-			vmk_set_error(err, VMK_ERR_SERIAL_PORT, field, "%s: unknown kind %d", field, (int)p->kind);
+			vmk_set_error(err, VMK_ERR_SERIAL_PORT, field, "%s: unknown kind %d", field,
+				      (int)p->kind);
 		if (!a || a->kind != SERIAL_ATTACH_FILE)
 			continue;
 		snprintf(field, sizeof(field), "serial_ports[%zu].attachment", i);
@@ -250,8 +253,8 @@ bool vmk_config_validate(const vmk_config *cfg, vmk_error **err)
 	check_boot_loader(cfg, &found);
 	check_serial_ports(cfg, &found);
 	if (cfg->reboot_action != VMK_REBOOT_RESTART && cfg->reboot_action != VMK_REBOOT_STOP)
-		vmk_set_error(&found, VMK_ERR_INVALID_ARGUMENT, "reboot_action", "reboot_action: %d is not valid",
-			      (int)cfg->reboot_action);
+		vmk_set_error(&found, VMK_ERR_INVALID_ARGUMENT, "reboot_action",
+			      "reboot_action: %d is not valid", (int)cfg->reboot_action);
 	if (!found)
 		return true;
 	if (err && !*err)

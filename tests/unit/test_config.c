@@ -15,15 +15,15 @@
 
 static int test_no, failed;
 
-#define CHECK(cond, name)                                                                                     \
-	do {                                                                                                  \
-		test_no++;                                                                                    \
-		if (cond) {                                                                                   \
-			printf("ok %d - %s\n", test_no, name);                                                \
-		} else {                                                                                      \
-			printf("not ok %d - %s (%s:%d: %s)\n", test_no, name, __FILE__, __LINE__, #cond);     \
-			failed++;                                                                             \
-		}                                                                                             \
+#define CHECK(cond, name)                                                                                    \
+	do {                                                                                                 \
+		test_no++;                                                                                   \
+		if (cond) {                                                                                  \
+			printf("ok %d - %s\n", test_no, name);                                               \
+		} else {                                                                                     \
+			printf("not ok %d - %s (%s:%d: %s)\n", test_no, name, __FILE__, __LINE__, #cond);    \
+			failed++;                                                                            \
+		}                                                                                            \
 	} while (0)
 
 static char dir[] = "/tmp/vmkit-test-config-XXXXXX";
@@ -36,7 +36,8 @@ static const char *tmp_path(int slot, const char *name)
 }
 
 /* A minimal bzImage: a header that satisfies our loader and some payload. */
-static size_t make_bzimage(uint8_t *buf, size_t size, uint16_t protocol, uint16_t xloadflags, uint32_t cmdline_size)
+static size_t make_bzimage(uint8_t *buf, size_t size, uint16_t protocol, uint16_t xloadflags,
+			   uint32_t cmdline_size)
 {
 	memset(buf, 0, size);
 	buf[0x1f1] = 1; /* setup_sects: setup is 1024 bytes */
@@ -108,12 +109,13 @@ static void expect_one(vmk_config *cfg, vmk_error_code code, const char *field, 
 
 	snprintf(label, sizeof(label), "%s -> %s", name, vmk_error_code_name(code));
 	CHECK(!ok && count_errors(err) == 1 && vmk_error_get_code(err) == code &&
-		      strcmp(vmk_error_get_field(err), field) == 0 &&
-		      (!in_message || strstr(vmk_error_get_message(err), in_message)),
+		  strcmp(vmk_error_get_field(err), field) == 0 &&
+		  (!in_message || strstr(vmk_error_get_message(err), in_message)),
 	      label);
 	if (err && (count_errors(err) != 1 || vmk_error_get_code(err) != code))
 		for (const vmk_error *e = err; e; e = vmk_error_next(e))
-			printf("# got %s: %s\n", vmk_error_code_name(vmk_error_get_code(e)), vmk_error_get_message(e));
+			printf("# got %s: %s\n", vmk_error_code_name(vmk_error_get_code(e)),
+			       vmk_error_get_message(e));
 	vmk_error_free(err);
 	vmk_config_free(cfg);
 }
@@ -128,7 +130,8 @@ static void test_errors(void)
 	for (int c = 0; c < VMK_ERR__COUNT; c++)
 		named = named && strcmp(vmk_error_code_name(c), "unknown") != 0;
 	CHECK(named, "every code has a name");
-	CHECK(vmk_error_get_code(NULL) == VMK_ERR_NONE && vmk_error_next(NULL) == NULL, "NULL error accessors");
+	CHECK(vmk_error_get_code(NULL) == VMK_ERR_NONE && vmk_error_next(NULL) == NULL,
+	      "NULL error accessors");
 	vmk_error_free(NULL);
 }
 
@@ -139,8 +142,8 @@ static void test_defaults_and_copy(void)
 	vmk_config *copy;
 
 	CHECK(vmk_config_get_cpu_count(cfg) == 1 && vmk_config_get_memory_size(cfg) == 512 * MiB &&
-		      !vmk_config_get_boot_loader(cfg) && vmk_config_get_serial_port_count(cfg) == 0 &&
-		      vmk_config_get_reboot_action(cfg) == VMK_REBOOT_RESTART,
+		  !vmk_config_get_boot_loader(cfg) && vmk_config_get_serial_port_count(cfg) == 0 &&
+		  vmk_config_get_reboot_action(cfg) == VMK_REBOOT_RESTART,
 	      "defaults: 1 cpu, 512 MiB, nothing attached, reboot restarts");
 	CHECK(strcmp(vmk_linux_boot_loader_get_cmdline(bl), "") == 0 && !vmk_linux_boot_loader_get_initrd(bl),
 	      "linux boot loader defaults");
@@ -162,10 +165,10 @@ static void test_defaults_and_copy(void)
 	vmk_config_set_boot_loader(cfg, bl);
 	vmk_boot_loader_free(bl);
 	CHECK(vmk_config_get_cpu_count(copy) == 2 && vmk_config_get_memory_size(copy) == 512 * MiB &&
-		      vmk_config_get_reboot_action(copy) == VMK_REBOOT_RESTART,
+		  vmk_config_get_reboot_action(copy) == VMK_REBOOT_RESTART,
 	      "copy unaffected by later scalar changes");
 	CHECK(strcmp(vmk_linux_boot_loader_get_kernel(vmk_config_get_boot_loader(copy)), "/k1") == 0 &&
-		      strcmp(vmk_linux_boot_loader_get_initrd(vmk_config_get_boot_loader(copy)), "/i1") == 0,
+		  strcmp(vmk_linux_boot_loader_get_initrd(vmk_config_get_boot_loader(copy)), "/i1") == 0,
 	      "copy unaffected by a new boot loader");
 	vmk_config_free(cfg);
 	CHECK(strcmp(vmk_linux_boot_loader_get_cmdline(vmk_config_get_boot_loader(copy)), "a=1") == 0,
@@ -192,7 +195,7 @@ static void test_serial(void)
 	CHECK(pipe(pipefd) == 0, "pipe");
 	a = vmk_serial_fd_attachment_new(pipefd[0], pipefd[1], &err);
 	CHECK(a && !err && a->read_fd >= 0 && a->write_fd >= 0 && a->read_fd != pipefd[0] &&
-		      a->write_fd != pipefd[1],
+		  a->write_fd != pipefd[1],
 	      "fd attachment duplicates its descriptors");
 	CHECK(fcntl(a->read_fd, F_GETFD) & FD_CLOEXEC, "duplicates are close-on-exec");
 	close(pipefd[0]);
@@ -205,7 +208,7 @@ static void test_serial(void)
 
 	a = vmk_serial_fd_attachment_new(pipefd[0], -1, &err);
 	CHECK(!a && vmk_error_get_code(err) == VMK_ERR_SERIAL_ATTACHMENT &&
-		      strstr(vmk_error_get_message(err), "read_fd"),
+		  strstr(vmk_error_get_message(err), "read_fd"),
 	      "closed fd -> serial-attachment");
 	vmk_error_free(err);
 	err = NULL;
@@ -245,8 +248,9 @@ static void test_bzimage_parse(void)
 
 	make_bzimage(buf, sizeof(buf), 0x020f, 0x0003, 2047);
 	CHECK(bzimage_parse(buf, sizeof(buf), &info, &why) == 0 && info.protocol == 0x020f &&
-		      info.cmdline_size == 2047 && info.setup_size == 1024 && info.file_size == sizeof(buf) &&
-		      info.pref_address == 0x1000000 && info.kernel_alignment == 0x200000 && info.relocatable == 1,
+		  info.cmdline_size == 2047 && info.setup_size == 1024 && info.file_size == sizeof(buf) &&
+		  info.pref_address == 0x1000000 && info.kernel_alignment == 0x200000 &&
+		  info.relocatable == 1,
 	      "bzimage_parse: good header");
 	make_bzimage(buf, sizeof(buf), 0x0209, 0x0003, 2047);
 	CHECK(bzimage_parse(buf, sizeof(buf), &info, &why) < 0 && strstr(why, "2.10"),
@@ -261,7 +265,7 @@ static void test_bzimage_parse(void)
 	      "bzimage_parse: file shorter than the header rejected");
 	buf[0x1f1] = 0;
 	CHECK(bzimage_parse(buf, 2560, &info, &why) < 0 && bzimage_parse(buf, 2561, &info, &why) == 0 &&
-		      info.setup_size == 2560,
+		  info.setup_size == 2560,
 	      "bzimage_parse: setup_sects 0 means 4");
 	buf[0x202] = 'X';
 	CHECK(bzimage_parse(buf, sizeof(buf), &info, &why) < 0 && strstr(why, "HdrS"),
@@ -300,7 +304,8 @@ static void test_validate(void)
 	cfg = good_config(kernel);
 	CHECK(vmk_config_validate(cfg, &err) && !err, "valid config passes");
 	vmk_config_free(cfg);
-	CHECK(vmk_config_max_cpu_count() >= 1 && vmk_config_max_cpu_count() <= 255, "max cpu count in 1..255");
+	CHECK(vmk_config_max_cpu_count() >= 1 && vmk_config_max_cpu_count() <= 255,
+	      "max cpu count in 1..255");
 	CHECK(vmk_config_min_memory_size() == 32 * MiB, "min memory 32 MiB");
 
 	cfg = good_config(kernel);
@@ -362,7 +367,8 @@ static void test_validate(void)
 	vmk_linux_boot_loader_set_cmdline(bl, cmdline);
 	vmk_config_set_boot_loader(cfg, bl);
 	vmk_boot_loader_free(bl);
-	expect_one(cfg, VMK_ERR_CMDLINE_TOO_LONG, "boot_loader.cmdline", "256 bytes", "cmdline one byte too long");
+	expect_one(cfg, VMK_ERR_CMDLINE_TOO_LONG, "boot_loader.cmdline", "256 bytes",
+		   "cmdline one byte too long");
 
 	cfg = good_config(kernel);
 	{
@@ -388,15 +394,15 @@ static void test_validate(void)
 	vmk_config_set_cpu_count(cfg, 0);
 	vmk_config_set_memory_size(cfg, 64 * MiB + 4096);
 	CHECK(!vmk_config_validate(cfg, &err) && count_errors(err) == 3 &&
-		      vmk_error_get_code(err) == VMK_ERR_CPU_COUNT &&
-		      find_code(err, VMK_ERR_MEMORY_ALIGNMENT) && find_code(err, VMK_ERR_KERNEL_UNREADABLE),
+		  vmk_error_get_code(err) == VMK_ERR_CPU_COUNT && find_code(err, VMK_ERR_MEMORY_ALIGNMENT) &&
+		  find_code(err, VMK_ERR_KERNEL_UNREADABLE),
 	      "three problems give a chain of three errors");
 	{
 		vmk_error *copy = vmk_error_copy(err);
 
 		CHECK(count_errors(copy) == 3 &&
-			      strcmp(vmk_error_get_message(copy), vmk_error_get_message(err)) == 0 &&
-			      strcmp(vmk_error_get_field(vmk_error_next(copy)), "memory_size") == 0,
+			  strcmp(vmk_error_get_message(copy), vmk_error_get_message(err)) == 0 &&
+			  strcmp(vmk_error_get_field(vmk_error_next(copy)), "memory_size") == 0,
 		      "vmk_error_copy copies the whole chain");
 		vmk_error_free(copy);
 	}
@@ -404,7 +410,7 @@ static void test_validate(void)
 	err = NULL;
 	vmk_config_set_reboot_action(cfg, (vmk_reboot_action)7);
 	CHECK(!vmk_config_validate(cfg, &err) && count_errors(err) == 4 &&
-		      find_code(err, VMK_ERR_INVALID_ARGUMENT),
+		  find_code(err, VMK_ERR_INVALID_ARGUMENT),
 	      "bad reboot action -> invalid-argument");
 	vmk_error_free(err);
 	vmk_config_free(cfg);
