@@ -113,7 +113,7 @@ install -m 0644 "$HERE/inittab" "$root/etc/inittab"
 # busybox acpid: an event whose text contains PWRF (power button pressed) runs
 # /etc/acpi/power, which asks init for a clean poweroff.
 echo "PWRF power" > "$root/etc/acpid.conf"
-printf '#!/bin/sh\necho "vmkit-guest: power button, powering off"\nexec poweroff\n' > "$root/etc/acpi/power"
+printf '#!/bin/sh\necho "VMKIT-GUEST-POWER-BUTTON" > /dev/console\nexec poweroff\n' > "$root/etc/acpi/power"
 chmod 0755 "$root/etc/acpi/power"
 echo 'root::0:0:root:/root:/bin/sh' > "$root/etc/passwd"
 echo 'root:x:0:' > "$root/etc/group"

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Runs a shell script inside "L1": a Debian cloud kernel booted by QEMU in TCG mode on an
+# emulated AMD CPU with SVM, where /dev/kvm is hardware-style KVM (nested). This is how real
+# Linux guests and firmware are tested on machines whose own /dev/kvm cannot run them (PVM,
+# see /work/shared/ENVIRONMENT.md), and how QEMU-vs-vmkit benchmarks run side by side.
+#
+# usage: run-l1.sh [--timeout SEC] [--mem MIB] SCRIPT [FILE...]
+#
+#   SCRIPT   runs as `sh /run.sh` in L1 (cwd /, PATH=/bin:/sbin:/usr/bin:/usr/sbin), after
+#            /dev/kvm is up. Its exit status becomes run-l1.sh's exit status.
+#   FILE     copied into L1: executables (the -x bit) go to /bin/<name> together with every
+#            shared library ldd lists and the ELF interpreter, at their host paths;
+#            anything else goes to /data/<name>.
+#   In L1:   /guest/vmlinuz, /guest/initrd.cpio.gz   the L2 test guest (tools/guest)
+#            env GUEST_KERNEL, GUEST_INITRD, GUEST_DATA=/data
+#
+# L1's console (and so everything run.sh and its L2 guests print) streams to stdout.
+# Exit status: run.sh's status (from the L1-EXIT=<n> line), 124 on timeout, 125 when L1 never
+# printed L1-EXIT (crash, panic, kvm modules missing before run.sh...).
+# Env: VMK_CACHE (cache dir), VMK_L1_APPEND (extra L1 kernel arguments),
+#      VMK_L1_QEMU_ARGS (extra arguments for the outer QEMU).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+timeout_s=900
+mem=3072
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --timeout) timeout_s=$2; shift 2 ;;
+        --mem) mem=$2; shift 2 ;;
+        --) shift; break ;;
+        -*) echo "run-l1: unknown option $1" >&2; exit 2 ;;
+        *) break ;;
+    esac
+done
+[[ $# -ge 1 ]] || { sed -n '8,24p' "${BASH_SOURCE[0]}" >&2; exit 2; }
+script=$1; shift
+[[ -f $script ]] || { echo "run-l1: no script $script" >&2; exit 2; }
+
+if ! command -v qemu-system-x86_64 >/dev/null; then
+    echo "run-l1: installing qemu-system-x86" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-system-x86 >&2 </dev/null
+fi
+
+# The L2 guest and the kernel/busybox that L1 shares with it.
+"$ROOT/tools/guest/build-guest.sh" >/dev/null
+CACHE=$("$ROOT/tools/guest/build-guest.sh" --print-dir)
+G=$CACHE/guest
+N=$CACHE/nested
+mkdir -p "$N"
+
+# L1's /init. Runs as PID 1 in a plain shell: there is nothing to shut down cleanly, so
+# poweroff -f. The rootfs is the initramfs itself; nothing is mounted over it.
+read -r -d '' L1_INIT <<'INIT' || true
+#!/bin/sh
+PATH=/bin:/sbin:/usr/bin:/usr/sbin
+export PATH
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+[ -t 1 ] || exec 0<>/dev/console 1>&0 2>&0
+mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts
+for m in irqbypass kvm kvm-amd; do insmod /lib/modules/$m.ko || echo "L1: insmod $m failed"; done
+if [ ! -c /dev/kvm ]; then
+    echo "L1: no /dev/kvm"
+    echo "L1-EXIT=126"
+    poweroff -f
+fi
+echo "L1-READY uptime=$(cut -d' ' -f1 /proc/uptime)"
+export GUEST_KERNEL=/guest/vmlinuz GUEST_INITRD=/guest/initrd.cpio.gz GUEST_DATA=/data
+cd /
+sh /run.sh
+echo "L1-EXIT=$?"
+sync
+poweroff -f
+INIT
+
+# Base archive (busybox, kvm modules, L2 guest, /init), cached under a key of its inputs so
+# only the small per-run archive is built each time. Uncompressed on purpose: L1 runs under
+# TCG, where gunzip of ~20 MB would cost more than QEMU copying the bytes in.
+key=$( { echo "$L1_INIT"; cat "$G/kernel-release";
+         stat -L -c '%n %s %Y' "$G/busybox" "$G/vmlinuz" "$G/initrd.cpio.gz" \
+             "$G"/modules/virt/lib/irqbypass.ko "$G"/modules/arch/x86/kvm/kvm.ko \
+             "$G"/modules/arch/x86/kvm/kvm-amd.ko; } | sha256sum | cut -c1-16)
+base=$N/l1-base-$key.cpio
+if [[ ! -f $base ]]; then
+    t=$(mktemp -d "$N/.base.XXXXXX")
+    r=$t/root
+    mkdir -p "$r"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,root,data,guest,lib/modules,var/tmp}
+    cp "$G/busybox" "$r/bin/busybox"
+    while read -r p; do
+        [[ $p == bin/busybox || -e $r/$p || -L $r/$p ]] && continue
+        mkdir -p "$r/$(dirname "$p")"; ln -s /bin/busybox "$r/$p"
+    done < <("$G/busybox" --list-full)
+    cp "$G"/modules/virt/lib/irqbypass.ko "$G"/modules/arch/x86/kvm/kvm.ko \
+       "$G"/modules/arch/x86/kvm/kvm-amd.ko "$r/lib/modules/"
+    cp "$G/vmlinuz" "$G/initrd.cpio.gz" "$r/guest/"
+    printf '%s\n' "$L1_INIT" > "$r/init"; chmod 0755 "$r/init"
+    mknod -m 0600 "$r/dev/console" c 5 1 2>/dev/null || true
+    (cd "$r" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) > "$t/base.cpio"
+    mv "$t/base.cpio" "$base"
+    rm -rf "$t"
+    # Drop archives of older inputs.
+    find "$N" -maxdepth 1 -name 'l1-base-*.cpio' ! -name "$(basename "$base")" -delete
+fi
+
+# Per-run archive: the script and FILEs. The kernel unpacks concatenated cpio archives in
+# order, so these entries land on top of the base.
+work=$(mktemp -d "${TMPDIR:-/tmp}/vmk-l1.XXXXXX")
+qpid=
+cleanup() { [[ -n $qpid ]] && kill "$qpid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+r=$work/root
+mkdir -p "$r/bin" "$r/data"
+cp "$script" "$r/run.sh"
+copy_lib() {    # keep the path ldd gave: the binary's loader looks exactly there
+    local p=$1
+    [[ -e $r$p ]] && return 0
+    mkdir -p "$r$(dirname "$p")"
+    cp -L "$p" "$r$p"
+}
+for f in "$@"; do
+    [[ -e $f ]] || { echo "run-l1: no file $f" >&2; exit 2; }
+    if [[ -x $f && ! -d $f ]]; then
+        cp -L "$f" "$r/bin/"
+        # "libX.so => /path (0x..)" and the interpreter line "/lib64/ld-linux... (0x..)".
+        while read -r lib; do copy_lib "$lib"; done < <(
+            ldd "$f" 2>/dev/null | sed -n -e 's/.*=> \(\/[^ ]*\) .*/\1/p' -e 's/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p')
+    else
+        cp -L "$f" "$r/data/"
+    fi
+done
+find "$r" -type d -exec chmod 0755 {} +
+img=$work/l1.cpio
+{ cat "$base"; (cd "$r" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet); } > "$img"
+
+# Measured recipe (ENVIRONMENT.md): one L1 vCPU (2 soft-locks L1 when L2 has 2 vCPUs),
+# single-threaded TCG (MTTCG once asserted while L2 ran), -cpu EPYC,+svm (host fails on MSR).
+log=$work/console.log
+set +e
+timeout -k 10 "$timeout_s" qemu-system-x86_64 -M q35 -accel tcg,thread=single -cpu EPYC,+svm \
+    -smp 1 -m "$mem" -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
+    -kernel "$G/vmlinuz" -initrd "$img" \
+    -append "console=ttyS0 quiet panic=-1 ${VMK_L1_APPEND:-}" ${VMK_L1_QEMU_ARGS:-} \
+    </dev/null 2>&1 | grep --line-buffered -av "TCG doesn't support requested feature" | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+if [[ $rc == 124 || $rc == 137 ]]; then
+    echo "run-l1: timeout after ${timeout_s}s" >&2
+    exit 124
+fi
+st=$(tr -d '\r' < "$log" | sed -n 's/^L1-EXIT=\([0-9]*\)$/\1/p' | tail -n1)
+if [[ -z $st ]]; then
+    echo "run-l1: L1 ended without L1-EXIT (qemu status $rc)" >&2
+    exit 125
+fi
+exit "$st"
