@@ -1,1 +1,378 @@
-/* placeholder */ typedef int vmk_placeholder_;
+/* Building, running and tearing down one x86 machine on KVM. */
+#include "vm/machine_priv.h"
+#include "arch/x86/acpi.h"
+#include "arch/x86/layout.h"
+#include "arch/x86/x86.h"
+#include "boot/linux.h"
+#include "util/error_priv.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#define KVM_TSS_ADDR 0xfffbd000UL
+#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
+#define S5_SLP_TYP 0
+
+static const struct {
+	uint16_t port;
+	uint8_t irq;
+} com_ports[VMK_MAX_16550_PORTS] = {{0x3f8, 4}, {0x2f8, 3}, {0x3e8, 4}, {0x2e8, 3}};
+
+void machine_latch_exit(struct machine *m, enum machine_exit why, const char *fmt, ...)
+{
+	pthread_mutex_lock(&m->lock);
+	bool first = m->exit_reason == MEXIT_NONE;
+	if (first) {
+		m->exit_reason = why;
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(m->exit_detail, sizeof(m->exit_detail), fmt, ap);
+		va_end(ap);
+	}
+	atomic_store(&m->stop, true);
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+	for (unsigned i = 0; m->vcpus && i < m->ncpus; i++)
+		vcpu_kick(&m->vcpus[i]);
+	if (first && why != MEXIT_HOST_STOP && m->on_exit)
+		m->on_exit(m->on_exit_ctx);
+}
+
+static void hook_set_irq(void *ctx, unsigned gsi, int level)
+{
+	struct machine *m = ctx;
+	struct kvm_irq_level irq = {.irq = gsi, .level = (uint32_t)level};
+	ioctl(m->vm_fd, KVM_IRQ_LINE, &irq);
+}
+
+static void hook_system_event(void *ctx, enum platform_event ev)
+{
+	struct machine *m = ctx;
+	if (ev == PLATFORM_EV_POWEROFF)
+		machine_latch_exit(m, MEXIT_POWEROFF, "guest powered off (ACPI S5)");
+	else
+		machine_latch_exit(m, MEXIT_RESET, "guest requested a reset");
+}
+
+/* QEMU's PC routing, which the MADT describes: ISA IRQ 0 (the PIT) reaches
+ * IOAPIC pin 2, every other IRQ its own pin; the PIC sees IRQs 0-15. */
+static int machine_setup_routing(struct machine *m)
+{
+	enum { NPINS = 24 };
+	struct kvm_irq_routing *r = calloc(1, sizeof(*r) + (16 + NPINS) * sizeof(r->entries[0]));
+	if (!r)
+		return -ENOMEM;
+	unsigned n = 0;
+	for (unsigned i = 0; i < 16; i++) {
+		r->entries[n++] = (struct kvm_irq_routing_entry){
+			.gsi = i, .type = KVM_IRQ_ROUTING_IRQCHIP,
+			.u.irqchip = {.irqchip = i < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, .pin = i % 8}};
+	}
+	for (unsigned i = 0; i < NPINS; i++) {
+		if (i == 2)
+			continue;
+		r->entries[n++] = (struct kvm_irq_routing_entry){
+			.gsi = i, .type = KVM_IRQ_ROUTING_IRQCHIP,
+			.u.irqchip = {.irqchip = KVM_IRQCHIP_IOAPIC, .pin = i == 0 ? 2 : i}};
+	}
+	r->nr = n;
+	int ret = ioctl(m->vm_fd, KVM_SET_GSI_ROUTING, r) < 0 ? -errno : 0;
+	free(r);
+	return ret;
+}
+
+static void serial_want_input(void *ctx, bool more);
+
+static void serial_readable(void *ctx, uint32_t events)
+{
+	struct serial_link *s = ctx;
+	uint8_t buf[64];
+	size_t space = uart_rx_space(s->uart);
+	if (space == 0) {
+		serial_want_input(s, false);
+		return;
+	}
+	if (space > sizeof(buf))
+		space = sizeof(buf);
+	ssize_t r = read(s->in_fd, buf, space);
+	if (r > 0) {
+		uart_receive(s->uart, buf, (size_t)r);
+	} else if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR) || (events & EPOLLERR)) {
+		/* End of input: the guest simply receives nothing more. */
+		if (s->watching)
+			evloop_del_fd(s->m->loop, s->in_fd);
+		s->watching = false;
+		s->in_fd = -1;
+	}
+}
+
+/* The UART's flow control: stop polling the host fd while its FIFO is full
+ * so input waits in the fd instead of being dropped. */
+static void serial_want_input(void *ctx, bool more)
+{
+	struct serial_link *s = ctx;
+	if (s->in_fd < 0)
+		return;
+	if (more && !s->watching)
+		s->watching = evloop_add_fd(s->m->loop, s->in_fd, EPOLLIN, serial_readable, s) == 0;
+	else if (!more && s->watching) {
+		s->watching = false;
+		evloop_del_fd(s->m->loop, s->in_fd);
+	}
+}
+
+static bool machine_setup_serial(struct machine *m, const int (*fds)[2], vmk_error **err)
+{
+	for (size_t i = 0; i < m->cfg->serial_port_count; i++) {
+		if (m->cfg->serial_ports[i]->kind != VMK_SERIAL_PORT_16550)
+			continue;
+		if (m->nserial == VMK_MAX_16550_PORTS)
+			return vmk_set_error(err, VMK_ERR_LIMIT_EXCEEDED, "serial_ports", "more than %d 16550 ports",
+					     VMK_MAX_16550_PORTS);
+		struct serial_link *s = &m->serial[m->nserial];
+		s->m = m;
+		s->in_fd = fds[i][0];
+		s->out_fd = fds[i][1];
+		s->log_fd = -1;
+		s->uart = uart_new(com_ports[m->nserial].port, com_ports[m->nserial].irq, &m->hooks, s->out_fd,
+				   serial_want_input, s);
+		if (!s->uart)
+			return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, "serial_ports", "out of memory");
+		m->nserial++;
+		if (uart_attach(s->uart, &m->pio) < 0)
+			return vmk_set_error(err, VMK_ERR_INTERNAL, "serial_ports", "port 0x%x taken",
+					     com_ports[m->nserial - 1].port);
+	}
+	return true;
+}
+
+static bool machine_setup_platform(struct machine *m, vmk_error **err)
+{
+	m->rtc = rtc_new(&m->pio, &m->hooks, gmem_below_4g(&m->mem), gmem_above_4g(&m->mem), m->ncpus);
+	m->kbd = i8042_new(&m->pio, &m->hooks);
+	m->pm = pm_new(&m->pio, &m->hooks, LAYOUT_PM_BASE, LAYOUT_SCI_IRQ, S5_SLP_TYP);
+	if (!m->rtc || !m->kbd || !m->pm)
+		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, NULL, "cannot create platform devices");
+
+	struct acpi_serial ser[VMK_MAX_16550_PORTS];
+	for (unsigned i = 0; i < m->nserial; i++)
+		ser[i] = (struct acpi_serial){.port = com_ports[i].port, .irq = com_ports[i].irq};
+	struct acpi_params ap = {
+		.ncpus = m->ncpus,
+		.ioapic_addr = (uint32_t)LAYOUT_IOAPIC,
+		.lapic_addr = (uint32_t)LAYOUT_LAPIC,
+		.pm_base = LAYOUT_PM_BASE,
+		.sci_irq = LAYOUT_SCI_IRQ,
+		.reset_port = LAYOUT_RESET_PORT,
+		.reset_value = 0x06,
+		.s5_slp_typ = S5_SLP_TYP,
+		.serial = ser,
+		.nserial = m->nserial,
+	};
+	uint8_t *acpi = gmem_ptr(&m->mem, LAYOUT_ACPI, LAYOUT_ACPI_SIZE);
+	if (!acpi || acpi_build(acpi, LAYOUT_ACPI_SIZE, LAYOUT_ACPI, &ap) == 0)
+		return vmk_set_error(err, VMK_ERR_INTERNAL, NULL, "ACPI tables do not fit");
+	return true;
+}
+
+static bool machine_setup_vcpus(struct machine *m, vmk_error **err)
+{
+	int run_size = ioctl(m->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (run_size < 0)
+		return vmk_set_errno(err, VMK_ERR_KVM, NULL, errno, "KVM_GET_VCPU_MMAP_SIZE");
+	struct kvm_cpuid2 *cpuid = cpuid_supported(m->kvm_fd);
+	if (!cpuid)
+		return vmk_set_errno(err, VMK_ERR_KVM, NULL, errno, "KVM_GET_SUPPORTED_CPUID");
+	m->vcpus = calloc(m->ncpus, sizeof(*m->vcpus));
+	if (!m->vcpus) {
+		free(cpuid);
+		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, NULL, "out of memory");
+	}
+	for (unsigned i = 0; i < m->ncpus; i++)
+		m->vcpus[i].fd = -1;
+	for (unsigned i = 0; i < m->ncpus; i++) {
+		int r = vcpu_create(&m->vcpus[i], m, m->vm_fd, (size_t)run_size, i);
+		if (r == 0)
+			r = cpuid_set(m->vcpus[i].fd, cpuid, i, m->ncpus);
+		if (r == 0)
+			r = regs_set_msrs(m->vcpus[i].fd);
+		if (r < 0) {
+			free(cpuid);
+			return vmk_set_errno(err, VMK_ERR_KVM, "cpu_count", -r, "cannot set up vCPU %u", i);
+		}
+	}
+	free(cpuid);
+	return true;
+}
+
+static bool machine_setup_kvm(struct machine *m, vmk_error **err)
+{
+	m->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (m->kvm_fd < 0)
+		return vmk_set_errno(err, errno == ENOENT ? VMK_ERR_NO_KVM : VMK_ERR_KVM_PERMISSION, NULL, errno,
+				     "/dev/kvm");
+	if (ioctl(m->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+		return vmk_set_error(err, VMK_ERR_KVM, NULL, "/dev/kvm: unsupported KVM API version");
+	m->vm_fd = ioctl(m->kvm_fd, KVM_CREATE_VM, 0);
+	if (m->vm_fd < 0)
+		return vmk_set_errno(err, VMK_ERR_KVM, NULL, errno, "KVM_CREATE_VM");
+	/* Intel VMX needs these pages below 4 GiB for real-mode emulation. */
+	ioctl(m->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR);
+	uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
+	ioctl(m->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
+	if (ioctl(m->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return vmk_set_errno(err, VMK_ERR_KVM, NULL, errno, "KVM_CREATE_IRQCHIP");
+	struct kvm_pit_config pit = {.flags = 0};
+	if (ioctl(m->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return vmk_set_errno(err, VMK_ERR_KVM, NULL, errno, "KVM_CREATE_PIT2");
+	int r = machine_setup_routing(m);
+	if (r < 0)
+		return vmk_set_errno(err, VMK_ERR_KVM, NULL, -r, "KVM_SET_GSI_ROUTING");
+	r = gmem_init(&m->mem, m->cfg->memory_size);
+	if (r < 0)
+		return vmk_set_errno(err, VMK_ERR_OUT_OF_MEMORY, "memory_size", -r, "cannot map %llu bytes",
+				     (unsigned long long)m->cfg->memory_size);
+	r = gmem_register(&m->mem, m->vm_fd);
+	if (r < 0)
+		return vmk_set_errno(err, VMK_ERR_KVM, "memory_size", -r, "KVM_SET_USER_MEMORY_REGION");
+	return true;
+}
+
+struct machine *machine_create(const struct vmk_config *cfg, const int (*serial_fds)[2], struct evloop *loop,
+			       void (*on_exit)(void *ctx), void *ctx, vmk_error **err)
+{
+	struct machine *m = calloc(1, sizeof(*m));
+	if (!m) {
+		vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, NULL, "out of memory");
+		return NULL;
+	}
+	m->cfg = cfg;
+	m->loop = loop;
+	m->on_exit = on_exit;
+	m->on_exit_ctx = ctx;
+	m->kvm_fd = m->vm_fd = -1;
+	m->ncpus = cfg->cpu_count;
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->cond, NULL);
+	m->hooks = (struct platform_hooks){.ctx = m, .set_irq = hook_set_irq, .system_event = hook_system_event};
+
+	struct linux_boot boot;
+	if (!machine_setup_kvm(m, err) || !machine_setup_vcpus(m, err) || !machine_setup_serial(m, serial_fds, err) ||
+	    !machine_setup_platform(m, err))
+		goto fail;
+	if (!m->cfg->boot_loader) {
+		vmk_set_error(err, VMK_ERR_NO_BOOT_LOADER, "boot_loader", "no boot loader");
+		goto fail;
+	}
+	if (!linux_load(&m->mem, m->cfg->boot_loader, LAYOUT_ACPI, &boot, err))
+		goto fail;
+	int r = regs_write_boot_tables(&m->mem);
+	if (r == 0)
+		r = regs_set_long_mode(m->vcpus[0].fd, boot.entry, boot.zero_page);
+	if (r < 0) {
+		vmk_set_errno(err, VMK_ERR_KVM, NULL, -r, "cannot set the boot vCPU's registers");
+		goto fail;
+	}
+	return m;
+fail:
+	machine_destroy(m);
+	return NULL;
+}
+
+bool machine_start(struct machine *m, vmk_error **err)
+{
+	for (unsigned i = 0; i < m->nserial; i++)
+		serial_want_input(&m->serial[i], true);
+	pthread_mutex_lock(&m->lock);
+	m->threads_started = true;
+	pthread_mutex_unlock(&m->lock);
+	for (unsigned i = 0; i < m->ncpus; i++) {
+		pthread_mutex_lock(&m->lock);
+		m->running_threads++;
+		pthread_mutex_unlock(&m->lock);
+		int r = vcpu_start_thread(&m->vcpus[i]);
+		if (r < 0) {
+			pthread_mutex_lock(&m->lock);
+			m->running_threads--;
+			pthread_mutex_unlock(&m->lock);
+			machine_latch_exit(m, MEXIT_VMM_ERROR, "cannot start vCPU thread %u", i);
+			return vmk_set_errno(err, VMK_ERR_INTERNAL, NULL, -r, "cannot start vCPU thread %u", i);
+		}
+	}
+	return true;
+}
+
+void machine_pause(struct machine *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->pause = true;
+	pthread_mutex_unlock(&m->lock);
+	for (unsigned i = 0; i < m->ncpus; i++)
+		vcpu_kick(&m->vcpus[i]);
+	pthread_mutex_lock(&m->lock);
+	while (m->parked < m->running_threads && !atomic_load(&m->stop))
+		pthread_cond_wait(&m->cond, &m->lock);
+	pthread_mutex_unlock(&m->lock);
+}
+
+void machine_resume(struct machine *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->pause = false;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+}
+
+void machine_power_button(struct machine *m)
+{
+	pm_press_power_button(m->pm);
+}
+
+void machine_stop(struct machine *m)
+{
+	machine_latch_exit(m, MEXIT_HOST_STOP, "stopped by the host");
+	for (unsigned i = 0; i < m->ncpus; i++)
+		vcpu_join(&m->vcpus[i]);
+}
+
+enum machine_exit machine_exit_reason(struct machine *m, const char **detail)
+{
+	pthread_mutex_lock(&m->lock);
+	enum machine_exit r = m->exit_reason;
+	pthread_mutex_unlock(&m->lock);
+	if (detail)
+		*detail = m->exit_detail;
+	return r;
+}
+
+void machine_destroy(struct machine *m)
+{
+	if (!m)
+		return;
+	if (m->vcpus)
+		machine_stop(m);
+	for (unsigned i = 0; i < m->nserial; i++) {
+		serial_want_input(&m->serial[i], false);
+		uart_free(m->serial[i].uart);
+	}
+	for (unsigned i = 0; m->vcpus && i < m->ncpus; i++)
+		vcpu_destroy(&m->vcpus[i]);
+	free(m->vcpus);
+	rtc_free(m->rtc);
+	i8042_free(m->kbd);
+	pm_free(m->pm);
+	gmem_destroy(&m->mem);
+	if (m->vm_fd >= 0)
+		close(m->vm_fd);
+	if (m->kvm_fd >= 0)
+		close(m->kvm_fd);
+	pthread_mutex_destroy(&m->lock);
+	pthread_cond_destroy(&m->cond);
+	free(m);
+}

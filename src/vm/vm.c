@@ -1,1 +1,462 @@
-/* placeholder */ typedef int vmk_placeholder_;
+/* vmk_vm: the public lifecycle state machine (Apple's VZVirtualMachine).
+ * Every transition runs on the VM's event thread, so state has one writer
+ * and observer callbacks arrive in order on that thread. Public calls from
+ * other threads hand their work to it and wait. */
+#include "config/config_priv.h"
+#include "util/error_priv.h"
+#include "vm/eventloop.h"
+#include "vm/machine.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <vmkit/vm.h>
+
+struct vmk_vm {
+	struct vmk_config *cfg;
+	struct evloop *loop;
+
+	pthread_mutex_t lock; /* state, reason, error, observer */
+	pthread_cond_t cond;
+	vmk_state state;
+	vmk_stop_reason reason;
+	vmk_error *error;
+	vmk_observer obs;
+	void *obs_ctx;
+
+	/* Loop thread only. */
+	struct machine *machine;
+	int serial_fds[VMK_MAX_SERIAL_PORTS][2];
+	int log_fds[VMK_MAX_SERIAL_PORTS];
+};
+
+static const char *const state_names[] = {"stopped", "starting", "running", "pausing",
+					  "paused",  "resuming", "stopping", "error"};
+static const char *const reason_names[] = {"none",           "guest-poweroff", "guest-reboot", "triple-fault",
+					   "internal-error", "host-stop",      "vmm-error"};
+
+const char *vmk_state_name(vmk_state s)
+{
+	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "invalid";
+}
+
+const char *vmk_stop_reason_name(vmk_stop_reason r)
+{
+	return (unsigned)r < sizeof(reason_names) / sizeof(reason_names[0]) ? reason_names[r] : "invalid";
+}
+
+static void vm_set_state(vmk_vm *vm, vmk_state s)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->state = s;
+	pthread_cond_broadcast(&vm->cond);
+	vmk_observer obs = vm->obs;
+	void *ctx = vm->obs_ctx;
+	pthread_mutex_unlock(&vm->lock);
+	if (obs.state_changed)
+		obs.state_changed(vm, s, ctx);
+}
+
+static void vm_close_serial(vmk_vm *vm)
+{
+	for (size_t i = 0; i < VMK_MAX_SERIAL_PORTS; i++) {
+		if (vm->log_fds[i] >= 0)
+			close(vm->log_fds[i]);
+		vm->log_fds[i] = -1;
+		vm->serial_fds[i][0] = vm->serial_fds[i][1] = -1;
+	}
+}
+
+/* Log files are opened once per start, so a guest reboot keeps appending. */
+static bool vm_open_serial(vmk_vm *vm, vmk_error **err)
+{
+	for (size_t i = 0; i < vm->cfg->serial_port_count; i++) {
+		const struct vmk_serial_attachment *a = vm->cfg->serial_ports[i]->attachment;
+		if (a->kind == SERIAL_ATTACH_FD) {
+			vm->serial_fds[i][0] = a->read_fd;
+			vm->serial_fds[i][1] = a->write_fd;
+			continue;
+		}
+		int fd = open(a->path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | (a->append ? O_APPEND : O_TRUNC),
+			      0644);
+		if (fd < 0) {
+			char field[48];
+			snprintf(field, sizeof(field), "serial_ports[%zu].attachment", i);
+			vm_close_serial(vm);
+			return vmk_set_errno(err, VMK_ERR_SERIAL_ATTACHMENT, field, errno, "%s", a->path);
+		}
+		vm->log_fds[i] = fd;
+		vm->serial_fds[i][0] = -1;
+		vm->serial_fds[i][1] = fd;
+	}
+	return true;
+}
+
+static void vm_machine_exited(void *arg);
+
+static void vm_on_exit(void *ctx)
+{
+	vmk_vm *vm = ctx;
+	evloop_post(vm->loop, vm_machine_exited, vm);
+}
+
+static bool vm_build_machine(vmk_vm *vm, vmk_error **err)
+{
+	vm->machine = machine_create(vm->cfg, (const int (*)[2])vm->serial_fds, vm->loop, vm_on_exit, vm, err);
+	if (!vm->machine)
+		return false;
+	if (!machine_start(vm->machine, err)) {
+		machine_destroy(vm->machine);
+		vm->machine = NULL;
+		return false;
+	}
+	return true;
+}
+
+/* Ends the run: tears the machine down and settles the final state. */
+static void vm_finish(vmk_vm *vm, vmk_stop_reason reason, vmk_error *error)
+{
+	machine_destroy(vm->machine);
+	vm->machine = NULL;
+	vm_close_serial(vm);
+	pthread_mutex_lock(&vm->lock);
+	vm->reason = reason;
+	vmk_error_free(vm->error);
+	vm->error = error;
+	vmk_observer obs = vm->obs;
+	void *ctx = vm->obs_ctx;
+	pthread_mutex_unlock(&vm->lock);
+	vm_set_state(vm, error ? VMK_STATE_ERROR : VMK_STATE_STOPPED);
+	if (error && obs.did_stop_with_error)
+		obs.did_stop_with_error(vm, reason, error, ctx);
+	else if (!error && obs.did_stop)
+		obs.did_stop(vm, reason, ctx);
+}
+
+static void vm_machine_exited(void *arg)
+{
+	vmk_vm *vm = arg;
+	const char *detail = "";
+	/* A machine already replaced or stopped by the host has nothing to say. */
+	if (!vm->machine)
+		return;
+	enum machine_exit why = machine_exit_reason(vm->machine, &detail);
+	if (why == MEXIT_NONE || why == MEXIT_HOST_STOP)
+		return;
+	if (why == MEXIT_RESET && vm->cfg->reboot_action == VMK_REBOOT_RESTART) {
+		machine_destroy(vm->machine);
+		vm->machine = NULL;
+		vmk_error *err = NULL;
+		if (!vm_build_machine(vm, &err)) {
+			vm_finish(vm, VMK_STOP_REASON_VMM_ERROR, err);
+			return;
+		}
+		pthread_mutex_lock(&vm->lock);
+		vmk_observer obs = vm->obs;
+		void *ctx = vm->obs_ctx;
+		pthread_mutex_unlock(&vm->lock);
+		if (obs.did_reboot)
+			obs.did_reboot(vm, ctx);
+		return;
+	}
+	vmk_error *err = NULL;
+	vmk_stop_reason reason;
+	switch (why) {
+	case MEXIT_POWEROFF:
+		reason = VMK_STOP_REASON_GUEST_POWEROFF;
+		break;
+	case MEXIT_RESET:
+		reason = VMK_STOP_REASON_GUEST_REBOOT;
+		break;
+	case MEXIT_TRIPLE_FAULT:
+		reason = VMK_STOP_REASON_TRIPLE_FAULT;
+		vmk_set_error(&err, VMK_ERR_INTERNAL, NULL, "%s", detail);
+		break;
+	case MEXIT_INTERNAL_ERROR:
+		reason = VMK_STOP_REASON_INTERNAL_ERROR;
+		vmk_set_error(&err, VMK_ERR_KVM, NULL, "%s", detail);
+		break;
+	default:
+		reason = VMK_STOP_REASON_VMM_ERROR;
+		vmk_set_error(&err, VMK_ERR_INTERNAL, NULL, "%s", detail);
+		break;
+	}
+	vm_set_state(vm, VMK_STATE_STOPPING);
+	vm_finish(vm, reason, err);
+}
+
+enum vm_op { OP_START, OP_PAUSE, OP_RESUME, OP_REQUEST_STOP, OP_STOP };
+
+struct vm_cmd {
+	vmk_vm *vm;
+	enum vm_op op;
+	bool ok;
+	vmk_error *err;
+};
+
+static bool vm_state_allows(vmk_state s, enum vm_op op)
+{
+	switch (op) {
+	case OP_START:
+		return s == VMK_STATE_STOPPED || s == VMK_STATE_ERROR;
+	case OP_PAUSE:
+	case OP_REQUEST_STOP:
+		return s == VMK_STATE_RUNNING;
+	case OP_RESUME:
+		return s == VMK_STATE_PAUSED;
+	case OP_STOP:
+		return s == VMK_STATE_RUNNING || s == VMK_STATE_PAUSED;
+	}
+	return false;
+}
+
+static const char *const op_names[] = {"start", "pause", "resume", "request_stop", "stop"};
+
+static void vm_run_cmd(void *arg)
+{
+	struct vm_cmd *c = arg;
+	vmk_vm *vm = c->vm;
+	pthread_mutex_lock(&vm->lock);
+	vmk_state s = vm->state;
+	pthread_mutex_unlock(&vm->lock);
+	if (!vm_state_allows(s, c->op)) {
+		c->ok = vmk_set_error(&c->err, VMK_ERR_INVALID_STATE, "state", "cannot %s a VM that is %s",
+				      op_names[c->op], vmk_state_name(s));
+		return;
+	}
+	c->ok = true;
+	switch (c->op) {
+	case OP_START:
+		pthread_mutex_lock(&vm->lock);
+		vm->reason = VMK_STOP_REASON_NONE;
+		vmk_error_free(vm->error);
+		vm->error = NULL;
+		pthread_mutex_unlock(&vm->lock);
+		vm_set_state(vm, VMK_STATE_STARTING);
+		if (!vm_open_serial(vm, &c->err) || !vm_build_machine(vm, &c->err)) {
+			vm_close_serial(vm);
+			/* Nothing ran: back to stopped, the caller has the error. */
+			vm_set_state(vm, s);
+			c->ok = false;
+			return;
+		}
+		vm_set_state(vm, VMK_STATE_RUNNING);
+		break;
+	case OP_PAUSE:
+		vm_set_state(vm, VMK_STATE_PAUSING);
+		machine_pause(vm->machine);
+		vm_set_state(vm, VMK_STATE_PAUSED);
+		break;
+	case OP_RESUME:
+		vm_set_state(vm, VMK_STATE_RESUMING);
+		machine_resume(vm->machine);
+		vm_set_state(vm, VMK_STATE_RUNNING);
+		break;
+	case OP_REQUEST_STOP:
+		machine_power_button(vm->machine);
+		break;
+	case OP_STOP:
+		vm_set_state(vm, VMK_STATE_STOPPING);
+		vm_finish(vm, VMK_STOP_REASON_HOST_STOP, NULL);
+		break;
+	}
+}
+
+static bool vm_do(vmk_vm *vm, enum vm_op op, vmk_error **err)
+{
+	if (!vm)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine");
+	struct vm_cmd c = {.vm = vm, .op = op};
+	evloop_call(vm->loop, vm_run_cmd, &c);
+	if (!c.ok) {
+		if (err && !*err)
+			*err = c.err;
+		else
+			vmk_error_free(c.err);
+	}
+	return c.ok;
+}
+
+bool vmk_vm_start(vmk_vm *vm, vmk_error **err)
+{
+	return vm_do(vm, OP_START, err);
+}
+
+bool vmk_vm_pause(vmk_vm *vm, vmk_error **err)
+{
+	return vm_do(vm, OP_PAUSE, err);
+}
+
+bool vmk_vm_resume(vmk_vm *vm, vmk_error **err)
+{
+	return vm_do(vm, OP_RESUME, err);
+}
+
+bool vmk_vm_request_stop(vmk_vm *vm, vmk_error **err)
+{
+	return vm_do(vm, OP_REQUEST_STOP, err);
+}
+
+bool vmk_vm_stop(vmk_vm *vm, vmk_error **err)
+{
+	return vm_do(vm, OP_STOP, err);
+}
+
+vmk_state vmk_vm_get_state(vmk_vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vmk_state s = vm->state;
+	pthread_mutex_unlock(&vm->lock);
+	return s;
+}
+
+bool vmk_vm_can_start(vmk_vm *vm)
+{
+	return vm_state_allows(vmk_vm_get_state(vm), OP_START);
+}
+
+bool vmk_vm_can_pause(vmk_vm *vm)
+{
+	return vm_state_allows(vmk_vm_get_state(vm), OP_PAUSE);
+}
+
+bool vmk_vm_can_resume(vmk_vm *vm)
+{
+	return vm_state_allows(vmk_vm_get_state(vm), OP_RESUME);
+}
+
+bool vmk_vm_can_request_stop(vmk_vm *vm)
+{
+	return vm_state_allows(vmk_vm_get_state(vm), OP_REQUEST_STOP);
+}
+
+bool vmk_vm_can_stop(vmk_vm *vm)
+{
+	return vm_state_allows(vmk_vm_get_state(vm), OP_STOP);
+}
+
+vmk_stop_reason vmk_vm_wait(vmk_vm *vm, int timeout_ms)
+{
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	if (timeout_ms >= 0) {
+		deadline.tv_sec += timeout_ms / 1000;
+		deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
+		}
+	}
+	pthread_mutex_lock(&vm->lock);
+	while (vm->state != VMK_STATE_STOPPED && vm->state != VMK_STATE_ERROR) {
+		if (timeout_ms < 0) {
+			pthread_cond_wait(&vm->cond, &vm->lock);
+		} else if (pthread_cond_timedwait(&vm->cond, &vm->lock, &deadline) == ETIMEDOUT) {
+			pthread_mutex_unlock(&vm->lock);
+			return VMK_STOP_REASON_NONE;
+		}
+	}
+	vmk_stop_reason r = vm->reason;
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+vmk_stop_reason vmk_vm_get_stop_reason(vmk_vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vmk_stop_reason r = vm->reason;
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+const vmk_error *vmk_vm_get_error(vmk_vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	const vmk_error *e = vm->error;
+	pthread_mutex_unlock(&vm->lock);
+	return e;
+}
+
+void vmk_vm_set_observer(vmk_vm *vm, const vmk_observer *obs, void *ctx)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (obs)
+		vm->obs = *obs;
+	else
+		memset(&vm->obs, 0, sizeof(vm->obs));
+	vm->obs_ctx = ctx;
+	pthread_mutex_unlock(&vm->lock);
+}
+
+static bool vm_check_kvm(vmk_error **err)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return true;
+	}
+	if (errno == ENOENT || errno == ENXIO || errno == ENODEV)
+		return vmk_set_errno(err, VMK_ERR_NO_KVM, NULL, errno,
+				     "/dev/kvm is missing: load the kvm module or enable virtualization");
+	return vmk_set_errno(err, VMK_ERR_KVM_PERMISSION, NULL, errno,
+			     "/dev/kvm: no permission (add the user to the kvm group)");
+}
+
+vmk_vm *vmk_vm_new(const vmk_config *cfg, vmk_error **err)
+{
+	if (!cfg) {
+		vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "config", "NULL configuration");
+		return NULL;
+	}
+	if (!vmk_config_validate(cfg, err) || !vm_check_kvm(err))
+		return NULL;
+	vmk_vm *vm = calloc(1, sizeof(*vm));
+	if (!vm || !(vm->cfg = vmk_config_copy(cfg)) || !(vm->loop = evloop_new())) {
+		if (vm)
+			vmk_config_free(vm->cfg);
+		free(vm);
+		vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, NULL, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&vm->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	for (size_t i = 0; i < VMK_MAX_SERIAL_PORTS; i++)
+		vm->log_fds[i] = -1;
+	vm_close_serial(vm);
+	vm->state = VMK_STATE_STOPPED;
+	return vm;
+}
+
+static void vm_teardown(void *arg)
+{
+	vmk_vm *vm = arg;
+	memset(&vm->obs, 0, sizeof(vm->obs));
+	if (vm->machine) {
+		machine_destroy(vm->machine);
+		vm->machine = NULL;
+	}
+	vm_close_serial(vm);
+}
+
+void vmk_vm_free(vmk_vm *vm)
+{
+	if (!vm)
+		return;
+	pthread_mutex_lock(&vm->lock);
+	memset(&vm->obs, 0, sizeof(vm->obs));
+	pthread_mutex_unlock(&vm->lock);
+	evloop_call(vm->loop, vm_teardown, vm);
+	evloop_free(vm->loop);
+	vmk_error_free(vm->error);
+	vmk_config_free(vm->cfg);
+	pthread_mutex_destroy(&vm->lock);
+	pthread_cond_destroy(&vm->cond);
+	free(vm);
+}

@@ -1,0 +1,42 @@
+/* One running instance of the x86 machine: KVM VM, guest RAM, platform
+ * devices and vCPU threads. A vmk_vm builds a new machine for every start
+ * and every guest reboot. */
+#ifndef VMK_MACHINE_H
+#define VMK_MACHINE_H
+
+#include "config/config_priv.h"
+#include "vm/eventloop.h"
+#include <stdbool.h>
+#include <vmkit/error.h>
+
+enum machine_exit {
+	MEXIT_NONE = 0,
+	MEXIT_POWEROFF,
+	MEXIT_RESET,
+	MEXIT_TRIPLE_FAULT,
+	MEXIT_INTERNAL_ERROR,
+	MEXIT_HOST_STOP,
+	MEXIT_VMM_ERROR,
+};
+
+struct machine;
+
+/* on_exit runs once, on whatever thread latched the first exit; it must
+ * only hand the news over (e.g. evloop_post). serial_fds[i] = {in, out}
+ * for cfg->serial_ports[i]; used, not owned. */
+struct machine *machine_create(const struct vmk_config *cfg, const int (*serial_fds)[2], struct evloop *loop,
+			       void (*on_exit)(void *ctx), void *ctx, vmk_error **err);
+bool machine_start(struct machine *m, vmk_error **err);
+/* Returns once every vCPU is parked outside KVM_RUN. */
+void machine_pause(struct machine *m);
+void machine_resume(struct machine *m);
+void machine_power_button(struct machine *m);
+/* Latches MEXIT_HOST_STOP (unless another exit came first) and joins the
+ * vCPU threads. Must run on the loop thread. */
+void machine_stop(struct machine *m);
+/* What ended the machine, with a detail string owned by the machine. */
+enum machine_exit machine_exit_reason(struct machine *m, const char **detail);
+/* Stops (if needed) and frees everything. Must run on the loop thread. */
+void machine_destroy(struct machine *m);
+
+#endif

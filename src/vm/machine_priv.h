@@ -1,0 +1,60 @@
+/* The machine's insides, shared by machine.c and vcpu.c only. */
+#ifndef VMK_MACHINE_PRIV_H
+#define VMK_MACHINE_PRIV_H
+
+#include "platform/bus.h"
+#include "platform/devices.h"
+#include "platform/uart.h"
+#include "vm/machine.h"
+#include "vm/memory.h"
+#include "vm/vcpu.h"
+#include <stdatomic.h>
+
+struct serial_link {
+	struct machine *m;
+	struct uart *uart;
+	int in_fd;      /* not owned; -1 when none */
+	int out_fd;     /* not owned */
+	int log_fd;     /* owned (file attachments), or -1 */
+	bool watching;
+};
+
+struct machine {
+	const struct vmk_config *cfg;
+	struct evloop *loop;
+	void (*on_exit)(void *ctx);
+	void *on_exit_ctx;
+
+	int kvm_fd, vm_fd;
+	struct gmem mem;
+	struct bus pio, mmio;
+	struct platform_hooks hooks;
+	struct rtc *rtc;
+	struct i8042 *kbd;
+	struct pm *pm;
+	struct serial_link serial[VMK_MAX_16550_PORTS];
+	unsigned nserial;
+
+	unsigned ncpus;
+	struct vcpu *vcpus;
+
+	/* Run control: stop is checked by vCPUs at every exit; pause parks them. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	atomic_bool stop;
+	bool pause;
+	unsigned parked;
+	unsigned running_threads;
+	bool threads_started;
+
+	/* The first exit wins; written once under lock. */
+	enum machine_exit exit_reason;
+	char exit_detail[256];
+};
+
+/* Records why the machine ends (first caller wins), stops every vCPU and
+ * tells the owner. Any thread. */
+void machine_latch_exit(struct machine *m, enum machine_exit why, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif
