@@ -108,8 +108,12 @@ fi
 # Per-run archive: the script and FILEs. The kernel unpacks concatenated cpio archives in
 # order, so these entries land on top of the base.
 work=$(mktemp -d "${TMPDIR:-/tmp}/vmk-l1.XXXXXX")
-qpid=
-cleanup() { [[ -n $qpid ]] && kill "$qpid" 2>/dev/null; rm -rf "$work"; }
+qpid=running
+cleanup() {
+    # timeout(1) passes the TERM on to QEMU.
+    [[ -n $qpid && -f $work/qemu.pid ]] && kill "$(cat "$work/qemu.pid")" 2>/dev/null
+    rm -rf "$work"
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 r=$work/root
@@ -139,14 +143,20 @@ img=$work/l1.cpio
 # Measured recipe (ENVIRONMENT.md): one L1 vCPU (2 soft-locks L1 when L2 has 2 vCPUs),
 # single-threaded TCG (MTTCG once asserted while L2 ran), -cpu EPYC,+svm (host fails on MSR).
 log=$work/console.log
-set +e
-timeout -k 10 "$timeout_s" qemu-system-x86_64 -M q35 -accel tcg,thread=single -cpu EPYC,+svm \
-    -smp 1 -m "$mem" -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
-    -kernel "$G/vmlinuz" -initrd "$img" \
-    -append "console=ttyS0 quiet panic=-1 ${VMK_L1_APPEND:-}" ${VMK_L1_QEMU_ARGS:-} \
-    </dev/null 2>&1 | grep --line-buffered -av "TCG doesn't support requested feature" | tee "$log"
-rc=${PIPESTATUS[0]}
-set -e
+# QEMU runs in the background so that a signal to run-l1.sh reaches the trap, which stops it.
+{
+    timeout -k 10 "$timeout_s" qemu-system-x86_64 -M q35 -accel tcg,thread=single -cpu EPYC,+svm \
+        -smp 1 -m "$mem" -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
+        -kernel "$G/vmlinuz" -initrd "$img" \
+        -append "console=ttyS0 quiet panic=-1 ${VMK_L1_APPEND:-}" ${VMK_L1_QEMU_ARGS:-} \
+        </dev/null 2>&1 &
+    echo $! > "$work/qemu.pid"
+    r=0; wait $! || r=$?
+    echo $r > "$work/qemu.rc"
+} | grep --line-buffered -av "TCG doesn't support requested feature" | tee "$log" &
+wait $! || true
+qpid=
+rc=$(cat "$work/qemu.rc" 2>/dev/null || echo 1)
 if [[ $rc == 124 || $rc == 137 ]]; then
     echo "run-l1: timeout after ${timeout_s}s" >&2
     exit 124

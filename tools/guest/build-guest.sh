@@ -18,6 +18,10 @@ set -euo pipefail
 exec </dev/null                         # never wait for input (apt, cpio)
 
 CACHE=${VMK_CACHE:-/var/cache/vmkit}
+# Without root the default is not writable: fall back to the user's cache.
+if [[ -z ${VMK_CACHE:-} ]] && ! { mkdir -p "$CACHE" && [[ -w $CACHE ]]; } 2>/dev/null; then
+    CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/vmkit
+fi
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 if [[ ${1:-} == --print-dir ]]; then echo "$CACHE"; exit 0; fi
@@ -56,6 +60,17 @@ krel=${kpkg#linux-image-}
 kmod="$kdir/lib/modules/$krel/kernel"
 BB="$bbdir/bin/busybox"
 [[ -f $kdir/boot/vmlinuz-$krel && -d $kmod && -x $BB ]] || { log "unexpected package layout"; exit 1; }
+
+G=$CACHE/guest
+# Nothing to do when the inputs (these scripts, the kernel and busybox) are unchanged.
+stamp=$( { cat "$HERE/build-guest.sh" "$HERE/init" "$HERE/rc.main" "$HERE/inittab" "$HERE"/tests/*.sh;
+           echo "$kpkg"; stat -c '%s %Y' "$BB" "$kdir/boot/vmlinuz-$krel"; } | sha256sum | cut -c1-32)
+if [[ -f $G/.stamp && $(cat "$G/.stamp") == "$stamp" && -f $G/initrd.cpio.gz && -f $G/vmlinuz ]]; then
+    echo "kernel:  $G/vmlinuz"
+    echo "initrd:  $G/initrd.cpio.gz"
+    echo "release: $krel"
+    exit 0
+fi
 
 # Modules wanted in the guest, in the order they should load once dependencies are met.
 # evdev + button give /dev/input/event* for the ACPI power button (acpid reads it);
@@ -126,7 +141,6 @@ find "$root" -exec touch -h -d @0 {} +
 (cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
     cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -9 -n > "$work/initrd.cpio.gz"
 
-G=$CACHE/guest
 if ! cmp -s "$work/initrd.cpio.gz" "$G/initrd.cpio.gz"; then
     mv "$work/initrd.cpio.gz" "$G/initrd.cpio.gz"
     log "initrd rebuilt (${#ORDER[@]} modules: ${ORDER[*]})"
@@ -137,6 +151,7 @@ fi
 cmp -s "$BB" "$G/busybox" || { cp "$BB" "$G/.busybox.tmp" && mv "$G/.busybox.tmp" "$G/busybox"; }
 echo "$krel" > "$G/.kr.tmp" && mv "$G/.kr.tmp" "$G/kernel-release"
 ln -sfn "$kmod" "$G/.modules.tmp" && mv -T "$G/.modules.tmp" "$G/modules"
+echo "$stamp" > "$G/.stamp.tmp" && mv "$G/.stamp.tmp" "$G/.stamp"
 
 echo "kernel:  $G/vmlinuz"
 echo "initrd:  $G/initrd.cpio.gz"
