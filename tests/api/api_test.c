@@ -1,1 +1,289 @@
-int main(void) { return 0; }
+/* Drives one VM through the public API for the integration tests: boots a
+ * kernel with its serial console on a pipe, echoes what the guest prints,
+ * reacts to marker lines (pause/resume, power button, hard stop) and checks
+ * the stop reason. Used by the direct tier (test guests) and the nested
+ * tier (the Debian kernel), so both exercise the same API paths.
+ *
+ * usage: vmkit-api-test --kernel K [--initrd I] [--cmdline C] [--cpus N]
+ *        [--memory MiB] [--reboot restart|stop] [--timeout SEC]
+ *        [--expect REASON] [--expect-reboots N] [--stop-after-reboots N]
+ *        [--on MARKER=ACTION]...  ACTION: request-stop | stop | pause-resume
+ *        [--send-after MARKER=TEXT] (types TEXT + newline into the console) */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <vmkit/vmkit.h>
+
+#define MAX_ON 8
+
+struct on_rule {
+	const char *marker;
+	const char *action;
+	bool done;
+};
+
+static atomic_int reboots;
+static atomic_int state_changes;
+
+static void obs_state(vmk_vm *vm, vmk_state s, void *ctx)
+{
+	(void)vm;
+	(void)ctx;
+	atomic_fetch_add(&state_changes, 1);
+	fprintf(stderr, "API state %s\n", vmk_state_name(s));
+}
+
+static void obs_reboot(vmk_vm *vm, void *ctx)
+{
+	(void)vm;
+	(void)ctx;
+	atomic_fetch_add(&reboots, 1);
+	fprintf(stderr, "API did-reboot\n");
+}
+
+static void obs_stop(vmk_vm *vm, vmk_stop_reason r, void *ctx)
+{
+	(void)vm;
+	(void)ctx;
+	fprintf(stderr, "API did-stop %s\n", vmk_stop_reason_name(r));
+}
+
+static void obs_stop_err(vmk_vm *vm, vmk_stop_reason r, const vmk_error *e, void *ctx)
+{
+	(void)vm;
+	(void)ctx;
+	fprintf(stderr, "API did-stop-with-error %s: %s\n", vmk_stop_reason_name(r), vmk_error_get_message(e));
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void print_errors(const char *what, const vmk_error *e)
+{
+	for (; e; e = vmk_error_next(e))
+		fprintf(stderr, "API error %s: %s [%s] %s\n", what, vmk_error_code_name(vmk_error_get_code(e)),
+			vmk_error_get_field(e), vmk_error_get_message(e));
+}
+
+static bool do_action(vmk_vm *vm, const char *action)
+{
+	vmk_error *err = NULL;
+	bool ok = true;
+	fprintf(stderr, "API action %s\n", action);
+	if (!strcmp(action, "request-stop")) {
+		ok = vmk_vm_request_stop(vm, &err);
+	} else if (!strcmp(action, "stop")) {
+		ok = vmk_vm_stop(vm, &err);
+	} else if (!strcmp(action, "pause-resume")) {
+		ok = vmk_vm_pause(vm, &err);
+		if (ok && vmk_vm_get_state(vm) != VMK_STATE_PAUSED) {
+			fprintf(stderr, "API error: state after pause is %s\n", vmk_state_name(vmk_vm_get_state(vm)));
+			ok = false;
+		}
+		if (ok && (vmk_vm_can_pause(vm) || !vmk_vm_can_resume(vm) || !vmk_vm_can_stop(vm))) {
+			fprintf(stderr, "API error: can_* wrong while paused\n");
+			ok = false;
+		}
+		usleep(300 * 1000);
+		if (ok)
+			ok = vmk_vm_resume(vm, &err);
+		if (ok && vmk_vm_get_state(vm) != VMK_STATE_RUNNING)
+			ok = false;
+	} else {
+		fprintf(stderr, "API error: unknown action %s\n", action);
+		return false;
+	}
+	if (err)
+		print_errors(action, err);
+	vmk_error_free(err);
+	return ok;
+}
+
+int main(int argc, char **argv)
+{
+	const char *kernel = NULL, *initrd = NULL, *cmdline = "", *expect = "guest-poweroff";
+	unsigned cpus = 1, mem = 128, timeout = 60;
+	int expect_reboots = -1, stop_after_reboots = -1;
+	bool stopped_after_reboots = false;
+	vmk_reboot_action reboot = VMK_REBOOT_RESTART;
+	struct on_rule on[MAX_ON];
+	unsigned non = 0;
+	struct on_rule send[MAX_ON];
+	unsigned nsend = 0;
+	for (int i = 1; i + 1 < argc; i += 2) {
+		const char *k = argv[i], *v = argv[i + 1];
+		if (!strcmp(k, "--kernel"))
+			kernel = v;
+		else if (!strcmp(k, "--initrd"))
+			initrd = v;
+		else if (!strcmp(k, "--cmdline"))
+			cmdline = v;
+		else if (!strcmp(k, "--cpus"))
+			cpus = (unsigned)atoi(v);
+		else if (!strcmp(k, "--memory"))
+			mem = (unsigned)atoi(v);
+		else if (!strcmp(k, "--timeout"))
+			timeout = (unsigned)atoi(v);
+		else if (!strcmp(k, "--expect"))
+			expect = v;
+		else if (!strcmp(k, "--expect-reboots"))
+			expect_reboots = atoi(v);
+		else if (!strcmp(k, "--stop-after-reboots"))
+			stop_after_reboots = atoi(v);
+		else if (!strcmp(k, "--reboot"))
+			reboot = !strcmp(v, "stop") ? VMK_REBOOT_STOP : VMK_REBOOT_RESTART;
+		else if ((!strcmp(k, "--on") || !strcmp(k, "--send-after")) && strchr(v, '=')) {
+			struct on_rule *r = !strcmp(k, "--on") ? (non < MAX_ON ? &on[non++] : NULL)
+							       : (nsend < MAX_ON ? &send[nsend++] : NULL);
+			if (!r)
+				return 2;
+			char *copy = strdup(v), *eq = strchr(copy, '=');
+			*eq = 0;
+			*r = (struct on_rule){.marker = copy, .action = eq + 1};
+		} else {
+			fprintf(stderr, "api_test: unknown option %s\n", k);
+			return 2;
+		}
+	}
+	if (!kernel) {
+		fprintf(stderr, "api_test: --kernel is required\n");
+		return 2;
+	}
+
+	int to_host[2], to_guest[2];
+	if (pipe(to_host) < 0 || pipe(to_guest) < 0)
+		return 1;
+	vmk_error *err = NULL;
+	vmk_config *cfg = vmk_config_new();
+	vmk_config_set_cpu_count(cfg, cpus);
+	vmk_config_set_memory_size(cfg, (uint64_t)mem << 20);
+	vmk_config_set_reboot_action(cfg, reboot);
+	vmk_boot_loader *bl = vmk_linux_boot_loader_new(kernel);
+	if (initrd)
+		vmk_linux_boot_loader_set_initrd(bl, initrd);
+	vmk_linux_boot_loader_set_cmdline(bl, cmdline);
+	vmk_config_set_boot_loader(cfg, bl);
+	vmk_boot_loader_free(bl);
+	vmk_serial_attachment *att = vmk_serial_fd_attachment_new(to_guest[0], to_host[1], &err);
+	vmk_serial_port *port = att ? vmk_serial_port_new(VMK_SERIAL_PORT_16550, att) : NULL;
+	if (!port || !vmk_config_add_serial_port(cfg, port, &err)) {
+		print_errors("serial", err);
+		return 1;
+	}
+	vmk_serial_port_free(port);
+	vmk_serial_attachment_free(att);
+	close(to_guest[0]);
+	close(to_host[1]);
+
+	double t0 = now();
+	vmk_vm *vm = vmk_vm_new(cfg, &err);
+	/* The VM owns a copy: changing the configuration now must not matter. */
+	vmk_config_set_cpu_count(cfg, 0);
+	vmk_config_free(cfg);
+	if (!vm) {
+		print_errors("vm_new", err);
+		return 1;
+	}
+	vmk_observer obs = {.state_changed = obs_state,
+			    .did_stop = obs_stop,
+			    .did_stop_with_error = obs_stop_err,
+			    .did_reboot = obs_reboot};
+	vmk_vm_set_observer(vm, &obs, NULL);
+	if (!vmk_vm_start(vm, &err)) {
+		print_errors("start", err);
+		return 1;
+	}
+	fprintf(stderr, "API started in %.3f s\n", now() - t0);
+
+	char line[4096];
+	size_t ll = 0;
+	bool failed = false, eof = false;
+	while (!eof) {
+		if (now() - t0 > timeout) {
+			fprintf(stderr, "API timeout after %u s\n", timeout);
+			vmk_vm_stop(vm, NULL);
+			failed = true;
+			break;
+		}
+		if (stop_after_reboots > 0 && !stopped_after_reboots && atomic_load(&reboots) >= stop_after_reboots) {
+			stopped_after_reboots = true;
+			if (!do_action(vm, "stop"))
+				failed = true;
+		}
+		struct pollfd p = {.fd = to_host[0], .events = POLLIN};
+		char buf[4096];
+		ssize_t n;
+		if (poll(&p, 1, 200) <= 0) {
+			vmk_state s = vmk_vm_get_state(vm);
+			if (s == VMK_STATE_STOPPED || s == VMK_STATE_ERROR) {
+				/* Drain what the guest printed before it stopped. */
+				while (poll(&p, 1, 0) > 0 && (n = read(to_host[0], buf, sizeof(buf))) > 0)
+						fwrite(buf, 1, (size_t)n, stdout);
+				eof = true;
+			}
+			continue;
+		}
+		n = read(to_host[0], buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		fwrite(buf, 1, (size_t)n, stdout);
+		fflush(stdout);
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] != '\n' && ll + 1 < sizeof(line)) {
+				line[ll++] = buf[i];
+				continue;
+			}
+			line[ll] = 0;
+			ll = 0;
+			/* Lets a test compare a time the guest printed with the host's. */
+			if (strstr(line, "CLOCK=")) {
+				struct timespec rt;
+				clock_gettime(CLOCK_REALTIME, &rt);
+				fprintf(stderr, "API host-clock %lld.%03ld\n", (long long)rt.tv_sec, rt.tv_nsec / 1000000);
+			}
+			for (unsigned j = 0; j < non; j++) {
+				if (!on[j].done && strstr(line, on[j].marker)) {
+					on[j].done = true;
+					if (!do_action(vm, on[j].action))
+						failed = true;
+				}
+			}
+			for (unsigned j = 0; j < nsend; j++) {
+				if (!send[j].done && strstr(line, send[j].marker)) {
+					send[j].done = true;
+					(void)!write(to_guest[1], send[j].action, strlen(send[j].action));
+					(void)!write(to_guest[1], "\n", 1);
+				}
+			}
+		}
+	}
+	vmk_stop_reason r = vmk_vm_wait(vm, 10000);
+	fprintf(stderr, "API stop-reason %s after %.3f s\n", vmk_stop_reason_name(r), now() - t0);
+	if (vmk_vm_get_error(vm))
+		print_errors("vm", vmk_vm_get_error(vm));
+	if (strcmp(vmk_stop_reason_name(r), expect) != 0) {
+		fprintf(stderr, "API FAIL: expected stop reason %s, got %s\n", expect, vmk_stop_reason_name(r));
+		failed = true;
+	}
+	if (expect_reboots >= 0 && atomic_load(&reboots) != expect_reboots) {
+		fprintf(stderr, "API FAIL: expected %d reboots, saw %d\n", expect_reboots, atomic_load(&reboots));
+		failed = true;
+	}
+	for (unsigned j = 0; j < non; j++)
+		if (!on[j].done) {
+			fprintf(stderr, "API FAIL: marker '%s' never seen\n", on[j].marker);
+			failed = true;
+		}
+	vmk_vm_free(vm);
+	return failed ? 1 : 0;
+}

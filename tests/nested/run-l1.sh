@@ -25,10 +25,12 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 timeout_s=900
 mem=3072
+interactive=0
 while [[ $# -gt 0 ]]; do
     case $1 in
         --timeout) timeout_s=$2; shift 2 ;;
         --mem) mem=$2; shift 2 ;;
+        --interactive) interactive=1; shift ;;
         --) shift; break ;;
         -*) echo "run-l1: unknown option $1" >&2; exit 2 ;;
         *) break ;;
@@ -70,7 +72,8 @@ fi
 echo "L1-READY uptime=$(cut -d' ' -f1 /proc/uptime)"
 export GUEST_KERNEL=/guest/vmlinuz GUEST_INITRD=/guest/initrd.cpio.gz GUEST_DATA=/data
 cd /
-sh /run.sh
+# Interactive runs (the demo) need the console as controlling terminal.
+if [ -f /interactive ]; then setsid cttyhack sh /run.sh; else sh /run.sh; fi
 echo "L1-EXIT=$?"
 sync
 poweroff -f
@@ -136,6 +139,7 @@ for f in "$@"; do
         cp -L "$f" "$r/data/"
     fi
 done
+[[ $interactive == 1 ]] && touch "$r/interactive"
 find "$r" -type d -exec chmod 0755 {} +
 img=$work/l1.cpio
 { cat "$base"; (cd "$r" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet); } > "$img"
@@ -143,6 +147,15 @@ img=$work/l1.cpio
 # Measured recipe (ENVIRONMENT.md): one L1 vCPU (2 soft-locks L1 when L2 has 2 vCPUs),
 # single-threaded TCG (MTTCG once asserted while L2 ran), -cpu EPYC,+svm (host fails on MSR).
 log=$work/console.log
+if [[ $interactive == 1 ]]; then
+    # The terminal talks straight to L1's console; signal=off so Ctrl-C reaches the guest.
+    qemu-system-x86_64 -M q35 -accel tcg,thread=single -cpu EPYC,+svm \
+        -smp 1 -m "$mem" -nodefaults -no-user-config -display none \
+        -chardev stdio,id=con,signal=off -serial chardev:con -no-reboot \
+        -kernel "$G/vmlinuz" -initrd "$img" \
+        -append "console=ttyS0 quiet panic=-1 ${VMK_L1_APPEND:-}" ${VMK_L1_QEMU_ARGS:-} 2>/dev/null
+    exit $?
+fi
 # QEMU runs in the background so that a signal to run-l1.sh reaches the trap, which stops it.
 {
     timeout -k 10 "$timeout_s" qemu-system-x86_64 -M q35 -accel tcg,thread=single -cpu EPYC,+svm \

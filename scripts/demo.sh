@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The main job: build vmkit, prepare the Debian demo guest and boot it to an
+# interactive shell on this terminal (Ctrl-A x quits; `poweroff` ends it).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+"$ROOT/scripts/deps.sh"
+[ -d "$ROOT/build" ] || meson setup "$ROOT/build" >/dev/null
+ninja -C "$ROOT/build" >/dev/null
+"$ROOT/tools/guest/build-guest.sh" >/dev/null
+CACHE=$("$ROOT/tools/guest/build-guest.sh" --print-dir)
+K=$CACHE/guest/vmlinuz I=$CACHE/guest/initrd.cpio.gz
+args=(--cpus 2 --memory 512 --device serial,stdio)
+if [ "$("$ROOT/scripts/kvm-kind.sh")" = direct ]; then
+    exec "$ROOT/build/vmkit" "${args[@]}" --bootloader "linux,kernel=$K,initrd=$I,cmdline=\"console=ttyS0 quiet\""
+fi
+echo "vmkit demo: this host's /dev/kvm cannot run stock guests (PVM); booting inside a QEMU-emulated KVM host (slower)."
+s=$(mktemp /tmp/vmkit-demo.XXXXXX.sh)
+trap 'rm -f "$s"' EXIT
+cat >"$s" <<L1
+stty sane 2>/dev/null
+vmkit ${args[*]} --bootloader "linux,kernel=\$GUEST_KERNEL,initrd=\$GUEST_INITRD,cmdline=\"console=ttyS0 quiet\""
+L1
+"$ROOT/tests/nested/run-l1.sh" --interactive --timeout 86400 "$s" "$ROOT/build/vmkit"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what building and testing vmkit needs on Debian 12 (idempotent).
+set -euo pipefail
+pkgs=(meson ninja-build gcc pkg-config make cpio gzip xz-utils qemu-system-x86 clang)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -q </dev/null
+    $SUDO apt-get install -y -q "${missing[@]}" </dev/null
+fi
