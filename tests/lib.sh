@@ -5,8 +5,8 @@ VMK_RESULTS=${VMK_RESULTS:-/tmp/vmkit-results.$$}
 VMK_LOGDIR=${VMK_LOGDIR:-/tmp/vmkit-logs}
 mkdir -p "$VMK_LOGDIR"
 
-t_pass() { echo "ok - $1"; echo "pass $1" >>"$VMK_RESULTS"; }
-t_fail() { echo "not ok - $1${2:+: $2}"; echo "fail $1" >>"$VMK_RESULTS"; }
+t_pass() { echo "ok - ${VMK_PREFIX:-}$1"; echo "pass ${VMK_PREFIX:-}$1" >>"$VMK_RESULTS"; }
+t_fail() { echo "not ok - ${VMK_PREFIX:-}$1${2:+: $2}"; echo "fail ${VMK_PREFIX:-}$1" >>"$VMK_RESULTS"; }
 
 # t_expect NAME LOG PATTERN...: every extended regex must match LOG.
 t_expect() {

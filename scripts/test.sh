@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests and CLI checks (meson test), the direct tier
+# (test guests on this host's /dev/kvm), the nested tier (the Debian kernel
+# inside an emulated KVM host, or directly where KVM runs stock guests),
+# all again under ASan+UBSan. Ends with "N passed, N failed".
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+"$ROOT/scripts/deps.sh" || { echo "0 passed, 1 failed"; exit 1; }
+export VMK_RESULTS=$(mktemp /tmp/vmkit-results.XXXXXX)
+export VMK_LOGDIR=${VMK_LOGDIR:-/tmp/vmkit-logs}
+rm -rf "$VMK_LOGDIR"; mkdir -p "$VMK_LOGDIR"
+. "$ROOT/tests/lib.sh"
+kind=$("$ROOT/scripts/kvm-kind.sh")
+echo "vmkit tests: KVM kind '$kind' (nested = Linux guests run inside an emulated KVM host)"
+
+# meson_suite BUILD: one result per meson test.
+meson_suite() {
+    local b=$1
+    meson test -C "$b" --no-rebuild --print-errorlogs >"$VMK_LOGDIR/meson-$(basename "$b").log" 2>&1
+    python3 - "$b/meson-logs/testlog.json" <<'PY' | while read -r res name; do
+import json, sys
+for line in open(sys.argv[1]):
+    t = json.loads(line)
+    print("pass" if t["result"] == "OK" else "fail", t["name"])
+PY
+        if [ "$res" = pass ]; then t_pass "unit-$name"; else t_fail "unit-$name" "see $b/meson-logs/testlog.txt"; fi
+    done
+}
+
+run_tier() {
+    local b=$1
+    meson_suite "$b"
+    local VMK_LOGDIR="$VMK_LOGDIR/$(basename "$b")"
+    mkdir -p "$VMK_LOGDIR"; export VMK_LOGDIR
+    bash tests/integration/direct.sh "$b"
+    if [ "$kind" = direct ]; then
+        VMK_DIRECT=1 bash tests/integration/nested.sh "$b"
+    else
+        bash tests/integration/nested.sh "$b"
+    fi
+}
+
+build() {
+    local b=$1; shift
+    { [ -f "$b/build.ninja" ] || meson setup "$b" "$@"; } >"$VMK_LOGDIR/setup-$(basename "$b").log" 2>&1 &&
+        ninja -C "$b" >"$VMK_LOGDIR/ninja-$(basename "$b").log" 2>&1
+}
+
+if build build; then
+    t_pass build
+    run_tier build
+else
+    t_fail build "see $VMK_LOGDIR/ninja-build.log"; tail -20 "$VMK_LOGDIR/ninja-build.log"
+fi
+if build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
+    t_pass asan-build
+    # Any sanitizer report fails the run: ASan aborts, UBSan is made to.
+    export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+    VMK_PREFIX=asan- run_tier build-asan
+else
+    t_fail asan-build "see $VMK_LOGDIR/ninja-build-asan.log"; tail -20 "$VMK_LOGDIR/ninja-build-asan.log"
+fi
+
+passed=$(grep -c '^pass ' "$VMK_RESULTS" || true)
+failed=$(grep -c '^fail ' "$VMK_RESULTS" || true)
+if [ "$failed" -gt 0 ]; then
+    echo "failed:"; grep '^fail ' "$VMK_RESULTS" | sed 's/^fail /  /'
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

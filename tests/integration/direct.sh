@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Direct tier: the project's freestanding test guest (tests/direct) booted
+# on this host's /dev/kvm through the public API (vmkit-api-test) and the
+# CLI. The guest checks the machine from inside and prints TAP lines.
+# usage: direct.sh BUILD_DIR
+set -u
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+. "$ROOT/tests/lib.sh"
+B=$(cd "${1:?build dir}" && pwd)
+G=$B/tests/direct/vmkit-testguest.bzimage
+API=$B/tests/vmkit-api-test
+VMKIT=$B/vmkit
+
+if [ ! -c /dev/kvm ]; then
+    t_fail direct-kvm "/dev/kvm is missing: the direct tier cannot run"
+    exit 0
+fi
+
+# guest NAME [api options...] -- CMDLINE: boots the test guest, judges its TAP output.
+guest() {
+    local name=$1; shift
+    local log="$VMK_LOGDIR/direct-$name.log"
+    timeout 120 "$API" --kernel "$G" --timeout 60 "$@" >"$log" 2>&1
+    echo "rc=$?" >>"$log"
+}
+tap_clean() {
+    local name=$1 log="$VMK_LOGDIR/direct-$1.log"; shift
+    t_expect "$name" "$log" "TAP done [1-9][0-9]* 0" "^rc=0" "$@" && return 0
+    grep -E "not ok|API (FAIL|error)" "$log" | head -5 | sed 's/^/    | /'
+    return 1
+}
+
+# Boot protocol, with an initrd whose byte sum the guest checks.
+initrd=$(mktemp /tmp/vmkit-initrd.XXXXXX)
+head -c 300000 /dev/urandom >"$initrd"
+sum=$(od -An -v -tu1 "$initrd" | awk '{for (i = 1; i <= NF; i++) s += $i} END {printf "%x", s % 4294967296}')
+size=$(stat -c %s "$initrd")
+for mem in 128 3072 5120; do
+    guest boot-$mem --memory $mem --initrd "$initrd" \
+        --cmdline "vmkit.t=boot mem=$mem echo=hello-$mem initrd_sum=$sum initrd_size=$size"
+    tap_clean boot-$mem "TAP ok echo hello-$mem" "TAP ok initrd-checksum" "stop-reason guest-poweroff"
+done
+rm -f "$initrd"
+
+for n in 1 2 4; do
+    guest acpi-$n --cpus $n --cmdline "vmkit.t=acpi cpus=$n"
+    tap_clean acpi-$n
+    guest smp-$n --cpus $n --cmdline "vmkit.t=smp cpus=$n"
+    tap_clean smp-$n
+done
+guest uart --cmdline "vmkit.t=uart"
+tap_clean uart
+guest rtc --memory 256 --cmdline "vmkit.t=rtc mem=256 now=$(date +%s)"
+tap_clean rtc
+
+# Lifecycle through the API.
+guest powerbutton --cmdline "vmkit.t=powerbutton" --on "TAP ok armed=request-stop"
+tap_clean powerbutton "stop-reason guest-poweroff"
+guest pause --cmdline "vmkit.t=pause ticks=12" --on "tick 3=pause-resume" --on "tick 6=pause-resume"
+tap_clean pause "API state paused" "API state resuming" "stop-reason guest-poweroff"
+guest poweroff --cmdline "vmkit.t=poweroff"
+t_expect poweroff "$VMK_LOGDIR/direct-poweroff.log" "API did-stop guest-poweroff" "^rc=0"
+guest host-stop --cmdline "vmkit.t=halt" --on "TAP ok halting=stop" --expect host-stop
+t_expect host-stop "$VMK_LOGDIR/direct-host-stop.log" "API did-stop host-stop" "API state stopped" "^rc=0"
+for m in cf9 kbd; do
+    guest reset-$m-stop --reboot stop --cmdline "vmkit.t=reset method=$m" --expect guest-reboot
+    t_expect reset-$m-stop "$VMK_LOGDIR/direct-reset-$m-stop.log" "TAP ok resetting" "API did-stop guest-reboot" "^rc=0"
+done
+guest reset-restart --cmdline "vmkit.t=reset method=cf9" --stop-after-reboots 2 --expect host-stop --expect-reboots 2
+t_expect reset-restart "$VMK_LOGDIR/direct-reset-restart.log" "API did-reboot" "API did-stop host-stop" "^rc=0"
+guest triple-fault --reboot stop --cmdline "vmkit.t=reset method=triple" --expect triple-fault
+t_expect triple-fault "$VMK_LOGDIR/direct-triple-fault.log" "API did-stop-with-error triple-fault" "API state error" "^rc=0"
+
+# The CLI: exit status 0 on guest poweroff, signals become power button / hard stop.
+log=$VMK_LOGDIR/direct-cli-poweroff.log
+timeout 60 "$VMKIT" --cpus 2 --memory 64 --bootloader "linux,kernel=$G,cmdline=\"vmkit.t=acpi cpus=2\"" \
+    --device serial,stdio </dev/null >"$log" 2>&1
+echo "rc=$?" >>"$log"
+t_expect cli-poweroff "$log" "TAP done [1-9][0-9]* 0" "^rc=0$"
+
+log=$VMK_LOGDIR/direct-cli-sigterm.log
+( timeout 60 "$VMKIT" --memory 64 --bootloader "linux,kernel=$G,cmdline=\"vmkit.t=powerbutton\"" \
+    --device serial,stdio </dev/null >"$log" 2>&1; echo "rc=$?" >>"$log" ) &
+bg=$!
+for _ in $(seq 100); do grep -q "TAP ok armed" "$log" 2>/dev/null && break; sleep 0.1; done
+pkill -TERM -f "vmkit.t=powerbutton" -n -x vmkit 2>/dev/null || pkill -TERM -n -x vmkit
+wait $bg
+t_expect cli-sigterm-powerbutton "$log" "TAP ok pwrbtn-sts" "^rc=0$"
+
+log=$VMK_LOGDIR/direct-cli-sigterm2.log
+( timeout 60 "$VMKIT" --memory 64 --bootloader "linux,kernel=$G,cmdline=\"vmkit.t=halt\"" \
+    --device serial,stdio </dev/null >"$log" 2>&1; echo "rc=$?" >>"$log" ) &
+bg=$!
+for _ in $(seq 100); do grep -q "TAP ok halting" "$log" 2>/dev/null && break; sleep 0.1; done
+pkill -TERM -n -x vmkit; sleep 0.5; pkill -TERM -n -x vmkit
+wait $bg
+t_expect cli-sigterm-twice-stops "$log" "TAP ok halting" "^rc=[1-9]"
+
+log=$VMK_LOGDIR/direct-cli-logfile.log
+out=$(mktemp /tmp/vmkit-serial.XXXXXX)
+timeout 60 "$VMKIT" --memory 64 --bootloader "linux,kernel=$G,cmdline=\"vmkit.t=poweroff\"" \
+    --device "serial,logFilePath=$out" </dev/null >"$log" 2>&1
+echo "rc=$?" >>"$log"
+cat "$out" >>"$log"; rm -f "$out"
+t_expect cli-serial-logfile "$log" "^rc=0$" "vmkit-testguest: cmdline"
+exit 0
