@@ -1,1 +1,410 @@
-/* placeholder */ typedef int vmk_placeholder_;
+/* Command-line parsing: vfkit's grammar (so podman, crc and minikube
+ * command lines work unchanged) plus our extensions, see docs/cli.md.
+ * Every usage error is one line on stderr naming the option and value. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define MiB (1024ull * 1024)
+
+enum opt_id {
+	OPT_CPUS,
+	OPT_MEMORY,
+	OPT_BOOTLOADER,
+	OPT_KERNEL,
+	OPT_INITRD,
+	OPT_CMDLINE,
+	OPT_DEVICE,
+	OPT_REBOOT,
+	OPT_PIDFILE,
+	OPT_LOG_LEVEL,
+	OPT_RESTFUL_URI,
+	OPT_HELP,
+	OPT_VERSION,
+	OPT_UNSUPPORTED, /* vfkit options we do not implement yet */
+};
+
+struct option_def {
+	char short_name;
+	const char *long_name;
+	bool has_value;
+	enum opt_id id;
+};
+
+static const struct option_def options[] = {
+    {'c', "cpus", true, OPT_CPUS},
+    {'m', "memory", true, OPT_MEMORY},
+    {'b', "bootloader", true, OPT_BOOTLOADER},
+    {'k', "kernel", true, OPT_KERNEL},
+    {'i', "initrd", true, OPT_INITRD},
+    {'C', "kernel-cmdline", true, OPT_CMDLINE},
+    {'d', "device", true, OPT_DEVICE},
+    {0, "reboot", true, OPT_REBOOT},
+    {0, "pidfile", true, OPT_PIDFILE},
+    {0, "log-level", true, OPT_LOG_LEVEL},
+    {0, "restful-uri", true, OPT_RESTFUL_URI},
+    {'h', "help", false, OPT_HELP},
+    {0, "version", false, OPT_VERSION},
+    {0, "gui", false, OPT_UNSUPPORTED},
+    {'n', "nested", false, OPT_UNSUPPORTED},
+    {'t', "timesync", true, OPT_UNSUPPORTED},
+    {0, "ignition", true, OPT_UNSUPPORTED},
+    {0, "cloud-init", true, OPT_UNSUPPORTED},
+};
+
+/* vfkit device types that vmkit does not emulate yet. */
+static const char *const unsupported_devices[] = {
+    "virtio-blk", "nvme",	    "usb-mass-storage", "nbd",	     "virtio-net", "virtio-serial",
+    "virtio-rng", "virtio-balloon", "virtio-vsock",	"virtio-fs", "virtio-gpu", "virtio-input",
+};
+
+__attribute__((format(printf, 1, 2))) static bool usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("vmkit: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return false;
+}
+
+void cli_usage(FILE *out)
+{
+	fputs("usage: vmkit [options]\n"
+	      "  -c, --cpus N                  virtual CPUs (default 1)\n"
+	      "  -m, --memory MiB              memory in MiB (default 512)\n"
+	      "  -b, --bootloader linux,kernel=PATH[,initrd=PATH][,cmdline=\"ARGS\"]\n"
+	      "  -k, --kernel PATH             legacy: kernel (with -i, -C)\n"
+	      "  -i, --initrd PATH             legacy: initial ramdisk\n"
+	      "  -C, --kernel-cmdline ARGS     legacy: kernel command line\n"
+	      "  -d, --device serial,stdio     16550 COM port on this terminal (Ctrl-A x quits)\n"
+	      "  -d, --device serial,logFilePath=PATH[,append]\n"
+	      "                                16550 COM port logged to a file\n"
+	      "      --reboot restart|stop     what a guest reboot does (default restart)\n"
+	      "      --pidfile PATH            write the process id to PATH\n"
+	      "  -h, --help                    this text\n"
+	      "      --version                 print the version\n"
+	      "Exit status: 0 guest powered off, 1 vmkit error, 2 usage error,\n"
+	      "3 guest rebooted with --reboot stop, 4 guest crashed, 5 stopped from the host.\n",
+	      out);
+}
+
+/* Keeps a parser-made string alive until cli_options_free(). */
+static char *own(struct cli_options *opts, char *s)
+{
+	char **grown = realloc(opts->owned, (opts->owned_count + 1) * sizeof(*grown));
+
+	if (!grown) {
+		free(s);
+		return NULL;
+	}
+	opts->owned = grown;
+	opts->owned[opts->owned_count++] = s;
+	return s;
+}
+
+void cli_options_free(struct cli_options *opts)
+{
+	for (size_t i = 0; i < opts->owned_count; i++)
+		free(opts->owned[i]);
+	free(opts->owned);
+	opts->owned = NULL;
+	opts->owned_count = 0;
+}
+
+/* Decimal only: "0x10", " 1", "+1" and "1k" are typos more often than intent. */
+static bool parse_number(const char *opt, const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (s[0] == '-' && s[1] >= '0' && s[1] <= '9')
+		return usage_error("%s: \"%s\" must not be negative", opt, s);
+	if (!*s)
+		return usage_error("%s: \"\" is not a number", opt);
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return usage_error("%s: \"%s\" is not a number", opt, s);
+		if (v > (max - (uint64_t)(*p - '0')) / 10)
+			return usage_error("%s: \"%s\" is too large (at most %llu)", opt, s,
+					   (unsigned long long)max);
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* A SPEC: items split on ',', double quotes group (and are removed), so
+ * cmdline="console=ttyS0,115200 quiet" stays one item. */
+struct spec {
+	char *items[32];
+	size_t count;
+};
+
+static bool split_spec(struct cli_options *opts, const char *opt, const char *s, struct spec *spec)
+{
+	char *buf = own(opts, malloc(strlen(s) + 1));
+	char *w = buf;
+	bool quoted = false;
+
+	if (!buf)
+		return usage_error("out of memory");
+	spec->count = 0;
+	spec->items[spec->count++] = w;
+	for (const char *p = s; *p; p++) {
+		if (*p == '"') {
+			quoted = !quoted;
+		} else if (*p == ',' && !quoted) {
+			*w++ = '\0';
+			if (spec->count == sizeof(spec->items) / sizeof(spec->items[0]))
+				return usage_error("%s: too many items in \"%s\"", opt, s);
+			spec->items[spec->count++] = w;
+		} else {
+			*w++ = *p;
+		}
+	}
+	*w = '\0';
+	if (quoted)
+		return usage_error("%s: unterminated quote in \"%s\"", opt, s);
+	return true;
+}
+
+/* Splits an item on its first '='; *value is NULL for a bare key. */
+static char *item_key(char *item, char **value)
+{
+	char *eq = strchr(item, '=');
+
+	*value = NULL;
+	if (eq) {
+		*eq = '\0';
+		*value = eq + 1;
+	}
+	return item;
+}
+
+static bool parse_bootloader(struct cli_options *opts, const char *opt, const char *s)
+{
+	struct spec spec;
+	const char *type;
+
+	if (!split_spec(opts, opt, s, &spec))
+		return false;
+	type = spec.items[0];
+	if (strcmp(type, "efi") == 0)
+		return usage_error("%s: efi is not supported yet; use linux,kernel=PATH", opt);
+	if (strcmp(type, "macos") == 0)
+		return usage_error("%s: macos boots only on macOS hosts, not on Linux", opt);
+	if (strcmp(type, "linux") != 0)
+		return usage_error("%s: unknown boot loader \"%s\" (expected linux)", opt, type);
+	opts->kernel = opts->initrd = opts->cmdline = NULL;
+	for (size_t i = 1; i < spec.count; i++) {
+		char *value;
+		const char *key = item_key(spec.items[i], &value);
+		const char **slot = NULL;
+
+		if (strcmp(key, "kernel") == 0)
+			slot = &opts->kernel;
+		else if (strcmp(key, "initrd") == 0)
+			slot = &opts->initrd;
+		else if (strcmp(key, "cmdline") == 0)
+			slot = &opts->cmdline;
+		else
+			return usage_error("%s: unknown linux option \"%s\"", opt, key);
+		if (!value || (!*value && slot != &opts->cmdline))
+			return usage_error("%s: %s= needs a value", opt, key);
+		*slot = value;
+	}
+	if (!opts->kernel)
+		return usage_error("%s: linux needs kernel=PATH", opt);
+	return true;
+}
+
+static bool parse_serial(struct cli_options *opts, const char *opt, struct spec *spec)
+{
+	struct cli_serial serial = {0};
+
+	for (size_t i = 1; i < spec->count; i++) {
+		char *value;
+		const char *key = item_key(spec->items[i], &value);
+
+		if (strcmp(key, "stdio") == 0 && !value) {
+			serial.stdio = true;
+		} else if (strcmp(key, "append") == 0 && !value) {
+			serial.append = true;
+		} else if (strcmp(key, "logFilePath") == 0) {
+			if (!value || !*value)
+				return usage_error("%s: logFilePath= needs a path", opt);
+			serial.log_path = value;
+		} else {
+			return usage_error("%s: unknown serial option \"%s\"", opt, spec->items[i]);
+		}
+	}
+	if (serial.stdio == !!serial.log_path)
+		return usage_error("%s: serial needs exactly one of stdio or logFilePath=PATH", opt);
+	if (serial.append && serial.stdio)
+		return usage_error("%s: append goes with logFilePath=PATH, not stdio", opt);
+	for (size_t i = 0; serial.stdio && i < opts->serial_count; i++)
+		if (opts->serials[i].stdio)
+			return usage_error("%s: only one serial port can use stdio", opt);
+	if (opts->serial_count == CLI_MAX_SERIALS)
+		return usage_error("%s: too many serial ports (at most %d)", opt, CLI_MAX_SERIALS);
+	opts->serials[opts->serial_count++] = serial;
+	return true;
+}
+
+static bool parse_device(struct cli_options *opts, const char *opt, const char *s)
+{
+	struct spec spec;
+	const char *type;
+
+	if (!split_spec(opts, opt, s, &spec))
+		return false;
+	type = spec.items[0];
+	if (strcmp(type, "serial") == 0)
+		return parse_serial(opts, opt, &spec);
+	if (strcmp(type, "virtio-serial") == 0)
+		return usage_error("%s: virtio-serial is not supported yet; serial,stdio or "
+				   "serial,logFilePath=PATH give a 16550 COM port (ttyS0)",
+				   opt);
+	for (size_t i = 0; i < sizeof(unsupported_devices) / sizeof(unsupported_devices[0]); i++)
+		if (strcmp(type, unsupported_devices[i]) == 0)
+			return usage_error("%s: %s is not supported yet", opt, type);
+	return usage_error("%s: unknown device type \"%s\"", opt, type);
+}
+
+static bool apply(struct cli_options *opts, const struct option_def *def, const char *opt, const char *value,
+		  bool *legacy)
+{
+	uint64_t n;
+
+	switch (def->id) {
+	case OPT_CPUS:
+		if (!parse_number(opt, value, UINT32_MAX, &n))
+			return false;
+		opts->cpus = (unsigned)n;
+		return true;
+	case OPT_MEMORY:
+		return parse_number(opt, value, UINT64_MAX / MiB, &opts->memory_mib);
+	case OPT_BOOTLOADER:
+		return parse_bootloader(opts, opt, value);
+	case OPT_KERNEL:
+		*legacy = true;
+		opts->kernel = value;
+		return true;
+	case OPT_INITRD:
+		*legacy = true;
+		opts->initrd = value;
+		return true;
+	case OPT_CMDLINE:
+		*legacy = true;
+		opts->cmdline = value;
+		return true;
+	case OPT_DEVICE:
+		return parse_device(opts, opt, value);
+	case OPT_REBOOT:
+		if (strcmp(value, "restart") == 0)
+			opts->reboot = VMK_REBOOT_RESTART;
+		else if (strcmp(value, "stop") == 0)
+			opts->reboot = VMK_REBOOT_STOP;
+		else
+			return usage_error("%s: \"%s\" is not restart or stop", opt, value);
+		return true;
+	case OPT_PIDFILE:
+		if (!*value)
+			return usage_error("%s: needs a path", opt);
+		opts->pidfile = value;
+		return true;
+	case OPT_LOG_LEVEL:
+		/* Accepted for vfkit command lines; vmkit only prints errors. */
+		if (strcmp(value, "debug") && strcmp(value, "info") && strcmp(value, "error"))
+			return usage_error("%s: \"%s\" is not debug, info or error", opt, value);
+		return true;
+	case OPT_RESTFUL_URI:
+		if (strcmp(value, "none://") != 0)
+			return usage_error("%s: \"%s\": the REST API is not supported yet (only none://)",
+					   opt, value);
+		return true;
+	case OPT_HELP:
+		opts->help = true;
+		return true;
+	case OPT_VERSION:
+		opts->version = true;
+		return true;
+	case OPT_UNSUPPORTED:
+		return usage_error("%s: not supported yet", opt);
+	}
+	return false;
+}
+
+static const struct option_def *find_long(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+		if (strlen(options[i].long_name) == len && strncmp(options[i].long_name, name, len) == 0)
+			return &options[i];
+	return NULL;
+}
+
+static const struct option_def *find_short(char c)
+{
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+		if (options[i].short_name && options[i].short_name == c)
+			return &options[i];
+	return NULL;
+}
+
+bool cli_parse_args(int argc, char **argv, struct cli_options *opts)
+{
+	bool legacy = false, bootloader = false;
+	char opt[64];
+
+	*opts = (struct cli_options){.cpus = 1, .memory_mib = 512, .reboot = VMK_REBOOT_RESTART};
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		const struct option_def *def;
+		const char *value = NULL;
+
+		if (arg[0] == '-' && arg[1] == '-' && arg[2]) {
+			const char *eq = strchr(arg + 2, '=');
+			size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+
+			def = find_long(arg + 2, len);
+			snprintf(opt, sizeof(opt), "--%.*s", (int)len, arg + 2);
+			if (!def)
+				return usage_error("unknown option %s (see --help)", opt);
+			if (eq && !def->has_value)
+				return usage_error("%s takes no value", opt);
+			value = eq ? eq + 1 : NULL;
+		} else if (arg[0] == '-' && arg[1]) {
+			def = find_short(arg[1]);
+			snprintf(opt, sizeof(opt), "-%c", arg[1]);
+			if (!def || (!def->has_value && arg[2]))
+				return usage_error("unknown option %s (see --help)", arg);
+			if (arg[2])
+				value = arg[2] == '=' ? arg + 3 : arg + 2;
+		} else {
+			return usage_error("unexpected argument \"%s\" (see --help)", arg);
+		}
+		if (def->has_value && !value) {
+			if (i + 1 == argc)
+				return usage_error("%s: missing value", opt);
+			value = argv[++i];
+		}
+		if (def->id == OPT_BOOTLOADER)
+			bootloader = true;
+		if (!apply(opts, def, opt, value, &legacy))
+			return false;
+	}
+	if (opts->help || opts->version)
+		return true;
+	if (legacy && bootloader)
+		return usage_error(
+		    "--kernel, --initrd and --kernel-cmdline cannot be combined with --bootloader");
+	if (!opts->kernel)
+		return usage_error(legacy ? "--initrd and --kernel-cmdline need --kernel PATH"
+					  : "no boot loader: use --bootloader linux,kernel=PATH");
+	return true;
+}

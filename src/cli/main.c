@@ -1,1 +1,354 @@
-int main(void) { return 0; }
+/* vmkit: run a virtual machine from the command line. Builds the
+ * configuration through the public API only, like any other application,
+ * then relays signals and terminal input until the guest stops. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+#define MiB (1024ull * 1024)
+
+struct session {
+	vmk_vm *vm;
+	int sig_fd;
+	int wake[2];	       /* observer -> main loop */
+	int serial_in[2];      /* stdin -> the stdio port's read_fd */
+	bool forward;	       /* stdin is still being forwarded */
+	bool raw;	       /* stdin is a terminal we put in raw mode */
+	int signals;	       /* SIGINT/SIGTERM/SIGHUP received */
+	uint8_t pending[8192]; /* input the guest has not taken yet */
+	size_t pending_len;
+	struct term_escape escape;
+};
+
+static void print_errors(const vmk_error *err)
+{
+	for (; err; err = vmk_error_next(err))
+		fprintf(stderr, "vmkit: %s\n", vmk_error_get_message(err));
+}
+
+/* Observer callbacks run on the VM's thread: only poke the main loop. */
+static void wake_main(void *ctx)
+{
+	struct session *s = ctx;
+	ssize_t r = write(s->wake[1], "", 1);
+
+	(void)r; /* a full pipe already holds a wake-up */
+}
+
+static void on_state(vmk_vm *vm, vmk_state state, void *ctx)
+{
+	(void)vm;
+	if (state == VMK_STATE_STOPPED || state == VMK_STATE_ERROR)
+		wake_main(ctx);
+}
+
+static void on_stop(vmk_vm *vm, vmk_stop_reason reason, void *ctx)
+{
+	(void)vm;
+	(void)reason;
+	wake_main(ctx);
+}
+
+static void on_stop_error(vmk_vm *vm, vmk_stop_reason reason, const vmk_error *err, void *ctx)
+{
+	(void)err;
+	on_stop(vm, reason, ctx);
+}
+
+static bool add_serial(vmk_config *cfg, const struct cli_serial *cs, struct session *s)
+{
+	vmk_serial_attachment *a;
+	vmk_serial_port *port = NULL;
+	vmk_error *err = NULL;
+	bool ok = false;
+
+	if (cs->stdio) {
+		if (pipe2(s->serial_in, O_CLOEXEC) != 0) {
+			fprintf(stderr, "vmkit: serial,stdio: pipe: %s\n", strerror(errno));
+			return false;
+		}
+		/* Non-blocking so a guest that stops reading never stalls signal handling. */
+		fcntl(s->serial_in[1], F_SETFL, O_NONBLOCK);
+		a = vmk_serial_fd_attachment_new(s->serial_in[0], STDOUT_FILENO, &err);
+		/* The attachment holds its own duplicate of the read end. */
+		close(s->serial_in[0]);
+		s->serial_in[0] = -1;
+		s->forward = true;
+	} else {
+		a = vmk_serial_file_attachment_new(cs->log_path, cs->append);
+	}
+	if (a)
+		port = vmk_serial_port_new(VMK_SERIAL_PORT_16550, a);
+	if (port)
+		ok = vmk_config_add_serial_port(cfg, port, &err);
+	else if (!err)
+		fprintf(stderr, "vmkit: serial port: out of memory\n");
+	print_errors(err);
+	vmk_error_free(err);
+	vmk_serial_port_free(port);
+	vmk_serial_attachment_free(a);
+	return ok;
+}
+
+static vmk_config *build_config(const struct cli_options *o, struct session *s)
+{
+	vmk_config *cfg = vmk_config_new();
+	vmk_boot_loader *bl = vmk_linux_boot_loader_new(o->kernel);
+
+	if (!cfg || !bl) {
+		fprintf(stderr, "vmkit: out of memory\n");
+		goto fail;
+	}
+	vmk_config_set_cpu_count(cfg, o->cpus);
+	vmk_config_set_memory_size(cfg, o->memory_mib * MiB);
+	vmk_config_set_reboot_action(cfg, o->reboot);
+	if (o->initrd)
+		vmk_linux_boot_loader_set_initrd(bl, o->initrd);
+	if (o->cmdline)
+		vmk_linux_boot_loader_set_cmdline(bl, o->cmdline);
+	vmk_config_set_boot_loader(cfg, bl);
+	vmk_boot_loader_free(bl);
+	bl = NULL;
+	for (size_t i = 0; i < o->serial_count; i++)
+		if (!add_serial(cfg, &o->serials[i], s))
+			goto fail;
+	return cfg;
+fail:
+	vmk_boot_loader_free(bl);
+	vmk_config_free(cfg);
+	return NULL;
+}
+
+static bool write_pidfile(const char *path)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
+		fprintf(stderr, "vmkit: --pidfile: cannot write %s: %s\n", path, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+static void stop_now(struct session *s)
+{
+	vmk_error *err = NULL;
+
+	if (vmk_vm_can_stop(s->vm) && !vmk_vm_stop(s->vm, &err))
+		print_errors(err);
+	vmk_error_free(err);
+}
+
+static void handle_signal(struct session *s)
+{
+	struct signalfd_siginfo si;
+	vmk_error *err = NULL;
+
+	if (read(s->sig_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (++s->signals > 1) {
+		stop_now(s);
+		return;
+	}
+	fprintf(stderr, "vmkit: %s: asking the guest to power off (send it again to force a stop)\n",
+		strsignal((int)si.ssi_signo));
+	if (!vmk_vm_request_stop(s->vm, &err)) {
+		print_errors(err);
+		stop_now(s);
+	}
+	vmk_error_free(err);
+}
+
+/* Hands buffered input to the guest; keeps what the pipe cannot take now. */
+static void flush_input(struct session *s)
+{
+	ssize_t n = write(s->serial_in[1], s->pending, s->pending_len);
+
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR) {
+			/* The VM closed its end: nobody reads guest input any more. */
+			s->forward = false;
+			s->pending_len = 0;
+		}
+		return;
+	}
+	memmove(s->pending, s->pending + n, s->pending_len - (size_t)n);
+	s->pending_len -= (size_t)n;
+}
+
+static void handle_stdin(struct session *s)
+{
+	uint8_t in[sizeof(s->pending) / 2];
+	size_t off = 0;
+	ssize_t n = read(STDIN_FILENO, in, sizeof(in));
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* EOF: the guest just gets no more input; it keeps running. */
+		s->forward = false;
+		return;
+	}
+	if (!s->raw) {
+		memcpy(s->pending, in, (size_t)n);
+		s->pending_len = (size_t)n;
+		return;
+	}
+	while (off < (size_t)n) {
+		enum term_action action;
+		size_t used;
+
+		s->pending_len += term_escape_filter(&s->escape, in + off, (size_t)n - off,
+						     s->pending + s->pending_len, &used, &action);
+		off += used;
+		if (action == TERM_QUIT) {
+			stop_now(s);
+			return;
+		}
+		if (action == TERM_HELP)
+			fputs("\nvmkit: Ctrl-A x  stop the VM and quit\n"
+			      "vmkit: Ctrl-A Ctrl-A  send Ctrl-A to the guest\n",
+			      stderr);
+	}
+}
+
+static void event_loop(struct session *s)
+{
+	while (vmk_vm_wait(s->vm, 0) == VMK_STOP_REASON_NONE) {
+		struct pollfd pfd[3] = {
+		    {.fd = s->sig_fd, .events = POLLIN},
+		    {.fd = s->wake[0], .events = POLLIN},
+		    {.fd = -1},
+		};
+
+		if (s->forward && s->pending_len)
+			pfd[2] = (struct pollfd){.fd = s->serial_in[1], .events = POLLOUT};
+		else if (s->forward)
+			pfd[2] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
+		if (poll(pfd, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "vmkit: poll: %s\n", strerror(errno));
+			stop_now(s);
+			return;
+		}
+		if (pfd[0].revents)
+			handle_signal(s);
+		if (pfd[1].revents) {
+			char drain[64];
+			ssize_t r = read(s->wake[0], drain, sizeof(drain));
+
+			(void)r;
+		}
+		if (pfd[2].revents && pfd[2].fd == STDIN_FILENO)
+			handle_stdin(s);
+		else if (pfd[2].revents)
+			flush_input(s);
+	}
+}
+
+static int exit_status(struct session *s, vmk_stop_reason reason)
+{
+	switch (reason) {
+	case VMK_STOP_REASON_GUEST_POWEROFF:
+		return EXIT_POWEROFF;
+	case VMK_STOP_REASON_GUEST_REBOOT:
+		return EXIT_GUEST_REBOOT;
+	case VMK_STOP_REASON_HOST_STOP:
+		return EXIT_HOST_STOP;
+	case VMK_STOP_REASON_TRIPLE_FAULT:
+	case VMK_STOP_REASON_INTERNAL_ERROR:
+		fprintf(stderr, "vmkit: the guest crashed (%s)\n", vmk_stop_reason_name(reason));
+		print_errors(vmk_vm_get_error(s->vm));
+		return EXIT_GUEST_CRASH;
+	default:
+		fprintf(stderr, "vmkit: the VM stopped (%s)\n", vmk_stop_reason_name(reason));
+		print_errors(vmk_vm_get_error(s->vm));
+		return EXIT_VMM_ERROR;
+	}
+}
+
+static int run(const struct cli_options *o, struct session *s)
+{
+	const vmk_observer obs = {
+	    .state_changed = on_state,
+	    .did_stop = on_stop,
+	    .did_stop_with_error = on_stop_error,
+	};
+	vmk_error *err = NULL;
+	vmk_config *cfg = build_config(o, s);
+	int status = EXIT_VMM_ERROR;
+
+	if (!cfg)
+		return EXIT_VMM_ERROR;
+	if (!vmk_config_validate(cfg, &err) || !(s->vm = vmk_vm_new(cfg, &err))) {
+		print_errors(err);
+		goto out;
+	}
+	if (o->pidfile && !write_pidfile(o->pidfile))
+		goto out;
+	vmk_vm_set_observer(s->vm, &obs, s);
+	if (!vmk_vm_start(s->vm, &err)) {
+		print_errors(err);
+		goto out;
+	}
+	s->raw = s->forward && isatty(STDIN_FILENO) && term_make_raw(STDIN_FILENO);
+	event_loop(s);
+	term_restore();
+	status = exit_status(s, vmk_vm_wait(s->vm, -1));
+out:
+	if (o->pidfile && s->vm)
+		unlink(o->pidfile);
+	vmk_error_free(err);
+	vmk_vm_free(s->vm);
+	vmk_config_free(cfg);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct session s = {.sig_fd = -1, .wake = {-1, -1}, .serial_in = {-1, -1}};
+	struct cli_options opts;
+	sigset_t mask;
+	int status;
+
+	if (!cli_parse_args(argc, argv, &opts)) {
+		cli_options_free(&opts);
+		return EXIT_USAGE;
+	}
+	if (opts.help || opts.version) {
+		if (opts.help)
+			cli_usage(stdout);
+		else
+			printf("vmkit %s\n", vmk_version());
+		cli_options_free(&opts);
+		return 0;
+	}
+	/* Blocked before the VM's threads exist, so they inherit the mask and
+	 * every such signal reaches the signalfd. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	/* Writes to a closed stdout or input pipe fail with EPIPE instead. */
+	signal(SIGPIPE, SIG_IGN);
+	s.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (s.sig_fd < 0 || pipe2(s.wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+		fprintf(stderr, "vmkit: %s\n", strerror(errno));
+		cli_options_free(&opts);
+		return EXIT_VMM_ERROR;
+	}
+	status = run(&opts, &s);
+	term_restore();
+	cli_options_free(&opts);
+	return status;
+}

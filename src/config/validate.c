@@ -83,14 +83,17 @@ static void check_memory(const vmk_config *cfg, vmk_error **err)
 	uint64_t max = vmk_config_max_memory_size();
 
 	if (size < MIN_MEMORY)
-		vmk_set_error(err, VMK_ERR_MEMORY_TOO_SMALL, "memory_size",
-			      "memory_size: %llu bytes is below the minimum of %llu bytes (%llu MiB)",
-			      (unsigned long long)size, (unsigned long long)MIN_MEMORY,
-			      (unsigned long long)(MIN_MEMORY / MiB));
+		vmk_set_error(
+		    err, VMK_ERR_MEMORY_TOO_SMALL, "memory_size",
+		    "memory_size: %llu bytes (%llu MiB) is below the minimum of %llu bytes (%llu MiB)",
+		    (unsigned long long)size, (unsigned long long)(size / MiB),
+		    (unsigned long long)MIN_MEMORY, (unsigned long long)(MIN_MEMORY / MiB));
 	else if (size > max)
-		vmk_set_error(err, VMK_ERR_MEMORY_TOO_LARGE, "memory_size",
-			      "memory_size: %llu bytes is more than the host's %llu bytes of memory",
-			      (unsigned long long)size, (unsigned long long)max);
+		vmk_set_error(
+		    err, VMK_ERR_MEMORY_TOO_LARGE, "memory_size",
+		    "memory_size: %llu bytes (%llu MiB) is more than the host's %llu bytes (%llu MiB)",
+		    (unsigned long long)size, (unsigned long long)(size / MiB), (unsigned long long)max,
+		    (unsigned long long)(max / MiB));
 	if (size % MiB)
 		vmk_set_error(err, VMK_ERR_MEMORY_ALIGNMENT, "memory_size",
 			      "memory_size: %llu bytes is not a multiple of 1 MiB", (unsigned long long)size);

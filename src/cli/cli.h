@@ -1,0 +1,74 @@
+/* The vmkit command: option parsing (args.c), the terminal (term.c) and
+ * the run loop (main.c). */
+#ifndef VMK_CLI_H
+#define VMK_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <vmkit/vmkit.h>
+
+/* Exit statuses, documented in docs/cli.md. */
+enum {
+	EXIT_POWEROFF = 0,
+	EXIT_VMM_ERROR = 1,
+	EXIT_USAGE = 2,
+	EXIT_GUEST_REBOOT = 3,
+	EXIT_GUEST_CRASH = 4,
+	EXIT_HOST_STOP = 5,
+};
+
+#define CLI_MAX_SERIALS 8
+
+struct cli_serial {
+	bool stdio;
+	const char *log_path; /* when !stdio */
+	bool append;
+};
+
+struct cli_options {
+	unsigned cpus;
+	uint64_t memory_mib;
+	/* --bootloader linux,... or the legacy -k/-i/-C */
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;
+	struct cli_serial serials[CLI_MAX_SERIALS];
+	size_t serial_count;
+	vmk_reboot_action reboot;
+	const char *pidfile;
+	bool help;
+	bool version;
+	/* Strings the parser allocated (unquoted SPEC values), freed by cli_options_free. */
+	char **owned;
+	size_t owned_count;
+};
+
+/* Fills opts from argv. On a usage error prints one line to stderr and
+ * returns false. */
+bool cli_parse_args(int argc, char **argv, struct cli_options *opts);
+void cli_options_free(struct cli_options *opts);
+void cli_usage(FILE *out);
+
+/* Puts the terminal on fd in raw mode until term_restore(), which every
+ * exit path calls (also from fatal signal handlers and atexit). */
+bool term_make_raw(int fd);
+void term_restore(void);
+
+/* Ctrl-A escapes on terminal input: Ctrl-A x quits, Ctrl-A Ctrl-A sends a
+ * literal Ctrl-A, Ctrl-A h prints help; anything else after Ctrl-A is sent
+ * as typed. */
+struct term_escape {
+	bool pending;
+};
+
+enum term_action { TERM_NONE, TERM_QUIT, TERM_HELP };
+
+/* Copies in[0..n) to out (room for n + 1 bytes), consuming escapes; returns
+ * the number of bytes to send. Stops at an action, reported in *action with
+ * *consumed set to the bytes of in used so far. */
+size_t term_escape_filter(struct term_escape *st, const uint8_t *in, size_t n, uint8_t *out, size_t *consumed,
+			  enum term_action *action);
+
+#endif
