@@ -127,7 +127,8 @@ static int open_input(const char *path, vmk_error_code code, const char *field, 
 	return fd;
 }
 
-static void check_linux(const struct vmk_boot_loader *bl, vmk_error **err)
+/* Checks the kernel file and the command line against its limit. */
+static void check_kernel(const struct vmk_boot_loader *bl, vmk_error **err)
 {
 	const char *field = "boot_loader.kernel";
 	struct bzimage_info info;
@@ -136,11 +137,6 @@ static void check_linux(const struct vmk_boot_loader *bl, vmk_error **err)
 	void *map;
 	int fd;
 
-	if (bl->initrd) {
-		fd = open_input(bl->initrd, VMK_ERR_INITRD_UNREADABLE, "boot_loader.initrd", err);
-		if (fd >= 0)
-			close(fd);
-	}
 	fd = open_input(bl->kernel, VMK_ERR_KERNEL_UNREADABLE, field, err);
 	if (fd < 0)
 		return;
@@ -166,6 +162,18 @@ static void check_linux(const struct vmk_boot_loader *bl, vmk_error **err)
 			      strlen(bl->cmdline), info.cmdline_size, bl->kernel);
 	}
 	munmap(map, (size_t)st.st_size);
+}
+
+static void check_linux(const struct vmk_boot_loader *bl, vmk_error **err)
+{
+	int fd;
+
+	check_kernel(bl, err);
+	if (bl->initrd) {
+		fd = open_input(bl->initrd, VMK_ERR_INITRD_UNREADABLE, "boot_loader.initrd", err);
+		if (fd >= 0)
+			close(fd);
+	}
 }
 
 static void check_boot_loader(const vmk_config *cfg, vmk_error **err)

@@ -1,0 +1,125 @@
+#!/bin/bash
+# The vmkit command's answers to bad input: exit status and the stderr
+# lines, which must name the option or field and the offending value.
+# Usage: cli_errors.sh PATH/TO/vmkit
+set -u
+vmkit=${1:?usage: cli_errors.sh PATH/TO/vmkit}
+tmp=$(mktemp -d /tmp/vmkit-cli-errors.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+# A file that passes our bzImage checks: boot protocol 2.15, loaded high,
+# 64-bit entry, one setup sector, a kernel command line limit of 64 bytes.
+python3 - "$tmp/bzImage" <<'PY'
+import struct, sys
+b = bytearray(4096)
+b[0x1f1] = 1
+struct.pack_into('<H', b, 0x1fe, 0xaa55)
+b[0x202:0x206] = b'HdrS'
+struct.pack_into('<H', b, 0x206, 0x020f)
+b[0x211] = 0x01
+struct.pack_into('<H', b, 0x236, 0x0003)
+struct.pack_into('<I', b, 0x238, 64)
+open(sys.argv[1], 'wb').write(b)
+PY
+kernel=$tmp/bzImage
+printf 'just some text\n' >"$tmp/notes.txt"
+mkdir "$tmp/dir"
+long=$(printf 'x%.0s' $(seq 100))
+
+# check NAME STATUS LINES PATTERN... -- ARGS...: runs vmkit with ARGS and
+# expects that exit status, that many stderr lines, and every pattern
+# (fixed strings) somewhere in stderr.
+check() {
+	local name=$1 want_status=$2 want_lines=$3
+	shift 3
+	local patterns=()
+	while [ "$1" != -- ]; do
+		patterns+=("$1")
+		shift
+	done
+	shift
+	local status lines why=""
+	"$vmkit" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+	status=$?
+	lines=$(wc -l <"$tmp/err")
+	[ "$status" = "$want_status" ] || why="exit status $status, expected $want_status"
+	[ -z "$why" ] && [ "$lines" != "$want_lines" ] && why="$lines stderr lines, expected $want_lines"
+	for p in "${patterns[@]}"; do
+		[ -z "$why" ] && ! grep -qF -- "$p" "$tmp/err" && why="stderr lacks '$p'"
+	done
+	if [ -z "$why" ]; then
+		passed=$((passed + 1))
+		echo "ok - $name"
+	else
+		failed=$((failed + 1))
+		echo "not ok - $name: $why"
+		sed 's/^/#   /' "$tmp/err"
+	fi
+}
+
+# Usage errors: exit 2, one line.
+check "bad cpu count" 2 1 'vmkit: --cpus: "abc" is not a number' -- --cpus abc -b linux,kernel="$kernel"
+check "hex-looking memory" 2 1 '--memory: "0x" is not a number' -- --memory 0x -b linux,kernel="$kernel"
+check "negative cpus" 2 1 '-c: "-1" must not be negative' -- -c -1 -b linux,kernel="$kernel"
+check "memory overflow" 2 1 '--memory: "99999999999999999999" is too large' -- \
+	--memory 99999999999999999999 -b linux,kernel="$kernel"
+check "cpus overflow" 2 1 '--cpus: "4294967296" is too large' -- --cpus=4294967296 -b linux,kernel="$kernel"
+check "empty number" 2 1 '--cpus: "" is not a number' -- --cpus= -b linux,kernel="$kernel"
+check "missing value" 2 1 '--memory: missing value' -- -b linux,kernel="$kernel" --memory
+check "unknown option" 2 1 'unknown option --frobnicate' -- --frobnicate -b linux,kernel="$kernel"
+check "unknown short option" 2 1 'unknown option -z' -- -z -b linux,kernel="$kernel"
+check "stray argument" 2 1 'unexpected argument "extra"' -- -b linux,kernel="$kernel" extra
+check "unknown device" 2 1 'unknown device type "floppy"' -- -b linux,kernel="$kernel" -d floppy
+check "unsupported vfkit device" 2 1 'virtio-blk is not supported yet' -- \
+	-b linux,kernel="$kernel" -d virtio-blk,path=/dev/null
+check "unknown serial option" 2 1 'unknown serial option "baud"' -- \
+	-b linux,kernel="$kernel" -d serial,stdio,baud=9600
+check "two stdio ports" 2 1 'only one serial port can use stdio' -- \
+	-b linux,kernel="$kernel" -d serial,stdio -d serial,stdio
+check "efi boot loader" 2 1 'efi is not supported yet' -- -b efi,variable-store="$tmp/vars"
+check "macos boot loader" 2 1 'macos' 'not on Linux' -- -b macos,machineIdentifierPath=/x
+check "unknown boot loader" 2 1 'unknown boot loader "grub"' -- -b grub
+check "linux without kernel" 2 1 'linux needs kernel=PATH' -- -b linux,initrd=/x
+check "unterminated quote" 2 1 'unterminated quote' -- -b "linux,kernel=$kernel,cmdline=\"console=ttyS0"
+check "no boot loader" 2 1 'no boot loader' -- --cpus 2
+check "legacy and new boot loader" 2 1 'cannot be combined with --bootloader' -- \
+	-k "$kernel" -b linux,kernel="$kernel"
+check "bad reboot action" 2 1 '--reboot: "sometimes"' -- -b linux,kernel="$kernel" --reboot=sometimes
+
+# Configuration errors: exit 1, one line per problem.
+check "missing kernel" 1 1 'boot_loader.kernel' "$tmp/nope" 'No such file' -- -b linux,kernel="$tmp/nope"
+check "directory as kernel" 1 1 'boot_loader.kernel' "$tmp/dir is a directory" -- -b linux,kernel="$tmp/dir"
+check "text file as kernel" 1 1 'boot_loader.kernel' "$tmp/notes.txt is not an x86-64 bzImage" -- \
+	-b linux,kernel="$tmp/notes.txt"
+check "legacy missing kernel and initrd" 1 2 'boot_loader.kernel' 'boot_loader.initrd' "$tmp/nope" -- -k "$tmp/nope" -i "$tmp/nope" -C quiet
+check "missing initrd" 1 1 'boot_loader.initrd' "$tmp/no-initrd" -- \
+	-b linux,kernel="$kernel",initrd="$tmp/no-initrd"
+check "cmdline too long" 1 1 'boot_loader.cmdline' '100 bytes' '64 bytes' -- \
+	-b "linux,kernel=$kernel,cmdline=\"$long\""
+check "quoted cmdline with spaces and commas fits" 1 1 'memory_size' -- \
+	-m 8 -b "linux,kernel=$kernel,cmdline=\"console=ttyS0,115200 quiet\""
+check "memory too small" 1 1 'memory_size' '16777216 bytes (16 MiB)' 'minimum' -- -m 16 -b linux,kernel="$kernel"
+check "memory zero" 1 1 'memory_size: 0 bytes' -- --memory=0 -b linux,kernel="$kernel"
+check "memory larger than the host" 1 1 'memory_size' '17592186044415 MiB' -- \
+	-m 17592186044415 -b linux,kernel="$kernel"
+check "zero cpus" 1 1 'cpu_count: 0' -- -c 0 -b linux,kernel="$kernel"
+check "too many cpus" 1 1 'cpu_count: 300' -- -c 300 -b linux,kernel="$kernel"
+check "log file in a missing directory" 1 1 'serial_ports[0].attachment' "$tmp/nodir/console.log" -- \
+	-b linux,kernel="$kernel" -d serial,logFilePath="$tmp/nodir/console.log"
+check "log file is a directory" 1 1 'serial_ports[0].attachment' "$tmp/dir is a directory" -- \
+	-b linux,kernel="$kernel" -d serial,logFilePath="$tmp/dir"
+check "five COM ports" 1 1 'at most 4 16550 ports' -- -b linux,kernel="$kernel" \
+	-d serial,logFilePath="$tmp/1" -d serial,logFilePath="$tmp/2" -d serial,logFilePath="$tmp/3" \
+	-d serial,logFilePath="$tmp/4" -d serial,logFilePath="$tmp/5"
+check "three problems, three lines" 1 3 'cpu_count: 0' 'memory_size: 16777216' "$tmp/nope" -- \
+	-c 0 -m 16 -b linux,kernel="$tmp/nope"
+[ -e "$tmp/1" ] && { failed=$((failed + 1)); echo "not ok - validation created a log file"; }
+
+# Not errors at all.
+check "help" 0 0 -- --help
+check "version" 0 0 -- --version
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
