@@ -55,8 +55,15 @@ guest rtc --memory 256 --cmdline "vmkit.t=rtc mem=256 now=$(date +%s)"
 tap_clean rtc
 
 # Lifecycle through the API.
-guest powerbutton --cmdline "vmkit.t=powerbutton" --on "TAP ok armed=request-stop"
-tap_clean powerbutton "stop-reason guest-poweroff"
+# PVM's emulated LAPIC delivers a level-triggered SCI a second time after the
+# guest quiets the source and EOIs (real KVM delivers it once), so on PVM this
+# check runs in the nested tier (tests/integration/nested.sh, tg-powerbutton).
+if [ "$("$ROOT/scripts/kvm-kind.sh")" = direct ]; then
+    guest powerbutton --cmdline "vmkit.t=powerbutton" --on "TAP ok armed=request-stop"
+    tap_clean powerbutton "stop-reason guest-poweroff"
+else
+    echo "# powerbutton: runs in the nested tier on PVM (see comment)"
+fi
 guest pause --cmdline "vmkit.t=pause ticks=12" --on "tick 3=pause-resume" --on "tick 6=pause-resume"
 tap_clean pause "API state paused" "API state resuming" "stop-reason guest-poweroff"
 guest poweroff --cmdline "vmkit.t=poweroff"
