@@ -285,5 +285,9 @@ int main(int argc, char **argv)
 			failed = true;
 		}
 	vmk_vm_free(vm);
+	for (unsigned j = 0; j < non; j++)
+		free((char *)on[j].marker);
+	for (unsigned j = 0; j < nsend; j++)
+		free((char *)send[j].marker);
 	return failed ? 1 : 0;
 }
