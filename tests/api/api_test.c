@@ -227,8 +227,10 @@ int main(int argc, char **argv)
 			vmk_state s = vmk_vm_get_state(vm);
 			if (s == VMK_STATE_STOPPED || s == VMK_STATE_ERROR) {
 				/* Drain what the guest printed before it stopped. */
+				fwrite(line, 1, ll, stdout);
 				while (poll(&p, 1, 0) > 0 && (n = read(to_host[0], buf, sizeof(buf))) > 0)
-						fwrite(buf, 1, (size_t)n, stdout);
+					fwrite(buf, 1, (size_t)n, stdout);
+				fflush(stdout);
 				eof = true;
 			}
 			continue;
@@ -236,14 +238,17 @@ int main(int argc, char **argv)
 		n = read(to_host[0], buf, sizeof(buf));
 		if (n <= 0)
 			break;
-		fwrite(buf, 1, (size_t)n, stdout);
-		fflush(stdout);
 		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\r')
+				continue;
 			if (buf[i] != '\n' && ll + 1 < sizeof(line)) {
 				line[ll++] = buf[i];
 				continue;
 			}
 			line[ll] = 0;
+			/* Whole lines only, so observer messages on stderr never split one. */
+			fprintf(stdout, "%s\n", line);
+			fflush(stdout);
 			ll = 0;
 			/* Lets a test compare a time the guest printed with the host's. */
 			if (strstr(line, "CLOCK=")) {

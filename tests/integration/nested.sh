@@ -58,7 +58,7 @@ rm -rf "$l1" "${tg:-}"
 [ $rc -eq 0 ] && t_pass nested-rig || t_fail nested-rig "run-l1 exit $rc (log $log)"
 
 # section NAME: the fenced output of one test.
-section() { awk -v n="$1" '$0=="=== BEGIN " n {on=1; next} on && index($0, "=== END " n " ")==1 {print; exit} on' "$log" | tr -d '\r'; }
+section() { tr -d '\r' <"$log" | awk -v n="$1" '$0=="=== BEGIN " n {on=1; next} on && index($0, "=== END " n " ")==1 {print; exit} on'; }
 check() {
     local name=$1; shift
     local f="$VMK_LOGDIR/nested-$name.log"
