@@ -111,4 +111,20 @@ timeout 60 "$VMKIT" --memory 64 --bootloader "linux,kernel=$G,cmdline=\"vmkit.t=
 echo "rc=$?" >>"$log"
 cat "$out" >>"$log"; rm -f "$out"
 t_expect cli-serial-logfile "$log" "^rc=0$" "vmkit-testguest: cmdline"
+
+# /dev/kvm errors: one clear line, exit 1, nothing started.
+log=$VMK_LOGDIR/direct-cli-kvm-permission.log
+# Copies an unprivileged user can reach wherever the checkout lives.
+nb=$(mktemp -d /tmp/vmkit-nobody.XXXXXX)
+install -m 0755 "$VMKIT" "$nb/vmkit"; install -m 0644 "$G" "$nb/guest"; chmod 0755 "$nb"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$nb/vmkit" --memory 64 --bootloader "linux,kernel=$nb/guest" \
+    </dev/null >"$log" 2>&1
+echo "rc=$?" >>"$log"
+rm -rf "$nb"
+t_expect cli-kvm-permission "$log" "^vmkit: /dev/kvm: no permission" "^rc=1$"
+log=$VMK_LOGDIR/direct-cli-no-kvm.log
+unshare -m sh -c "mount -t tmpfs tmpfs /dev && exec '$VMKIT' --memory 64 --bootloader 'linux,kernel=$G'" \
+    </dev/null >"$log" 2>&1
+echo "rc=$?" >>"$log"
+t_expect cli-no-kvm "$log" "^vmkit: /dev/kvm is missing" "^rc=1$"
 exit 0
