@@ -9,6 +9,7 @@
 #include <vmkit/boot_loader.h>
 #include <vmkit/error.h>
 #include <vmkit/serial.h>
+#include <vmkit/storage.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -38,6 +39,13 @@ const vmk_boot_loader *vmk_config_get_boot_loader(const vmk_config *cfg);
 /* Appends a copy of the port. */
 bool vmk_config_add_serial_port(vmk_config *cfg, const vmk_serial_port *port, vmk_error **err);
 size_t vmk_config_get_serial_port_count(const vmk_config *cfg);
+/* Appends a copy of the storage device (at most 16). */
+bool vmk_config_add_storage_device(vmk_config *cfg, const vmk_storage_device *dev, vmk_error **err);
+size_t vmk_config_get_storage_device_count(const vmk_config *cfg);
+/* A virtio-rng device fed from the host's getrandom() (at most one). */
+bool vmk_config_add_entropy_device(vmk_config *cfg, vmk_error **err);
+/* A traditional virtio memory balloon (at most one). */
+bool vmk_config_add_memory_balloon(vmk_config *cfg, vmk_error **err);
 void vmk_config_set_reboot_action(vmk_config *cfg, vmk_reboot_action action);
 vmk_reboot_action vmk_config_get_reboot_action(const vmk_config *cfg);
 

@@ -27,6 +27,8 @@ typedef enum vmk_serial_port_kind {
 	/* A 16550A UART at the next legacy COM port (COM1 0x3f8 IRQ4, COM2 0x2f8 IRQ3,
 	 * COM3 0x3e8 IRQ4, COM4 0x2e8 IRQ3): ttyS0.. in a Linux guest. */
 	VMK_SERIAL_PORT_16550 = 1,
+	/* A port of the VM's virtio console device (hvc0, hvc1... in Linux). */
+	VMK_SERIAL_PORT_VIRTIO_CONSOLE = 2,
 } vmk_serial_port_kind;
 
 /* The port takes its own copy of the attachment. */

@@ -4,7 +4,9 @@
 
 #include <stdbool.h>
 #include <vmkit/config.h>
+#include <vmkit/devices.h>
 #include <vmkit/error.h>
+#include <vmkit/storage.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -77,6 +79,15 @@ bool vmk_vm_resume(vmk_vm *vm, vmk_error **err);
 bool vmk_vm_request_stop(vmk_vm *vm, vmk_error **err);
 /* Pulls the plug; returns once STOPPED. */
 bool vmk_vm_stop(vmk_vm *vm, vmk_error **err);
+
+/* Run-time changes (beyond Apple). */
+/* Replaces the media of storage device `index` (in configuration order) of a
+ * running or paused VM; a = NULL ejects. The guest sees a capacity change. */
+bool vmk_vm_change_storage_attachment(vmk_vm *vm, unsigned index, const vmk_storage_attachment *a, vmk_error **err);
+/* Asks the guest's balloon driver to leave `bytes` of memory to the guest
+ * (memory size minus target is reclaimed). */
+bool vmk_vm_set_balloon_target(vmk_vm *vm, uint64_t bytes, vmk_error **err);
+bool vmk_vm_get_balloon_stats(vmk_vm *vm, vmk_balloon_stats *stats, vmk_error **err);
 
 /* Waits until the VM is STOPPED or in ERROR, up to timeout_ms (-1: forever).
  * Returns the stop reason, VMK_STOP_REASON_NONE on timeout. */

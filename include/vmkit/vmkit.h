@@ -4,8 +4,10 @@
 
 #include <vmkit/boot_loader.h>
 #include <vmkit/config.h>
+#include <vmkit/devices.h>
 #include <vmkit/error.h>
 #include <vmkit/serial.h>
+#include <vmkit/storage.h>
 #include <vmkit/vm.h>
 
 #define VMKIT_VERSION_MAJOR 0

@@ -33,6 +33,25 @@ struct vmk_serial_port {
 	struct vmk_serial_attachment *attachment;
 };
 
+#define VMK_MAX_STORAGE_DEVICES 16
+
+enum storage_attachment_kind { STORAGE_ATTACH_IMAGE = 1, STORAGE_ATTACH_BLOCKDEV = 2 };
+
+struct vmk_storage_attachment {
+	enum storage_attachment_kind kind;
+	char *path;     /* NULL for a blockdev given by fd */
+	int fd;         /* BLOCKDEV by fd: owned duplicate, else -1 */
+	bool read_only;
+	vmk_disk_caching_mode caching;
+	vmk_disk_sync_mode sync;
+};
+
+struct vmk_storage_device {
+	struct vmk_storage_attachment *attachment; /* owned copy or NULL (empty drive) */
+	char identifier[21];                       /* NUL-terminated, may be empty */
+	unsigned num_queues;
+};
+
 struct vmk_config {
 	unsigned cpu_count;
 	uint64_t memory_size;
@@ -40,6 +59,10 @@ struct vmk_config {
 	struct vmk_serial_port *serial_ports[VMK_MAX_SERIAL_PORTS]; /* owned copies */
 	size_t serial_port_count;
 	vmk_reboot_action reboot_action;
+	struct vmk_storage_device *storage[VMK_MAX_STORAGE_DEVICES]; /* owned copies */
+	size_t storage_count;
+	bool entropy;
+	bool balloon;
 };
 
 /* Facts read from a bzImage header, shared by validation and the loader. */

@@ -1,0 +1,42 @@
+/* Constructors of the virtio devices the machine builds from the
+ * configuration. Each embeds a struct virtio_dev the PCI transport drives.
+ * new() runs on the VM's event thread before vCPUs start; free() after the
+ * I/O thread has stopped. */
+#ifndef VMK_VIRTIO_DEVICES_H
+#define VMK_VIRTIO_DEVICES_H
+
+#include "config/config_priv.h"
+#include "virtio/virtio.h"
+#include <vmkit/devices.h>
+#include <vmkit/error.h>
+
+/* virtio-blk (blk.c) over a storage attachment (src/attach/). */
+struct virtio_blk;
+struct virtio_blk *virtio_blk_new(const struct vmk_storage_device *cfg, unsigned index, vmk_error **err);
+struct virtio_dev *virtio_blk_dev(struct virtio_blk *b);
+/* Swaps the media (NULL ejects) of a running device; called on the VM's
+ * event thread while vCPUs and the I/O thread run. */
+bool virtio_blk_change_media(struct virtio_blk *b, const struct vmk_storage_attachment *a, vmk_error **err);
+void virtio_blk_free(struct virtio_blk *b);
+
+/* virtio-rng (rng.c): host getrandom(). */
+struct virtio_rng;
+struct virtio_rng *virtio_rng_new(vmk_error **err);
+struct virtio_dev *virtio_rng_dev(struct virtio_rng *r);
+void virtio_rng_free(struct virtio_rng *r);
+
+/* virtio-console (console.c): one port per fd pair; port 0 is hvc0. */
+struct virtio_console;
+struct virtio_console *virtio_console_new(const int (*fds)[2], unsigned nports, vmk_error **err);
+struct virtio_dev *virtio_console_dev(struct virtio_console *c);
+void virtio_console_free(struct virtio_console *c);
+
+/* virtio-balloon (balloon.c), traditional, with the statistics queue. */
+struct virtio_balloon;
+struct virtio_balloon *virtio_balloon_new(uint64_t mem_size, vmk_error **err);
+struct virtio_dev *virtio_balloon_dev(struct virtio_balloon *b);
+bool virtio_balloon_set_target(struct virtio_balloon *b, uint64_t guest_bytes, vmk_error **err);
+bool virtio_balloon_get_stats(struct virtio_balloon *b, vmk_balloon_stats *st, vmk_error **err);
+void virtio_balloon_free(struct virtio_balloon *b);
+
+#endif

@@ -1,0 +1,74 @@
+/* What a virtio device implements and what the PCI transport gives it
+ * (virtio 1.2, modern PCI transport only). A device file (blk.c, rng.c ...)
+ * fills a struct virtio_dev and never sees PCI. */
+#ifndef VMK_VIRTIO_H
+#define VMK_VIRTIO_H
+
+#include "virtio/queue.h"
+#include "vm/eventloop.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VIRTIO_ID_NET 1
+#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_ID_CONSOLE 3
+#define VIRTIO_ID_RNG 4
+#define VIRTIO_ID_BALLOON 5
+
+#define VIRTIO_F_INDIRECT_DESC 28
+#define VIRTIO_F_RING_EVENT_IDX 29
+#define VIRTIO_F_VERSION_1 32
+#define VIRTIO_F_ACCESS_PLATFORM 33
+
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER 2
+#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_NEEDS_RESET 0x40
+#define VIRTIO_STATUS_FAILED 0x80
+
+#define VIRTIO_MAX_QUEUES 64
+
+struct virtio_pci;
+
+struct virtio_dev {
+	const char *name;
+	uint16_t device_id;
+	uint32_t pci_class;     /* class << 16 | subclass << 8 | prog-if */
+	uint64_t features;      /* offered; VERSION_1, EVENT_IDX, INDIRECT are added by the transport */
+	unsigned num_queues;
+	uint16_t queue_max_size; /* power of two */
+	uint8_t *config;        /* device-specific config space, owned by the device */
+	size_t config_size;
+	void *opaque;
+
+	/* All optional. Called with the transport's lock held, on a vCPU thread,
+	 * except queue_notify which runs on the machine's I/O thread. */
+	/* The driver wrote config bytes (already stored in config). */
+	void (*config_write)(void *opaque, size_t off, unsigned size);
+	/* DRIVER_OK: queues are set up. Return <0 to refuse (NEEDS_RESET). */
+	int (*activate)(void *opaque);
+	/* The driver kicked queue q (I/O thread). */
+	void (*queue_notify)(void *opaque, unsigned q);
+	/* The driver reset the device: forget in-flight work, queues are gone.
+	 * Runs after the I/O thread has stopped calling queue_notify. */
+	void (*reset)(void *opaque);
+
+	struct virtio_pci *transport; /* set by the transport */
+};
+
+/* For devices. */
+struct virtq *virtio_queue(struct virtio_dev *d, unsigned q);   /* NULL if not enabled */
+bool virtio_has_feature(struct virtio_dev *d, unsigned bit);  /* negotiated */
+/* After pushing used elements: interrupts the driver if it wants one. */
+void virtio_notify_queue(struct virtio_dev *d, unsigned q);
+/* Config space changed (capacity, link...): new generation + config interrupt. */
+void virtio_config_changed(struct virtio_dev *d);
+/* The guest broke the protocol: DEVICE_NEEDS_RESET and a config interrupt. */
+void virtio_set_needs_reset(struct virtio_dev *d, const char *why);
+/* The machine's I/O thread, for devices that watch their own host fds. */
+struct evloop *virtio_io_loop(struct virtio_dev *d);
+const struct gmem *virtio_mem(struct virtio_dev *d);
+
+#endif
