@@ -168,9 +168,15 @@ void udelay(uint64_t us)
 	while (us) {
 		uint64_t step = us > 1000000 ? 1000000 : us;
 		uint64_t ticks = step * PMTMR_HZ / 1000000;
-		uint32_t start = pmtmr_read();
-		while (pmtmr_ticks_since(start) < ticks)
+		uint32_t start = pmtmr_read(), last = 0;
+		unsigned same = 0;
+		for (uint64_t t; (t = pmtmr_ticks_since(start)) < ticks;) {
+			if (t != last)
+				last = (uint32_t)t, same = 0;
+			else if (++same > 200000)
+				return; /* the PM timer is stuck: do not hang */
 			cpu_relax();
+		}
 		us -= step;
 	}
 }

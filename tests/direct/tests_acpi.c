@@ -76,6 +76,9 @@ void test_acpi(void)
 		return;
 	}
 	printf("# rsdp at %p revision %u\n", (const void *)r, r[15]);
+	uint64_t bp_rsdp = boot_params ? *(const uint64_t *)(boot_params + 0x70) : 0;
+	if (bp_rsdp)
+		tap_check(bp_rsdp == (uint64_t)r, "bootparams-rsdp", "acpi_rsdp_addr 0x%lx has no valid RSDP", bp_rsdp);
 	tap_check(acpi_sum(r, 20) == 0, "rsdp-checksum", "v1 checksum sums to 0x%02x", acpi_sum(r, 20));
 	uint32_t xlen = *(const uint32_t *)(r + 20);
 	tap_check(r[15] >= 2 && xlen >= 36 && acpi_sum(r, xlen) == 0, "rsdp-extended-checksum",

@@ -4,7 +4,7 @@
 #include "tests.h"
 
 #define TRAMP_BASE 0x8000
-#define MAX_CPUS 64
+#define MAX_CPUS 16
 #define AP_STACK 8192
 
 extern char tramp_start[], tramp_end[], tramp_stack[], tramp_cr3[];
