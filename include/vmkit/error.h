@@ -30,6 +30,8 @@ typedef enum vmk_error_code {
 	VMK_ERR_INVALID_STATE,      /* the call is not allowed in the VM's state */
 	VMK_ERR_NOT_SUPPORTED,
 	VMK_ERR_TIMEOUT,
+	VMK_ERR_STORAGE_ATTACHMENT, /* missing, a directory, no permission, not a block device, bad size, in use */
+	VMK_ERR_DEVICE_IDENTIFIER,  /* longer than the device allows or not printable ASCII */
 	VMK_ERR__COUNT
 } vmk_error_code;
 

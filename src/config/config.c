@@ -43,6 +43,14 @@ vmk_config *vmk_config_copy(const vmk_config *cfg)
 			goto oom;
 		copy->serial_port_count++;
 	}
+	for (size_t i = 0; i < cfg->storage_count; i++) {
+		copy->storage[i] = vmk_storage_device_copy(cfg->storage[i]);
+		if (!copy->storage[i])
+			goto oom;
+		copy->storage_count++;
+	}
+	copy->entropy = cfg->entropy;
+	copy->balloon = cfg->balloon;
 	return copy;
 oom:
 	vmk_config_free(copy);
@@ -56,6 +64,8 @@ void vmk_config_free(vmk_config *cfg)
 	vmk_boot_loader_free(cfg->boot_loader);
 	for (size_t i = 0; i < cfg->serial_port_count; i++)
 		vmk_serial_port_free(cfg->serial_ports[i]);
+	for (size_t i = 0; i < cfg->storage_count; i++)
+		vmk_storage_device_free(cfg->storage[i]);
 	free(cfg);
 }
 

@@ -48,6 +48,8 @@ static const char *const code_names[VMK_ERR__COUNT] = {
     [VMK_ERR_INVALID_STATE] = "invalid-state",
     [VMK_ERR_NOT_SUPPORTED] = "not-supported",
     [VMK_ERR_TIMEOUT] = "timeout",
+    [VMK_ERR_STORAGE_ATTACHMENT] = "storage-attachment",
+    [VMK_ERR_DEVICE_IDENTIFIER] = "device-identifier",
 };
 
 const char *vmk_error_code_name(vmk_error_code code)
