@@ -32,6 +32,8 @@ unsigned linux_e820(const struct gmem *m, struct boot_e820_entry *e, unsigned ma
 	/* The BIOS area holds the ACPI tables; Linux scans it for the RSDP. */
 	e820_add(e, &n, max, LAYOUT_ACPI, LAYOUT_ACPI_SIZE, E820_RESERVED);
 	e820_add(e, &n, max, LAYOUT_KERNEL, gmem_below_4g(m) - LAYOUT_KERNEL, E820_RAM);
+	/* Linux trusts the MCFG's ECAM only if it is reserved. */
+	e820_add(e, &n, max, LAYOUT_ECAM, LAYOUT_ECAM_SIZE, E820_RESERVED);
 	e820_add(e, &n, max, LAYOUT_HIGHMEM, gmem_above_4g(m), E820_RAM);
 	return n;
 }

@@ -22,6 +22,19 @@ int bus_register(struct bus *bus, const struct bus_dev *dev)
 	return 0;
 }
 
+int bus_take(struct bus *bus, uint64_t base, struct bus_dev *out)
+{
+	for (unsigned i = 0; i < bus->ndevs; i++) {
+		if (bus->devs[i].base != base)
+			continue;
+		*out = bus->devs[i];
+		memmove(&bus->devs[i], &bus->devs[i + 1], (bus->ndevs - i - 1) * sizeof(bus->devs[0]));
+		bus->ndevs--;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 static struct bus_dev *bus_find(struct bus *bus, uint64_t addr)
 {
 	unsigned lo = 0, hi = bus->ndevs;

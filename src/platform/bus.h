@@ -26,6 +26,10 @@ struct bus {
 
 /* Copies dev in. Returns 0, -EEXIST on overlap, -ENOSPC when full. */
 int bus_register(struct bus *bus, const struct bus_dev *dev);
+/* Removes the device registered exactly at base and copies it to *out, so
+ * an overlapping device can take its range and forward to it (the PCI host
+ * and the 0xcf9 reset register share a dword). Returns 0 or -ENOENT. */
+int bus_take(struct bus *bus, uint64_t base, struct bus_dev *out);
 /* Returns false when no device claims addr; reads then see all ones. */
 bool bus_access(struct bus *bus, uint64_t addr, uint8_t *data, unsigned size, bool is_write);
 

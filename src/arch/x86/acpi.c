@@ -298,6 +298,46 @@ static void aml_device(struct aml *a, const char *name, const char *hid, uint32_
 	aml_int(a, uid);
 }
 
+/* Word (0x88) and DWord (0x87) address space descriptors (6.4.3.5) for a
+ * bridge window: fixed min and max, producer. */
+static void res_word_space(struct aml *a, uint8_t type, uint8_t tflags, uint16_t min, uint16_t max)
+{
+	uint16_t len = (uint16_t)(max - min + 1);
+	uint8_t b[16] = {0x88, 13, 0, type, 0x0c, tflags, 0, 0, (uint8_t)min, (uint8_t)(min >> 8),
+			 (uint8_t)max, (uint8_t)(max >> 8), 0, 0, (uint8_t)len, (uint8_t)(len >> 8)};
+	aml_bytes(a, b, sizeof(b));
+}
+
+static void res_dword_mem(struct aml *a, uint32_t min, uint32_t len)
+{
+	uint8_t b[26] = {0x87, 23, 0, 0, 0x0c, 0x01};
+	put32(b + 10, min);
+	put32(b + 14, min + len - 1);
+	put32(b + 22, len);
+	aml_bytes(a, b, sizeof(b));
+}
+
+/* The PCI Express root bridge: bus numbers, the 0xcf8 ports it uses and
+ * the I/O and memory windows it forwards to its devices. */
+static void aml_pci_root(struct aml *a, const struct acpi_params *prm)
+{
+	aml_device(a, "PCI0", "PNP0A08", 0);
+	aml_name(a, "_CID");
+	aml_eisaid(a, "PNP0A03");
+	aml_name(a, "_SEG");
+	aml_int(a, 0);
+	aml_name(a, "_BBN");
+	aml_int(a, 0);
+	size_t crs = aml_crs_begin(a);
+	res_word_space(a, 2, 0, 0, 0xff);
+	res_io(a, 0xcf8, 8);
+	res_word_space(a, 1, 3, 0x0000, 0x0cf7);
+	res_word_space(a, 1, 3, 0x0d00, 0xffff);
+	res_dword_mem(a, prm->pci_win_base, prm->pci_win_size);
+	aml_crs_end(a, crs);
+	aml_close(a);
+}
+
 static size_t build_dsdt_body(uint8_t *p, size_t cap, const struct acpi_params *prm)
 {
 	struct aml a = {.p = p, .cap = cap};
@@ -345,6 +385,9 @@ static size_t build_dsdt_body(uint8_t *p, size_t cap, const struct acpi_params *
 	aml_crs_end(&a, crs);
 	aml_close(&a);
 
+	if (prm->ecam_base)
+		aml_pci_root(&a, prm);
+
 	aml_close(&a); /* \_SB_ */
 
 	if (a.overflow || a.depth != 0)
@@ -363,6 +406,21 @@ static uint8_t *build_dsdt(struct area *ar, const struct acpi_params *p, uint64_
 	ar->len += body;
 	/* Revision 2: AML integers are 64 bits wide. */
 	table_header(t, "DSDT", (uint32_t)(HDR_LEN + body), 2);
+	table_finish(t);
+	return t;
+}
+
+/* MCFG (PCI Firmware spec 4.1.2): one ECAM allocation, segment 0, buses 0-255. */
+static uint8_t *build_mcfg(struct area *ar, const struct acpi_params *p, uint64_t *gpa)
+{
+	const uint32_t len = HDR_LEN + 8 + 16;
+	uint8_t *t = area_alloc(ar, len, 16, gpa);
+	if (!t)
+		return NULL;
+	table_header(t, "MCFG", len, 1);
+	put64(t + HDR_LEN + 8, p->ecam_base);
+	t[HDR_LEN + 8 + 10] = 0;
+	t[HDR_LEN + 8 + 11] = 0xff;
 	table_finish(t);
 	return t;
 }
@@ -492,7 +550,7 @@ static uint8_t *build_fadt(struct area *ar, const struct acpi_params *p, uint64_
 size_t acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, const struct acpi_params *p)
 {
 	struct area ar = {.buf = buf, .cap = cap, .gpa = gpa};
-	uint64_t rsdp_gpa, rsdt_gpa, xsdt_gpa, facs_gpa, dsdt_gpa, fadt_gpa, madt_gpa;
+	uint64_t rsdp_gpa, rsdt_gpa, xsdt_gpa, facs_gpa, dsdt_gpa, fadt_gpa, madt_gpa, mcfg_gpa = 0;
 
 	if (!buf || !p || p->ncpus == 0 || (p->nserial && !p->serial) || (gpa & 0xf))
 		return 0;
@@ -513,13 +571,15 @@ size_t acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, const struct acpi_para
 		return 0;
 	if (!build_madt(&ar, p, &madt_gpa))
 		return 0;
+	if (p->ecam_base && !build_mcfg(&ar, p, &mcfg_gpa))
+		return 0;
 
 	/* The RSDT serves guests that predate ACPI 2.0; it only works while
 	 * the tables sit below 4 GiB. */
-	uint64_t entries[] = {fadt_gpa, madt_gpa};
-	const unsigned n = sizeof(entries) / sizeof(entries[0]);
+	uint64_t entries[] = {fadt_gpa, madt_gpa, mcfg_gpa};
+	const unsigned n = mcfg_gpa ? 3 : 2;
 	uint8_t *rsdt = NULL;
-	if (fadt_gpa <= UINT32_MAX && madt_gpa <= UINT32_MAX) {
+	if (fadt_gpa <= UINT32_MAX && madt_gpa <= UINT32_MAX && mcfg_gpa <= UINT32_MAX) {
 		rsdt = area_alloc(&ar, HDR_LEN + 4 * n, 16, &rsdt_gpa);
 		if (!rsdt)
 			return 0;

@@ -21,6 +21,10 @@ struct acpi_params {
 	uint8_t s5_slp_typ;      /* SLP_TYP for \_S5 */
 	const struct acpi_serial *serial;
 	unsigned nserial;
+	/* PCI host bridge: ECAM base (0: no PCI) and the 32-bit MMIO window. */
+	uint64_t ecam_base;
+	uint32_t pci_win_base;
+	uint32_t pci_win_size;
 };
 
 /* Builds every table into buf, which the guest will see at guest-physical

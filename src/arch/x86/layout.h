@@ -15,7 +15,10 @@
 #define LAYOUT_ACPI_SIZE       0x00020000ULL
 #define LAYOUT_KERNEL          0x00100000ULL /* default 64-bit kernel load address */
 #define LAYOUT_MEM32_END       0x80000000ULL /* RAM below 4 GiB stops here */
-#define LAYOUT_ECAM            0xb0000000ULL /* PCI ECAM, 256 MiB (later issues) */
+#define LAYOUT_ECAM            0xb0000000ULL /* PCI ECAM, 256 MiB */
+#define LAYOUT_ECAM_SIZE       0x10000000ULL
+#define LAYOUT_PCI_WIN         0xc0000000ULL /* 32-bit BARs, up to the IOAPIC */
+#define LAYOUT_PCI_WIN_SIZE    0x3ec00000ULL
 #define LAYOUT_IOAPIC          0xfec00000ULL
 #define LAYOUT_LAPIC           0xfee00000ULL
 #define LAYOUT_HIGHMEM         0x100000000ULL
