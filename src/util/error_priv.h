@@ -2,6 +2,7 @@
 #ifndef VMK_ERROR_PRIV_H
 #define VMK_ERROR_PRIV_H
 
+#include <stdbool.h>
 #include <vmkit/error.h>
 
 /* Sets *err (if err is non-NULL and *err is NULL) to a new error; if *err
