@@ -93,7 +93,7 @@ vmk_serial_port *vmk_serial_port_new(vmk_serial_port_kind kind, const vmk_serial
 {
 	struct vmk_serial_port *p;
 
-	if (kind != VMK_SERIAL_PORT_16550)
+	if (kind != VMK_SERIAL_PORT_16550 && kind != VMK_SERIAL_PORT_VIRTIO_CONSOLE)
 		return NULL;
 	p = calloc(1, sizeof(*p));
 	if (!p)

@@ -244,7 +244,7 @@ static void check_serial_ports(const vmk_config *cfg, vmk_error **err)
 		const struct vmk_serial_attachment *a = p->attachment;
 
 		snprintf(field, sizeof(field), "serial_ports[%zu]", i);
-		if (p->kind != VMK_SERIAL_PORT_16550)
+		if (p->kind != VMK_SERIAL_PORT_16550 && p->kind != VMK_SERIAL_PORT_VIRTIO_CONSOLE)
 			vmk_set_error(err, VMK_ERR_SERIAL_PORT, field, "%s: unknown kind %d", field,
 				      (int)p->kind);
 		if (!a || a->kind != SERIAL_ATTACH_FILE)
