@@ -132,7 +132,8 @@ bool vmk_config_add_serial_port(vmk_config *cfg, const vmk_serial_port *port, vm
 	if (port->kind != VMK_SERIAL_PORT_16550 && port->kind != VMK_SERIAL_PORT_VIRTIO_CONSOLE)
 		return vmk_set_error(err, VMK_ERR_SERIAL_PORT, field, "%s: unknown serial port kind %d",
 				     field, (int)port->kind);
-	if (port->kind == VMK_SERIAL_PORT_16550 && count_kind(cfg, VMK_SERIAL_PORT_16550) >= VMK_MAX_16550_PORTS)
+	if (port->kind == VMK_SERIAL_PORT_16550 &&
+	    count_kind(cfg, VMK_SERIAL_PORT_16550) >= VMK_MAX_16550_PORTS)
 		return vmk_set_error(err, VMK_ERR_LIMIT_EXCEEDED, field,
 				     "%s: at most %d 16550 ports (COM1-COM4) are supported", field,
 				     VMK_MAX_16550_PORTS);
