@@ -57,8 +57,8 @@ static const struct option_def options[] = {
 
 /* vfkit device types that vmkit does not emulate yet. */
 static const char *const unsupported_devices[] = {
-    "virtio-blk", "nvme",	    "usb-mass-storage", "nbd",	     "virtio-net", "virtio-serial",
-    "virtio-rng", "virtio-balloon", "virtio-vsock",	"virtio-fs", "virtio-gpu", "virtio-input",
+    "virtio-blk",   "nvme",	 "usb-mass-storage", "nbd",	     "virtio-net",
+    "virtio-vsock", "virtio-fs", "virtio-gpu",	     "virtio-input",
 };
 
 __attribute__((format(printf, 1, 2))) static bool usage_error(const char *fmt, ...)
@@ -85,6 +85,10 @@ void cli_usage(FILE *out)
 	      "  -d, --device serial,stdio     16550 COM port on this terminal (Ctrl-A x quits)\n"
 	      "  -d, --device serial,logFilePath=PATH[,append]\n"
 	      "                                16550 COM port logged to a file\n"
+	      "  -d, --device virtio-serial,stdio | virtio-serial,logFilePath=PATH[,append]\n"
+	      "                                virtio console port (hvc0, hvc1...)\n"
+	      "  -d, --device virtio-rng       entropy device fed from the host\n"
+	      "  -d, --device virtio-balloon   traditional memory balloon\n"
 	      "      --reboot restart|stop     what a guest reboot does (default restart)\n"
 	      "      --pidfile PATH            write the process id to PATH\n"
 	      "  -h, --help                    this text\n"
@@ -223,9 +227,10 @@ static bool parse_bootloader(struct cli_options *opts, const char *opt, const ch
 	return true;
 }
 
-static bool parse_serial(struct cli_options *opts, const char *opt, struct spec *spec)
+/* serial (a 16550) and virtio-serial (a virtio console port) take the same options. */
+static bool parse_serial(struct cli_options *opts, const char *opt, struct spec *spec, bool virtio)
 {
-	struct cli_serial serial = {0};
+	struct cli_serial serial = {.virtio = virtio};
 
 	for (size_t i = 1; i < spec->count; i++) {
 		char *value;
@@ -244,7 +249,8 @@ static bool parse_serial(struct cli_options *opts, const char *opt, struct spec 
 		}
 	}
 	if (serial.stdio == !!serial.log_path)
-		return usage_error("%s: serial needs exactly one of stdio or logFilePath=PATH", opt);
+		return usage_error("%s: %s needs exactly one of stdio or logFilePath=PATH", opt,
+				   spec->items[0]);
 	if (serial.append && serial.stdio)
 		return usage_error("%s: append goes with logFilePath=PATH, not stdio", opt);
 	for (size_t i = 0; serial.stdio && i < opts->serial_count; i++)
@@ -256,6 +262,18 @@ static bool parse_serial(struct cli_options *opts, const char *opt, struct spec 
 	return true;
 }
 
+/* A device without options that a VM has at most once. */
+static bool parse_single(const char *opt, struct spec *spec, bool *slot)
+{
+	if (spec->count > 1)
+		return usage_error("%s: %s takes no options (got \"%s\")", opt, spec->items[0],
+				   spec->items[1]);
+	if (*slot)
+		return usage_error("%s: only one %s device is supported", opt, spec->items[0]);
+	*slot = true;
+	return true;
+}
+
 static bool parse_device(struct cli_options *opts, const char *opt, const char *s)
 {
 	struct spec spec;
@@ -264,12 +282,12 @@ static bool parse_device(struct cli_options *opts, const char *opt, const char *
 	if (!split_spec(opts, opt, s, &spec))
 		return false;
 	type = spec.items[0];
-	if (strcmp(type, "serial") == 0)
-		return parse_serial(opts, opt, &spec);
-	if (strcmp(type, "virtio-serial") == 0)
-		return usage_error("%s: virtio-serial is not supported yet; serial,stdio or "
-				   "serial,logFilePath=PATH give a 16550 COM port (ttyS0)",
-				   opt);
+	if (strcmp(type, "serial") == 0 || strcmp(type, "virtio-serial") == 0)
+		return parse_serial(opts, opt, &spec, type[0] == 'v');
+	if (strcmp(type, "virtio-rng") == 0)
+		return parse_single(opt, &spec, &opts->entropy);
+	if (strcmp(type, "virtio-balloon") == 0)
+		return parse_single(opt, &spec, &opts->balloon);
 	for (size_t i = 0; i < sizeof(unsupported_devices) / sizeof(unsupported_devices[0]); i++)
 		if (strcmp(type, unsupported_devices[i]) == 0)
 			return usage_error("%s: %s is not supported yet", opt, type);

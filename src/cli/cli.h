@@ -25,6 +25,7 @@ struct cli_serial {
 	bool stdio;
 	const char *log_path; /* when !stdio */
 	bool append;
+	bool virtio; /* virtio-serial: a virtio console port, else a 16550 */
 };
 
 struct cli_options {
@@ -37,6 +38,8 @@ struct cli_options {
 	struct cli_serial serials[CLI_MAX_SERIALS];
 	size_t serial_count;
 	vmk_reboot_action reboot;
+	bool entropy; /* virtio-rng */
+	bool balloon; /* virtio-balloon */
 	const char *pidfile;
 	bool help;
 	bool version;

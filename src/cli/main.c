@@ -86,7 +86,8 @@ static bool add_serial(vmk_config *cfg, const struct cli_serial *cs, struct sess
 		a = vmk_serial_file_attachment_new(cs->log_path, cs->append);
 	}
 	if (a)
-		port = vmk_serial_port_new(VMK_SERIAL_PORT_16550, a);
+		port = vmk_serial_port_new(
+		    cs->virtio ? VMK_SERIAL_PORT_VIRTIO_CONSOLE : VMK_SERIAL_PORT_16550, a);
 	if (port)
 		ok = vmk_config_add_serial_port(cfg, port, &err);
 	else if (!err)
@@ -102,6 +103,7 @@ static vmk_config *build_config(const struct cli_options *o, struct session *s)
 {
 	vmk_config *cfg = vmk_config_new();
 	vmk_boot_loader *bl = vmk_linux_boot_loader_new(o->kernel);
+	vmk_error *err = NULL;
 
 	if (!cfg || !bl) {
 		fprintf(stderr, "vmkit: out of memory\n");
@@ -120,6 +122,12 @@ static vmk_config *build_config(const struct cli_options *o, struct session *s)
 	for (size_t i = 0; i < o->serial_count; i++)
 		if (!add_serial(cfg, &o->serials[i], s))
 			goto fail;
+	if ((o->entropy && !vmk_config_add_entropy_device(cfg, &err)) ||
+	    (o->balloon && !vmk_config_add_memory_balloon(cfg, &err))) {
+		print_errors(err);
+		vmk_error_free(err);
+		goto fail;
+	}
 	return cfg;
 fail:
 	vmk_boot_loader_free(bl);
