@@ -62,6 +62,23 @@ else
     t_fail asan-build "see $VMK_LOGDIR/ninja-build-asan.log"; tail -20 "$VMK_LOGDIR/ninja-build-asan.log"
 fi
 
+# Fuzzers (clang + libFuzzer) over the guest-controlled parsers, time-bounded.
+if CC=clang build build-fuzz -Dfuzz=true -Db_sanitize=none; then
+    for f in build-fuzz/tests/fuzz_*; do
+        [ -x "$f" ] || continue
+        n=$(basename "$f")
+        mkdir -p "build-fuzz/corpus-$n"
+        if "$f" -max_total_time="${VMK_FUZZ_SECONDS:-45}" -timeout=10 "build-fuzz/corpus-$n" \
+            >"$VMK_LOGDIR/$n.log" 2>&1; then
+            t_pass "$n"
+        else
+            t_fail "$n" "see $VMK_LOGDIR/$n.log"; tail -30 "$VMK_LOGDIR/$n.log"
+        fi
+    done
+else
+    t_fail fuzz-build "see $VMK_LOGDIR/ninja-build-fuzz.log"
+fi
+
 passed=$(grep -c '^pass ' "$VMK_RESULTS" || true)
 failed=$(grep -c '^fail ' "$VMK_RESULTS" || true)
 if [ "$failed" -gt 0 ]; then

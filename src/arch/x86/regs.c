@@ -101,14 +101,14 @@ int regs_set_long_mode(int vcpu_fd, uint64_t rip, uint64_t rsi)
 
 int regs_set_msrs(int vcpu_fd)
 {
-	struct {
+	union {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[1];
-	} msrs;
-	memset(&msrs, 0, sizeof(msrs));
-	msrs.hdr.nmsrs = 1;
-	msrs.e[0].index = MSR_IA32_MISC_ENABLE;
-	msrs.e[0].data = MISC_ENABLE_FAST_STRING;
-	int n = ioctl(vcpu_fd, KVM_SET_MSRS, &msrs);
+		uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+	} u;
+	memset(&u, 0, sizeof(u));
+	u.hdr.nmsrs = 1;
+	u.hdr.entries[0].index = MSR_IA32_MISC_ENABLE;
+	u.hdr.entries[0].data = MISC_ENABLE_FAST_STRING;
+	int n = ioctl(vcpu_fd, KVM_SET_MSRS, &u);
 	return n < 0 ? -errno : 0;
 }
