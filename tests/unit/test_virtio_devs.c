@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include <vmkit/vmkit.h>
 
 #define MiB	 (1024ull * 1024)
 #define MEM_SIZE (64 * MiB)
@@ -614,6 +615,45 @@ static void test_console(void)
 	}
 }
 
+/* The configuration side: at most one of each, up to 16 console ports. */
+static void test_config(void)
+{
+	vmk_config *cfg = vmk_config_new();
+	vmk_error *err = NULL;
+
+	CHECK(vmk_config_add_entropy_device(cfg, NULL) && !vmk_config_add_entropy_device(cfg, &err) &&
+		  vmk_error_get_code(err) == VMK_ERR_LIMIT_EXCEEDED,
+	      "a second entropy device is refused");
+	vmk_error_free(err);
+	err = NULL;
+	CHECK(vmk_config_add_memory_balloon(cfg, NULL) && !vmk_config_add_memory_balloon(cfg, &err) &&
+		  vmk_error_get_code(err) == VMK_ERR_LIMIT_EXCEEDED,
+	      "a second balloon is refused");
+	vmk_error_free(err);
+	err = NULL;
+	CHECK(!vmk_config_add_entropy_device(NULL, &err) &&
+		  vmk_error_get_code(err) == VMK_ERR_INVALID_ARGUMENT,
+	      "NULL configuration");
+	vmk_error_free(err);
+	err = NULL;
+
+	vmk_serial_port *p = vmk_serial_port_new(VMK_SERIAL_PORT_VIRTIO_CONSOLE, NULL);
+	bool all = p != NULL;
+	for (int i = 0; all && i < 16; i++)
+		all = vmk_config_add_serial_port(cfg, p, NULL);
+	CHECK(all && !vmk_config_add_serial_port(cfg, p, &err) &&
+		  vmk_error_get_code(err) == VMK_ERR_LIMIT_EXCEEDED,
+	      "16 virtio console ports, not 17");
+	vmk_error_free(err);
+	vmk_config *copy = vmk_config_copy(cfg);
+	CHECK(copy && vmk_config_get_serial_port_count(copy) == 16 &&
+		  !vmk_config_add_entropy_device(copy, NULL) && !vmk_config_add_memory_balloon(copy, NULL),
+	      "a copy keeps the ports, the entropy device and the balloon");
+	vmk_config_free(copy);
+	vmk_serial_port_free(p);
+	vmk_config_free(cfg);
+}
+
 int main(void)
 {
 	if (gmem_init(&mem, MEM_SIZE) != 0)
@@ -624,6 +664,7 @@ int main(void)
 	test_balloon_stats_parse();
 	test_balloon_device();
 	test_console();
+	test_config();
 	evloop_free(loop);
 	gmem_destroy(&mem);
 	return check_done();
