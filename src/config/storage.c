@@ -16,7 +16,7 @@
 #include "config/storage_priv.h"
 #include "util/error_priv.h"
 
-#define SECTOR 512
+#define SECTOR	   512
 #define MAX_QUEUES 16
 
 static const char *kind_name(const struct vmk_storage_attachment *a)
@@ -40,9 +40,9 @@ static bool check_fd(const struct vmk_storage_attachment *a, int fd, const char 
 		return vmk_set_error(err, VMK_ERR_STORAGE_ATTACHMENT, field, "%s: %s is not a block device",
 				     field, name);
 	if (a->kind == STORAGE_ATTACH_IMAGE && !S_ISREG(st.st_mode))
-		return vmk_set_error(err, VMK_ERR_STORAGE_ATTACHMENT, field,
-				     "%s: %s is not a regular file (use a block device attachment for devices)",
-				     field, name);
+		return vmk_set_error(
+		    err, VMK_ERR_STORAGE_ATTACHMENT, field,
+		    "%s: %s is not a regular file (use a block device attachment for devices)", field, name);
 	if (S_ISBLK(st.st_mode)) {
 		if (ioctl(fd, BLKGETSIZE64, &size) != 0)
 			return vmk_set_errno(err, VMK_ERR_STORAGE_ATTACHMENT, field, errno,
@@ -93,8 +93,8 @@ bool storage_attachment_check(const struct vmk_storage_attachment *a, const char
 	return ok;
 }
 
-static struct vmk_storage_attachment *attachment_new(enum storage_attachment_kind kind, const char *path, int fd,
-						     bool read_only, vmk_error **err)
+static struct vmk_storage_attachment *attachment_new(enum storage_attachment_kind kind, const char *path,
+						     int fd, bool read_only, vmk_error **err)
 {
 	struct vmk_storage_attachment *a = calloc(1, sizeof(*a));
 	const char *field = "attachment";
@@ -128,8 +128,8 @@ fail:
 	return NULL;
 }
 
-static vmk_storage_attachment *checked_new(enum storage_attachment_kind kind, const char *path, bool read_only,
-					   vmk_error **err)
+static vmk_storage_attachment *checked_new(enum storage_attachment_kind kind, const char *path,
+					   bool read_only, vmk_error **err)
 {
 	struct vmk_storage_attachment *a;
 
@@ -240,9 +240,10 @@ bool vmk_virtio_block_device_set_identifier(vmk_storage_device *d, const char *i
 				     d ? "identifier" : "device");
 	len = strlen(id);
 	if (len >= sizeof(d->identifier))
-		return vmk_set_error(err, VMK_ERR_DEVICE_IDENTIFIER, field,
-				     "%s: \"%.40s%s\" is %zu bytes, more than the %zu a virtio-blk serial holds",
-				     field, id, len > 40 ? "..." : "", len, sizeof(d->identifier) - 1);
+		return vmk_set_error(
+		    err, VMK_ERR_DEVICE_IDENTIFIER, field,
+		    "%s: \"%.40s%s\" is %zu bytes, more than the %zu a virtio-blk serial holds", field, id,
+		    len > 40 ? "..." : "", len, sizeof(d->identifier) - 1);
 	for (size_t i = 0; i < len; i++)
 		if (id[i] < 0x20 || id[i] > 0x7e)
 			return vmk_set_error(err, VMK_ERR_DEVICE_IDENTIFIER, field,
@@ -300,12 +301,12 @@ bool vmk_config_add_storage_device(vmk_config *cfg, const vmk_storage_device *de
 		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, field, "%s is NULL",
 				     cfg ? "storage device" : "configuration");
 	if (cfg->storage_count >= VMK_MAX_STORAGE_DEVICES)
-		return vmk_set_error(err, VMK_ERR_LIMIT_EXCEEDED, field, "%s: at most %d storage devices", field,
-				     VMK_MAX_STORAGE_DEVICES);
+		return vmk_set_error(err, VMK_ERR_LIMIT_EXCEEDED, field, "%s: at most %d storage devices",
+				     field, VMK_MAX_STORAGE_DEVICES);
 	copy = vmk_storage_device_copy(dev);
 	if (!copy)
-		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, field, "%s: out of memory copying the device",
-				     field);
+		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, field,
+				     "%s: out of memory copying the device", field);
 	cfg->storage[cfg->storage_count++] = copy;
 	return true;
 }
