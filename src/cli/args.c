@@ -57,8 +57,8 @@ static const struct option_def options[] = {
 
 /* vfkit device types that vmkit does not emulate yet. */
 static const char *const unsupported_devices[] = {
-    "virtio-blk",   "nvme",	 "usb-mass-storage", "nbd",	     "virtio-net",
-    "virtio-vsock", "virtio-fs", "virtio-gpu",	     "virtio-input",
+    "nvme",	    "usb-mass-storage", "nbd",	      "virtio-net",
+    "virtio-vsock", "virtio-fs",	"virtio-gpu", "virtio-input",
 };
 
 __attribute__((format(printf, 1, 2))) static bool usage_error(const char *fmt, ...)
@@ -87,6 +87,9 @@ void cli_usage(FILE *out)
 	      "                                16550 COM port logged to a file\n"
 	      "  -d, --device virtio-serial,stdio | virtio-serial,logFilePath=PATH[,append]\n"
 	      "                                virtio console port (hvc0, hvc1...)\n"
+	      "  -d, --device virtio-blk,path=PATH[,type=image|dev][,readonly][,deviceId=ID]\n"
+	      "                 [,cache=auto|cached|uncached][,sync=full|fsync|none][,queues=N]\n"
+	      "                                virtio block device on a disk image or block device\n"
 	      "  -d, --device virtio-rng       entropy device fed from the host\n"
 	      "  -d, --device virtio-balloon   traditional memory balloon\n"
 	      "      --reboot restart|stop     what a guest reboot does (default restart)\n"
@@ -262,6 +265,81 @@ static bool parse_serial(struct cli_options *opts, const char *opt, struct spec 
 	return true;
 }
 
+/* Index of value in names (NULL-terminated), or -1. */
+static int pick(const char *value, const char *const *names)
+{
+	for (int i = 0; value && names[i]; i++)
+		if (strcmp(value, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static bool parse_disk_option(const char *opt, struct cli_disk *d, const char *key, const char *value)
+{
+	static const char *const types[] = {"image", "dev", NULL};
+	static const char *const caches[] = {"auto", "cached", "uncached", NULL};
+	static const char *const syncs[] = {"full", "fsync", "none", NULL};
+	uint64_t n;
+	int i;
+
+	if (strcmp(key, "readonly") == 0 && !value) {
+		d->read_only = true;
+	} else if (strcmp(key, "path") == 0) {
+		if (!value || !*value)
+			return usage_error("%s: path= needs a path", opt);
+		d->path = value;
+	} else if (strcmp(key, "type") == 0) {
+		if ((i = pick(value, types)) < 0)
+			return usage_error("%s: type= must be image or dev", opt);
+		d->blockdev = i == 1;
+	} else if (strcmp(key, "cache") == 0) {
+		if ((i = pick(value, caches)) < 0)
+			return usage_error("%s: cache= must be auto, cached or uncached", opt);
+		d->cache = (vmk_disk_caching_mode)i;
+	} else if (strcmp(key, "sync") == 0) {
+		if ((i = pick(value, syncs)) < 0)
+			return usage_error("%s: sync= must be full, fsync or none", opt);
+		d->sync = (vmk_disk_sync_mode)i;
+	} else if (strcmp(key, "queues") == 0) {
+		if (!value || !parse_number(opt, value, UINT32_MAX, &n))
+			return value ? false : usage_error("%s: queues= needs a number", opt);
+		if (n < 1 || n > 16)
+			return usage_error("%s: queues=%s is not between 1 and 16", opt, value);
+		d->queues = (unsigned)n;
+	} else if (strcmp(key, "deviceId") == 0) {
+		if (!value || !*value)
+			return usage_error("%s: deviceId= needs a value", opt);
+		if (strlen(value) > 20)
+			return usage_error("%s: deviceId \"%s\" is longer than 20 bytes", opt, value);
+		for (const char *p = value; *p; p++)
+			if (*p < 0x20 || *p > 0x7e)
+				return usage_error("%s: deviceId must be printable ASCII", opt);
+		d->id = value;
+	} else {
+		return usage_error("%s: unknown virtio-blk option \"%s\"", opt, key);
+	}
+	return true;
+}
+
+static bool parse_disk(struct cli_options *opts, const char *opt, struct spec *spec)
+{
+	struct cli_disk d = {.cache = VMK_DISK_CACHING_AUTOMATIC, .sync = VMK_DISK_SYNC_FULL, .queues = 1};
+
+	for (size_t i = 1; i < spec->count; i++) {
+		char *value;
+		const char *key = item_key(spec->items[i], &value);
+
+		if (!parse_disk_option(opt, &d, key, value))
+			return false;
+	}
+	if (!d.path)
+		return usage_error("%s: virtio-blk needs path=PATH", opt);
+	if (opts->disk_count == CLI_MAX_DISKS)
+		return usage_error("%s: too many virtio-blk devices (at most %d)", opt, CLI_MAX_DISKS);
+	opts->disks[opts->disk_count++] = d;
+	return true;
+}
+
 /* A device without options that a VM has at most once. */
 static bool parse_single(const char *opt, struct spec *spec, bool *slot)
 {
@@ -284,6 +362,8 @@ static bool parse_device(struct cli_options *opts, const char *opt, const char *
 	type = spec.items[0];
 	if (strcmp(type, "serial") == 0 || strcmp(type, "virtio-serial") == 0)
 		return parse_serial(opts, opt, &spec, type[0] == 'v');
+	if (strcmp(type, "virtio-blk") == 0)
+		return parse_disk(opts, opt, &spec);
 	if (strcmp(type, "virtio-rng") == 0)
 		return parse_single(opt, &spec, &opts->entropy);
 	if (strcmp(type, "virtio-balloon") == 0)

@@ -20,6 +20,18 @@ enum {
 };
 
 #define CLI_MAX_SERIALS 8
+#define CLI_MAX_DISKS	16
+
+/* --device virtio-blk,path=PATH[,type=image|dev][,readonly][,deviceId=ID]... */
+struct cli_disk {
+	const char *path;
+	bool blockdev; /* type=dev */
+	bool read_only;
+	const char *id; /* NULL: none */
+	vmk_disk_caching_mode cache;
+	vmk_disk_sync_mode sync;
+	unsigned queues;
+};
 
 struct cli_serial {
 	bool stdio;
@@ -38,6 +50,8 @@ struct cli_options {
 	struct cli_serial serials[CLI_MAX_SERIALS];
 	size_t serial_count;
 	vmk_reboot_action reboot;
+	struct cli_disk disks[CLI_MAX_DISKS];
+	size_t disk_count;
 	bool entropy; /* virtio-rng */
 	bool balloon; /* virtio-balloon */
 	const char *pidfile;

@@ -99,6 +99,32 @@ static bool add_serial(vmk_config *cfg, const struct cli_serial *cs, struct sess
 	return ok;
 }
 
+static bool add_disk(vmk_config *cfg, const struct cli_disk *cd)
+{
+	vmk_storage_attachment *a;
+	vmk_storage_device *dev = NULL;
+	vmk_error *err = NULL;
+	bool ok = false;
+
+	a = cd->blockdev ? vmk_block_device_attachment_new(cd->path, cd->read_only, &err)
+			 : vmk_disk_image_attachment_new(cd->path, cd->read_only, &err);
+	if (a) {
+		vmk_disk_attachment_set_caching_mode(a, cd->cache);
+		vmk_disk_attachment_set_sync_mode(a, cd->sync);
+		dev = vmk_virtio_block_device_new(a);
+	}
+	if (dev && (!cd->id || vmk_virtio_block_device_set_identifier(dev, cd->id, &err)) &&
+	    vmk_virtio_block_device_set_num_queues(dev, cd->queues, &err))
+		ok = vmk_config_add_storage_device(cfg, dev, &err);
+	else if (a && !dev)
+		fprintf(stderr, "vmkit: virtio-blk: out of memory\n");
+	print_errors(err);
+	vmk_error_free(err);
+	vmk_storage_device_free(dev);
+	vmk_storage_attachment_free(a);
+	return ok;
+}
+
 static vmk_config *build_config(const struct cli_options *o, struct session *s)
 {
 	vmk_config *cfg = vmk_config_new();
@@ -121,6 +147,9 @@ static vmk_config *build_config(const struct cli_options *o, struct session *s)
 	bl = NULL;
 	for (size_t i = 0; i < o->serial_count; i++)
 		if (!add_serial(cfg, &o->serials[i], s))
+			goto fail;
+	for (size_t i = 0; i < o->disk_count; i++)
+		if (!add_disk(cfg, &o->disks[i]))
 			goto fail;
 	if ((o->entropy && !vmk_config_add_entropy_device(cfg, &err)) ||
 	    (o->balloon && !vmk_config_add_memory_balloon(cfg, &err))) {

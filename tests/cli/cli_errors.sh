@@ -72,8 +72,27 @@ check "unknown option" 2 1 'unknown option --frobnicate' -- --frobnicate -b linu
 check "unknown short option" 2 1 'unknown option -z' -- -z -b linux,kernel="$kernel"
 check "stray argument" 2 1 'unexpected argument "extra"' -- -b linux,kernel="$kernel" extra
 check "unknown device" 2 1 'unknown device type "floppy"' -- -b linux,kernel="$kernel" -d floppy
-check "unsupported vfkit device" 2 1 'virtio-blk is not supported yet' -- \
-	-b linux,kernel="$kernel" -d virtio-blk,path=/dev/null
+check "unsupported vfkit device" 2 1 'nvme is not supported yet' -- \
+	-b linux,kernel="$kernel" -d nvme,path=/dev/null
+truncate -s 1M "$tmp/disk.img"
+truncate -s 1000 "$tmp/odd.img"
+check "virtio-blk without path" 2 1 'virtio-blk needs path=PATH' -- -b linux,kernel="$kernel" -d virtio-blk
+check "virtio-blk bad type" 2 1 'type= must be image or dev' -- \
+	-b linux,kernel="$kernel" -d virtio-blk,path="$tmp/disk.img",type=raw
+check "virtio-blk bad cache" 2 1 'cache= must be auto, cached or uncached' -- \
+	-b linux,kernel="$kernel" -d virtio-blk,path="$tmp/disk.img",cache=writeback
+check "virtio-blk bad queues" 2 1 'queues=17 is not between 1 and 16' -- \
+	-b linux,kernel="$kernel" -d virtio-blk,path="$tmp/disk.img",queues=17
+check "virtio-blk long deviceId" 2 1 'longer than 20 bytes' -- \
+	-b linux,kernel="$kernel" -d virtio-blk,path="$tmp/disk.img",deviceId=abcdefghijklmnopqrstu
+check "virtio-blk missing image" 1 1 "$tmp/missing.img: No such file or directory" -- \
+	-b linux,kernel="$kernel" -d virtio-blk,path="$tmp/missing.img"
+check "virtio-blk directory" 1 1 "$tmp/dir is a directory" -- \
+	-b linux,kernel="$kernel" -d virtio-blk,path="$tmp/dir"
+check "virtio-blk odd size" 1 1 'not a multiple of 512-byte sectors' -- \
+	-b linux,kernel="$kernel" -d virtio-blk,path="$tmp/odd.img"
+check "virtio-blk dev on a file" 1 1 'is not a block device' -- \
+	-b linux,kernel="$kernel" -d virtio-blk,path="$tmp/disk.img",type=dev
 check "unknown serial option" 2 1 'unknown serial option "baud"' -- \
 	-b linux,kernel="$kernel" -d serial,stdio,baud=9600
 check "two stdio ports" 2 1 'only one serial port can use stdio' -- \
