@@ -18,6 +18,7 @@ static const struct {
 	{ "pause", test_pause },
 	{ "poweroff", 0 },
 	{ "halt", test_halt },
+	{ "virtio", test_virtio },
 };
 
 void kmain(void);

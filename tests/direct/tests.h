@@ -11,5 +11,6 @@ void test_powerbutton(void);
 void test_reset(void);
 void test_pause(void);
 void test_halt(void);
+void test_virtio(void);
 
 #endif
