@@ -127,4 +127,11 @@ unshare -m sh -c "mount -t tmpfs tmpfs /dev && exec '$VMKIT' --memory 64 --bootl
     </dev/null >"$log" 2>&1
 echo "rc=$?" >>"$log"
 t_expect cli-no-kvm "$log" "^vmkit: /dev/kvm is missing" "^rc=1$"
+# virtio over PCI from inside: ECAM (MCFG) and 0xcf8, BAR sizing, capabilities,
+# a virtio-rng driver with MSI-X, and a hostile driver the device must flag
+# with DEVICE_NEEDS_RESET while the VM keeps running (tests/direct/README.md).
+guest virtio --entropy 1 --cmdline "vmkit.t=virtio"
+tap_clean virtio "TAP ok virtio-recovers" "stop-reason guest-poweroff"
+guest virtio-2cpu --entropy 1 --cpus 2 --cmdline "vmkit.t=virtio"
+tap_clean virtio-2cpu "TAP ok virtio-recovers" "stop-reason guest-poweroff"
 exit 0
