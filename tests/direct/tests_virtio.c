@@ -93,6 +93,8 @@ struct vdev {
 };
 
 static volatile unsigned cfg_irqs, q_irqs;
+/* virtio_init leaves INDIRECT_DESC out even when offered. */
+static bool withhold_indirect;
 
 static void cfg_irq(struct frame *f)
 {
@@ -462,7 +464,7 @@ static bool virtio_init(struct vdev *v, bool verbose)
 	if (!chk(verbose, (df >> F_VERSION_1) & 1, "virtio-offers-version-1", "device features 0x%lx", df))
 		return false;
 	uint64_t want = 1ull << F_VERSION_1;
-	if ((df >> F_INDIRECT) & 1)
+	if (((df >> F_INDIRECT) & 1) && !withhold_indirect)
 		want |= 1ull << F_INDIRECT;
 	v->indirect = (want >> F_INDIRECT) & 1;
 	set_driver_features(v, want);
@@ -648,18 +650,22 @@ static uint8_t wait_needs_reset(struct vdev *v, unsigned ms)
 }
 
 enum hostile { H_OUTSIDE_RAM, H_RAM_END, H_ADDR_WRAP, H_LOOP, H_AVAIL_JUMP, H_HEAD_RANGE, H_NEXT_RANGE,
-	       H_INDIRECT_LOOP, H_INDIRECT_NESTED, H_WRITE_THEN_READ };
+	       H_INDIRECT_LOOP, H_INDIRECT_NESTED, H_WRITE_THEN_READ, H_INDIRECT_BAD_LEN, H_INDIRECT_UNNEGOTIATED };
 
 static const char *const hostile_name[] = {
 	"hostile-desc-outside-ram", "hostile-desc-straddles-ram-end", "hostile-desc-addr-wraps", "hostile-looping-chain",
 	"hostile-avail-idx-jump", "hostile-head-out-of-range", "hostile-next-out-of-range", "hostile-indirect-loop",
-	"hostile-indirect-nested", "hostile-readable-after-writable",
+	"hostile-indirect-nested", "hostile-readable-after-writable", "hostile-indirect-len-not-multiple-of-16",
+	"hostile-indirect-not-negotiated",
 };
 
 static void hostile(struct vdev *v, enum hostile h)
 {
 	const char *name = hostile_name[h];
-	if (!virtio_init(v, false)) {
+	withhold_indirect = h == H_INDIRECT_UNNEGOTIATED;
+	bool inited = virtio_init(v, false);
+	withhold_indirect = false;
+	if (!inited) {
 		tap_fail(name, "re-initialisation failed (see above)");
 		return;
 	}
@@ -712,8 +718,18 @@ static void hostile(struct vdev *v, enum hostile h)
 		vq_desc[1] = (struct vdesc){ (uint64_t)bufs[1], 32, 0, 0 };
 		what = "device-readable descriptor after a writable one";
 		break;
+	case H_INDIRECT_BAD_LEN:
+		ind_table[0] = (struct vdesc){ (uint64_t)bufs[3], 64, D_WRITE, 0 };
+		vq_desc[0] = (struct vdesc){ (uint64_t)ind_table, 24, D_INDIRECT, 0 };
+		what = "indirect table of 24 bytes";
+		break;
+	case H_INDIRECT_UNNEGOTIATED:
+		ind_table[0] = (struct vdesc){ (uint64_t)bufs[3], 64, D_WRITE, 0 };
+		vq_desc[0] = (struct vdesc){ (uint64_t)ind_table, sizeof(struct vdesc), D_INDIRECT, 0 };
+		what = "indirect descriptor without INDIRECT_DESC negotiated";
+		break;
 	}
-	if ((h == H_INDIRECT_LOOP || h == H_INDIRECT_NESTED) && !v->indirect) {
+	if ((h == H_INDIRECT_LOOP || h == H_INDIRECT_NESTED || h == H_INDIRECT_BAD_LEN) && !v->indirect) {
 		printf("# %s: INDIRECT_DESC not negotiated, skipped\n", name);
 		return;
 	}
@@ -735,6 +751,98 @@ static void hostile(struct vdev *v, enum hostile h)
 		  "%s: used idx %u (0 expected), status 0x%x (NEEDS_RESET 0x40 expected), config interrupts %u "
 		  "(vector 0x%x, >= 1 expected), queue interrupts %u (0 expected)",
 		  what, u, s, cfg_irqs, VEC_CFG, q_irqs);
+}
+
+/* Queue areas the device cannot use: enabling must not make a live queue,
+ * the device must flag itself, and a kick must not be served. */
+static void hostile_ring(struct vdev *v, const char *name, uint64_t desc, uint64_t avail, uint64_t used)
+{
+	uint8_t s0 = dev_reset(v);
+	c_w8(v, C_STATUS, S_ACK);
+	c_w8(v, C_STATUS, S_ACK | S_DRIVER);
+	set_driver_features(v, 1ull << F_VERSION_1);
+	c_w8(v, C_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+	memset(vq_desc, 0, sizeof(vq_desc));
+	memset(&vq_avail, 0, sizeof(vq_avail));
+	memset(&vq_used, 0, sizeof(vq_used));
+	v->avail_idx = v->used_seen = 0;
+	c_w16(v, C_Q_SELECT, 0);
+	c_w16(v, C_Q_SIZE, QSIZE);
+	c_w64(v, C_Q_DESC, desc);
+	c_w64(v, C_Q_DRIVER, avail);
+	c_w64(v, C_Q_DEVICE, used);
+	c_w16(v, C_Q_MSIX, 1);
+	c_w16(v, C_MSIX_CONFIG, 0);
+	c_w16(v, C_Q_ENABLE, 1);
+	uint16_t en = c_r16(v, C_Q_ENABLE);
+	c_w8(v, C_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	vq_desc[0] = (struct vdesc){ (uint64_t)bufs[0], 64, D_WRITE, 0 };
+	q_irqs = 0;
+	publish(v, 0);
+	kick(v);
+	sti();
+	uint8_t s = wait_needs_reset(v, 1000);
+	udelay(20000);
+	cli();
+	uint16_t u = used_idx();
+	tap_check(s0 == 0 && (s & S_NEEDS_RESET) && u == 0 && !q_irqs, name,
+		  "desc 0x%lx avail 0x%lx used 0x%lx: queue_enable reads %u, status 0x%x (NEEDS_RESET 0x40 expected), "
+		  "used idx %u, queue interrupts %u (0, 0 expected)",
+		  desc, avail, used, en, s, u, q_irqs);
+}
+
+/* Common configuration corner cases on the live device (§4.1.4.3). */
+static void common_corners(struct vdev *v)
+{
+	c_w16(v, C_Q_SELECT, v->num_queues);
+	uint16_t sz = c_r16(v, C_Q_SIZE), en = c_r16(v, C_Q_ENABLE);
+	c_w16(v, C_Q_SELECT, 0);
+	tap_check(sz == 0 && en == 0, "virtio-queue-unavailable",
+		  "queue %u (of %u): queue_size %u, queue_enable %u (0, 0 expected)", v->num_queues, v->num_queues, sz, en);
+
+	c_w16(v, C_MSIX_CONFIG, (uint16_t)(v->msix_size + 3));
+	uint16_t bad = c_r16(v, C_MSIX_CONFIG);
+	c_w16(v, C_MSIX_CONFIG, 0);
+	uint16_t good = c_r16(v, C_MSIX_CONFIG);
+	tap_check(bad == NO_VECTOR && good == 0, "virtio-vector-out-of-range",
+		  "config_msix_vector reads 0x%x after writing %u with %u vectors (0xffff expected), %u after writing 0",
+		  bad, v->msix_size + 3, v->msix_size, good);
+
+	c_w16(v, C_Q_SIZE, QSIZE / 2);
+	uint16_t qs = c_r16(v, C_Q_SIZE);
+	c_w64(v, C_Q_DESC, 0x1000);
+	uint64_t d = c_r64(v, C_Q_DESC);
+	tap_check(qs == QSIZE && d == (uint64_t)vq_desc, "virtio-enabled-queue-frozen",
+		  "after writing size %u and desc 0x1000 to the enabled queue: size %u, desc 0x%lx (%u, 0x%lx expected)",
+		  QSIZE / 2, qs, d, QSIZE, (uint64_t)vq_desc);
+}
+
+/* MSI-X function mask: the interrupt waits in the PBA until it is cleared. */
+static void function_mask(struct vdev *v)
+{
+	uint16_t ctl = pci_read16(v->slot, v->msix + 2u);
+	pci_write16(v->slot, v->msix + 2u, ctl | 0x4000);
+	memset(bufs[0], 0, 64);
+	vq_desc[0] = (struct vdesc){ (uint64_t)bufs[0], 64, D_WRITE, 0 };
+	q_irqs = 0;
+	publish(v, 0);
+	kick(v);
+	uint16_t want = (uint16_t)(v->used_seen + 1);
+	uint32_t pba = 0;
+	sti();
+	for (int i = 0; i < 1000 && !((pba = mmio_read32(v->bar + v->pba_off)) & 2); i++)
+		udelay(1000);
+	uint16_t idx = used_idx();
+	udelay(20000);
+	cli();
+	unsigned early = q_irqs;
+	pci_write16(v->slot, v->msix + 2u, ctl & ~0x4000);
+	bool irq = wait_irq(&q_irqs, 2000);
+	v->used_seen = used_idx();
+	tap_check(idx == want && (pba & 2) && !early && irq, "msix-function-mask",
+		  "used idx %u (%u expected), PBA 0x%x while function-masked (bit 1 expected), %u interrupts while "
+		  "masked, interrupt after clearing the mask %d",
+		  idx, want, pba, early, irq);
 }
 
 static uint64_t e820_ram_top_below_4g(void)
@@ -817,9 +925,15 @@ void test_virtio(void)
 	if (!virtio_init(v, true))
 		return;
 	driver_requests(v);
+	function_mask(v);
+	common_corners(v);
 
-	for (enum hostile h = H_OUTSIDE_RAM; h <= H_WRITE_THEN_READ; h++)
+	for (enum hostile h = H_OUTSIDE_RAM; h <= H_INDIRECT_UNNEGOTIATED; h++)
 		hostile(v, h);
+	hostile_ring(v, "hostile-ring-outside-ram", 0xfff00000000ull, (uint64_t)&vq_avail, (uint64_t)&vq_used);
+	hostile_ring(v, "hostile-ring-misaligned", (uint64_t)vq_desc + 8, (uint64_t)&vq_avail, (uint64_t)&vq_used);
+	hostile_ring(v, "hostile-used-ring-straddles-ram-end", (uint64_t)vq_desc, (uint64_t)&vq_avail,
+		     v->ram_top ? v->ram_top - 64 : 0xfff00000000ull);
 
 	/* A reset brings the device back: a clean request works again. */
 	bool ok = virtio_init(v, false);
