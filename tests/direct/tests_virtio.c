@@ -817,6 +817,41 @@ static void common_corners(struct vdev *v)
 		  QSIZE / 2, qs, d, QSIZE, (uint64_t)vq_desc);
 }
 
+/* Junk written where nothing is defined, and defined registers at the
+ * wrong width (ignored, §4.1.3.1: the driver uses the natural width), must
+ * leave the live device as it was. */
+static void mmio_junk(struct vdev *v)
+{
+	uint64_t b = v->bar;
+	for (unsigned o = 0x38; o < 0x1000; o += 0x44)
+		mmio_write32(b + o, 0xdeadbeef);
+	for (unsigned o = 0x1004; o < 0x2000; o += 0x104)
+		mmio_write32(b + o, 0xffffffff);
+	for (unsigned o = 0x3000 + 4u * v->num_queues; o < 0x4000; o += 0x84)
+		mmio_write16(b + o, 0);
+	for (unsigned o = 0x4000 + 16u * v->msix_size; o < 0x5000; o += 0x90)
+		mmio_write32(b + o, 0xfee00000u);
+	mmio_write32(b + v->pba_off, 0xffffffff);
+	for (unsigned o = 0x6000; o < 0x8000; o += 0x208)
+		*(volatile uint64_t *)(b + o) = ~0ull;
+	mmio_write16(v->common + C_STATUS, 0);       /* status is a byte */
+	mmio_write32(v->common + C_Q_SELECT, 0x0005); /* queue_select is 16 bits */
+	mmio_write8(v->common + C_Q_ENABLE, 0);
+	mmio_write8(v->common + C_Q_SIZE, 3);
+	uint8_t st = c_r8(v, C_STATUS);
+	uint16_t sel = c_r16(v, C_Q_SELECT), sz = c_r16(v, C_Q_SIZE), en = c_r16(v, C_Q_ENABLE);
+	uint32_t pba = mmio_read32(b + v->pba_off);
+	memset(bufs[1], 0, 64);
+	vq_desc[1] = (struct vdesc){ (uint64_t)bufs[1], 64, D_WRITE, 0 };
+	struct result r = request(v, 1);
+	tap_check(st == 0x0f && sel == 0 && sz == QSIZE && en == 1 && !(pba & 1) && r.irq && r.used && r.len == 64 &&
+			  !all_zero(bufs[1], 64),
+		  "mmio-junk-ignored",
+		  "status 0x%x (0xf), queue_select %u (0), size %u (%u), enable %u (1), PBA 0x%x (bit 0 clear); then a request: "
+		  "interrupt %d, used idx %u, len %u (64)",
+		  st, sel, sz, QSIZE, en, pba, r.irq, r.idx, r.len);
+}
+
 /* MSI-X function mask: the interrupt waits in the PBA until it is cleared. */
 static void function_mask(struct vdev *v)
 {
@@ -927,6 +962,7 @@ void test_virtio(void)
 	driver_requests(v);
 	function_mask(v);
 	common_corners(v);
+	mmio_junk(v);
 
 	for (enum hostile h = H_OUTSIDE_RAM; h <= H_INDIRECT_UNNEGOTIATED; h++)
 		hostile(v, h);
