@@ -60,33 +60,6 @@ static void hook_system_event(void *ctx, enum platform_event ev)
 		machine_latch_exit(m, MEXIT_RESET, "guest requested a reset");
 }
 
-/* QEMU's PC routing, which the MADT describes: ISA IRQ 0 (the PIT) reaches
- * IOAPIC pin 2, every other IRQ its own pin; the PIC sees IRQs 0-15. */
-static int machine_setup_routing(struct machine *m)
-{
-	enum { NPINS = 24 };
-	struct kvm_irq_routing *r = calloc(1, sizeof(*r) + (16 + NPINS) * sizeof(r->entries[0]));
-	if (!r)
-		return -ENOMEM;
-	unsigned n = 0;
-	for (unsigned i = 0; i < 16; i++) {
-		r->entries[n++] = (struct kvm_irq_routing_entry){
-			.gsi = i, .type = KVM_IRQ_ROUTING_IRQCHIP,
-			.u.irqchip = {.irqchip = i < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, .pin = i % 8}};
-	}
-	for (unsigned i = 0; i < NPINS; i++) {
-		if (i == 2)
-			continue;
-		r->entries[n++] = (struct kvm_irq_routing_entry){
-			.gsi = i, .type = KVM_IRQ_ROUTING_IRQCHIP,
-			.u.irqchip = {.irqchip = KVM_IRQCHIP_IOAPIC, .pin = i == 0 ? 2 : i}};
-	}
-	r->nr = n;
-	int ret = ioctl(m->vm_fd, KVM_SET_GSI_ROUTING, r) < 0 ? -errno : 0;
-	free(r);
-	return ret;
-}
-
 static void serial_want_input(void *ctx, bool more);
 
 static void serial_readable(void *ctx, uint32_t events)
@@ -174,6 +147,9 @@ static bool machine_setup_platform(struct machine *m, vmk_error **err)
 		.s5_slp_typ = S5_SLP_TYP,
 		.serial = ser,
 		.nserial = m->nserial,
+		.ecam_base = LAYOUT_ECAM,
+		.pci_win_base = (uint32_t)LAYOUT_PCI_WIN,
+		.pci_win_size = (uint32_t)LAYOUT_PCI_WIN_SIZE,
 	};
 	uint8_t *acpi = gmem_ptr(&m->mem, LAYOUT_ACPI, LAYOUT_ACPI_SIZE);
 	if (!acpi || acpi_build(acpi, LAYOUT_ACPI_SIZE, LAYOUT_ACPI, &ap) == 0)
@@ -231,9 +207,10 @@ static bool machine_setup_kvm(struct machine *m, vmk_error **err)
 	struct kvm_pit_config pit = {.flags = 0};
 	if (ioctl(m->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return vmk_set_errno(err, VMK_ERR_KVM, NULL, errno, "KVM_CREATE_PIT2");
-	int r = machine_setup_routing(m);
+	int r = irq_router_init(&m->irq, m->vm_fd);
 	if (r < 0)
 		return vmk_set_errno(err, VMK_ERR_KVM, NULL, -r, "KVM_SET_GSI_ROUTING");
+	m->irq_ready = true;
 	r = gmem_init(&m->mem, m->cfg->memory_size);
 	if (r < 0)
 		return vmk_set_errno(err, VMK_ERR_OUT_OF_MEMORY, "memory_size", -r, "cannot map %llu bytes",
@@ -264,7 +241,7 @@ struct machine *machine_create(const struct vmk_config *cfg, const int (*serial_
 
 	struct linux_boot boot;
 	if (!machine_setup_kvm(m, err) || !machine_setup_vcpus(m, err) || !machine_setup_serial(m, serial_fds, err) ||
-	    !machine_setup_platform(m, err))
+	    !machine_setup_platform(m, err) || !machine_setup_devices(m, serial_fds, err))
 		goto fail;
 	if (!m->cfg->boot_loader) {
 		vmk_set_error(err, VMK_ERR_NO_BOOT_LOADER, "boot_loader", "no boot loader");
@@ -361,6 +338,9 @@ void machine_destroy(struct machine *m)
 		serial_want_input(&m->serial[i], false);
 		uart_free(m->serial[i].uart);
 	}
+	machine_free_devices(m);
+	if (m->irq_ready)
+		irq_router_destroy(&m->irq);
 	for (unsigned i = 0; m->vcpus && i < m->ncpus; i++)
 		vcpu_destroy(&m->vcpus[i]);
 	free(m->vcpus);

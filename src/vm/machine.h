@@ -7,6 +7,7 @@
 #include "config/config_priv.h"
 #include "vm/eventloop.h"
 #include <stdbool.h>
+#include <vmkit/devices.h>
 #include <vmkit/error.h>
 
 enum machine_exit {
@@ -34,6 +35,11 @@ void machine_power_button(struct machine *m);
 /* Latches MEXIT_HOST_STOP (unless another exit came first) and joins the
  * vCPU threads. Must run on the loop thread. */
 void machine_stop(struct machine *m);
+/* Run-time device changes (devices.c); VM event thread. */
+bool machine_change_storage(struct machine *m, unsigned index, const struct vmk_storage_attachment *a,
+			    vmk_error **err);
+bool machine_balloon_set_target(struct machine *m, uint64_t bytes, vmk_error **err);
+bool machine_balloon_stats(struct machine *m, vmk_balloon_stats *st, vmk_error **err);
 /* What ended the machine, with a detail string owned by the machine. */
 enum machine_exit machine_exit_reason(struct machine *m, const char **detail);
 /* Stops (if needed) and frees everything. Must run on the loop thread. */

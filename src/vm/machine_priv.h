@@ -3,6 +3,10 @@
 #define VMK_MACHINE_PRIV_H
 
 #include "platform/bus.h"
+#include "platform/pci.h"
+#include "virtio/devices.h"
+#include "virtio/pci.h"
+#include "vm/irq.h"
 #include "platform/devices.h"
 #include "platform/uart.h"
 #include "vm/machine.h"
@@ -35,6 +39,19 @@ struct machine {
 	struct serial_link serial[VMK_MAX_16550_PORTS];
 	unsigned nserial;
 
+	/* PCI and virtio devices (devices.c); device work runs on io. */
+	struct irq_router irq;
+	bool irq_ready;
+	struct evloop *io;
+	struct pci_host *pci;
+	struct virtio_blk *blk[VMK_MAX_STORAGE_DEVICES];
+	unsigned nblk;
+	struct virtio_rng *rng;
+	struct virtio_console *console;
+	struct virtio_balloon *balloon;
+	struct virtio_pci *transports[32];
+	unsigned ntransports;
+
 	unsigned ncpus;
 	struct vcpu *vcpus;
 
@@ -51,6 +68,11 @@ struct machine {
 	enum machine_exit exit_reason;
 	char exit_detail[256];
 };
+
+/* Builds the PCI host and the configured virtio devices (devices.c). */
+bool machine_setup_devices(struct machine *m, const int (*serial_fds)[2], vmk_error **err);
+/* After the vCPUs stopped: stops the I/O thread, frees devices. */
+void machine_free_devices(struct machine *m);
 
 /* Records why the machine ends (first caller wins), stops every vCPU and
  * tells the owner. Any thread. */

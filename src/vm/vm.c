@@ -188,13 +188,18 @@ static void vm_machine_exited(void *arg)
 	vm_finish(vm, reason, err);
 }
 
-enum vm_op { OP_START, OP_PAUSE, OP_RESUME, OP_REQUEST_STOP, OP_STOP };
+enum vm_op { OP_START, OP_PAUSE, OP_RESUME, OP_REQUEST_STOP, OP_STOP, OP_STORAGE, OP_BALLOON, OP_BALLOON_STATS };
 
 struct vm_cmd {
 	vmk_vm *vm;
 	enum vm_op op;
 	bool ok;
 	vmk_error *err;
+	/* Arguments of the run-time device calls. */
+	unsigned index;
+	const vmk_storage_attachment *attachment;
+	uint64_t bytes;
+	vmk_balloon_stats *stats;
 };
 
 static bool vm_state_allows(vmk_state s, enum vm_op op)
@@ -208,12 +213,16 @@ static bool vm_state_allows(vmk_state s, enum vm_op op)
 	case OP_RESUME:
 		return s == VMK_STATE_PAUSED;
 	case OP_STOP:
+	case OP_STORAGE:
+	case OP_BALLOON:
+	case OP_BALLOON_STATS:
 		return s == VMK_STATE_RUNNING || s == VMK_STATE_PAUSED;
 	}
 	return false;
 }
 
-static const char *const op_names[] = {"start", "pause", "resume", "request_stop", "stop"};
+static const char *const op_names[] = {"start", "pause", "resume", "request_stop", "stop",
+				       "change the storage of", "set the balloon of", "read the balloon of"};
 
 static void vm_run_cmd(void *arg)
 {
@@ -262,7 +271,28 @@ static void vm_run_cmd(void *arg)
 		vm_set_state(vm, VMK_STATE_STOPPING);
 		vm_finish(vm, VMK_STOP_REASON_HOST_STOP, NULL);
 		break;
+	case OP_STORAGE:
+		c->ok = machine_change_storage(vm->machine, c->index, c->attachment, &c->err);
+		break;
+	case OP_BALLOON:
+		c->ok = machine_balloon_set_target(vm->machine, c->bytes, &c->err);
+		break;
+	case OP_BALLOON_STATS:
+		c->ok = machine_balloon_stats(vm->machine, c->stats, &c->err);
+		break;
 	}
+}
+
+static bool vm_run(struct vm_cmd *c, vmk_error **err)
+{
+	evloop_call(c->vm->loop, vm_run_cmd, c);
+	if (!c->ok) {
+		if (err && !*err)
+			*err = c->err;
+		else
+			vmk_error_free(c->err);
+	}
+	return c->ok;
 }
 
 static bool vm_do(vmk_vm *vm, enum vm_op op, vmk_error **err)
@@ -270,14 +300,31 @@ static bool vm_do(vmk_vm *vm, enum vm_op op, vmk_error **err)
 	if (!vm)
 		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine");
 	struct vm_cmd c = {.vm = vm, .op = op};
-	evloop_call(vm->loop, vm_run_cmd, &c);
-	if (!c.ok) {
-		if (err && !*err)
-			*err = c.err;
-		else
-			vmk_error_free(c.err);
-	}
-	return c.ok;
+	return vm_run(&c, err);
+}
+
+bool vmk_vm_change_storage_attachment(vmk_vm *vm, unsigned index, const vmk_storage_attachment *a, vmk_error **err)
+{
+	if (!vm)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine");
+	struct vm_cmd c = {.vm = vm, .op = OP_STORAGE, .index = index, .attachment = a};
+	return vm_run(&c, err);
+}
+
+bool vmk_vm_set_balloon_target(vmk_vm *vm, uint64_t bytes, vmk_error **err)
+{
+	if (!vm)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine");
+	struct vm_cmd c = {.vm = vm, .op = OP_BALLOON, .bytes = bytes};
+	return vm_run(&c, err);
+}
+
+bool vmk_vm_get_balloon_stats(vmk_vm *vm, vmk_balloon_stats *stats, vmk_error **err)
+{
+	if (!vm || !stats)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine or stats");
+	struct vm_cmd c = {.vm = vm, .op = OP_BALLOON_STATS, .stats = stats};
+	return vm_run(&c, err);
 }
 
 bool vmk_vm_start(vmk_vm *vm, vmk_error **err)

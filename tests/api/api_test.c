@@ -7,9 +7,13 @@
  * usage: vmkit-api-test --kernel K [--initrd I] [--cmdline C] [--cpus N]
  *        [--memory MiB] [--reboot restart|stop] [--timeout SEC]
  *        [--expect REASON] [--expect-reboots N] [--stop-after-reboots N]
+ *        [--entropy 1] [--balloon 1] [--console 16550|virtio]
+ *        [--disk PATH[,ro][,sync=full|fsync|none][,cache=cached|uncached][,id=ID]]...
+ *        more ACTIONs: media:PATH | eject | balloon:MiB | stats | rss | kill
  *        [--on MARKER=ACTION]...  ACTION: request-stop | stop | pause-resume
  *        [--send-after MARKER=TEXT] (types TEXT + newline into the console) */
 #include <errno.h>
+#include <signal.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -99,6 +103,33 @@ static bool do_action(vmk_vm *vm, const char *action)
 			ok = vmk_vm_resume(vm, &err);
 		if (ok && vmk_vm_get_state(vm) != VMK_STATE_RUNNING)
 			ok = false;
+	} else if (!strncmp(action, "media:", 6) || !strcmp(action, "eject")) {
+		vmk_storage_attachment *a = NULL;
+		if (action[0] == 'm')
+			a = vmk_disk_image_attachment_new(action + 6, false, &err);
+		ok = (action[0] == 'e' || a) && vmk_vm_change_storage_attachment(vm, 0, a, &err);
+		vmk_storage_attachment_free(a);
+	} else if (!strncmp(action, "balloon:", 8)) {
+		ok = vmk_vm_set_balloon_target(vm, strtoull(action + 8, NULL, 10) << 20, &err);
+	} else if (!strcmp(action, "stats")) {
+		vmk_balloon_stats st;
+		ok = vmk_vm_get_balloon_stats(vm, &st, &err);
+		if (ok)
+			fprintf(stderr, "API balloon target=%llu actual=%llu free=%llu total=%llu available=%llu\n",
+				(unsigned long long)st.target_bytes, (unsigned long long)st.actual_bytes,
+				(unsigned long long)st.free_memory, (unsigned long long)st.total_memory,
+				(unsigned long long)st.available_memory);
+	} else if (!strcmp(action, "rss")) {
+		FILE *f = fopen("/proc/self/status", "r");
+		char l[256];
+		while (f && fgets(l, sizeof(l), f))
+			if (!strncmp(l, "VmRSS:", 6))
+				fprintf(stderr, "API %s", l);
+		if (f)
+			fclose(f);
+	} else if (!strcmp(action, "kill")) {
+		/* The VMM dies the hard way, as in a host crash of the process. */
+		raise(SIGKILL);
 	} else {
 		fprintf(stderr, "API error: unknown action %s\n", action);
 		return false;
@@ -109,11 +140,51 @@ static bool do_action(vmk_vm *vm, const char *action)
 	return ok;
 }
 
+/* PATH[,ro][,sync=..][,cache=..][,id=..] -> a virtio-blk device. */
+static bool add_disk(vmk_config *cfg, const char *spec, vmk_error **err)
+{
+	char *copy = strdup(spec), *save = NULL;
+	char *path = strtok_r(copy, ",", &save);
+	bool ro = false;
+	const char *sync = NULL, *cache = NULL, *id = NULL;
+	for (char *t; (t = strtok_r(NULL, ",", &save));) {
+		if (!strcmp(t, "ro"))
+			ro = true;
+		else if (!strncmp(t, "sync=", 5))
+			sync = t + 5;
+		else if (!strncmp(t, "cache=", 6))
+			cache = t + 6;
+		else if (!strncmp(t, "id=", 3))
+			id = t + 3;
+	}
+	vmk_storage_attachment *a = vmk_disk_image_attachment_new(path, ro, err);
+	bool ok = a != NULL;
+	if (a && sync)
+		vmk_disk_attachment_set_sync_mode(a, !strcmp(sync, "none")    ? VMK_DISK_SYNC_NONE
+						     : !strcmp(sync, "fsync") ? VMK_DISK_SYNC_FSYNC
+									      : VMK_DISK_SYNC_FULL);
+	if (a && cache)
+		vmk_disk_attachment_set_caching_mode(a, !strcmp(cache, "uncached") ? VMK_DISK_CACHING_UNCACHED
+										   : VMK_DISK_CACHING_CACHED);
+	vmk_storage_device *d = a ? vmk_virtio_block_device_new(a) : NULL;
+	if (ok && id)
+		ok = vmk_virtio_block_device_set_identifier(d, id, err);
+	if (ok)
+		ok = vmk_config_add_storage_device(cfg, d, err);
+	vmk_storage_device_free(d);
+	vmk_storage_attachment_free(a);
+	free(copy);
+	return ok;
+}
+
 int main(int argc, char **argv)
 {
 	const char *kernel = NULL, *initrd = NULL, *cmdline = "", *expect = "guest-poweroff";
 	unsigned cpus = 1, mem = 128, timeout = 60;
-	int expect_reboots = -1, stop_after_reboots = -1;
+	int expect_reboots = -1, stop_after_reboots = -1, entropy = 0, balloon = 0;
+	vmk_serial_port_kind console = VMK_SERIAL_PORT_16550;
+	const char *disks[8];
+	unsigned ndisks = 0;
 	bool stopped_after_reboots = false;
 	vmk_reboot_action reboot = VMK_REBOOT_RESTART;
 	struct on_rule on[MAX_ON];
@@ -138,6 +209,14 @@ int main(int argc, char **argv)
 			expect = v;
 		else if (!strcmp(k, "--expect-reboots"))
 			expect_reboots = atoi(v);
+		else if (!strcmp(k, "--console"))
+			console = !strcmp(v, "virtio") ? VMK_SERIAL_PORT_VIRTIO_CONSOLE : VMK_SERIAL_PORT_16550;
+		else if (!strcmp(k, "--disk") && ndisks < 8)
+			disks[ndisks++] = v;
+		else if (!strcmp(k, "--entropy"))
+			entropy = atoi(v);
+		else if (!strcmp(k, "--balloon"))
+			balloon = atoi(v);
 		else if (!strcmp(k, "--stop-after-reboots"))
 			stop_after_reboots = atoi(v);
 		else if (!strcmp(k, "--reboot"))
@@ -173,9 +252,19 @@ int main(int argc, char **argv)
 		vmk_linux_boot_loader_set_initrd(bl, initrd);
 	vmk_linux_boot_loader_set_cmdline(bl, cmdline);
 	vmk_config_set_boot_loader(cfg, bl);
+	if ((entropy && !vmk_config_add_entropy_device(cfg, &err)) || (balloon && !vmk_config_add_memory_balloon(cfg, &err))) {
+		print_errors("devices", err);
+		return 1;
+	}
 	vmk_boot_loader_free(bl);
 	vmk_serial_attachment *att = vmk_serial_fd_attachment_new(to_guest[0], to_host[1], &err);
-	vmk_serial_port *port = att ? vmk_serial_port_new(VMK_SERIAL_PORT_16550, att) : NULL;
+	for (unsigned i = 0; i < ndisks; i++) {
+		if (!add_disk(cfg, disks[i], &err)) {
+			print_errors("disk", err);
+			return 1;
+		}
+	}
+	vmk_serial_port *port = att ? vmk_serial_port_new(console, att) : NULL;
 	if (!port || !vmk_config_add_serial_port(cfg, port, &err)) {
 		print_errors("serial", err);
 		return 1;

@@ -87,20 +87,23 @@ echo "rc=$?" >>"$log"
 t_expect cli-poweroff "$log" "TAP done [1-9][0-9]* 0" "^rc=0$"
 
 log=$VMK_LOGDIR/direct-cli-sigterm.log
-( timeout 60 "$VMKIT" --memory 64 --bootloader "linux,kernel=$G,cmdline=\"vmkit.t=powerbutton\"" \
+pid=$VMK_LOGDIR/vmkit.pid
+rm -f "$pid"
+( timeout 60 "$VMKIT" --pidfile "$pid" --memory 64 --bootloader "linux,kernel=$G,cmdline=\"vmkit.t=powerbutton\"" \
     --device serial,stdio </dev/null >"$log" 2>&1; echo "rc=$?" >>"$log" ) &
 bg=$!
 for _ in $(seq 100); do grep -q "TAP ok armed" "$log" 2>/dev/null && break; sleep 0.1; done
-pkill -TERM -f "vmkit.t=powerbutton" -n -x vmkit 2>/dev/null || pkill -TERM -n -x vmkit
+kill -TERM "$(cat "$pid")"
 wait $bg
 t_expect cli-sigterm-powerbutton "$log" "TAP ok pwrbtn-sts" "^rc=0$"
 
 log=$VMK_LOGDIR/direct-cli-sigterm2.log
-( timeout 60 "$VMKIT" --memory 64 --bootloader "linux,kernel=$G,cmdline=\"vmkit.t=halt\"" \
+rm -f "$pid"
+( timeout 60 "$VMKIT" --pidfile "$pid" --memory 64 --bootloader "linux,kernel=$G,cmdline=\"vmkit.t=halt\"" \
     --device serial,stdio </dev/null >"$log" 2>&1; echo "rc=$?" >>"$log" ) &
 bg=$!
 for _ in $(seq 100); do grep -q "TAP ok halting" "$log" 2>/dev/null && break; sleep 0.1; done
-pkill -TERM -n -x vmkit; sleep 0.5; pkill -TERM -n -x vmkit
+kill -TERM "$(cat "$pid")"; sleep 0.5; kill -TERM "$(cat "$pid")"
 wait $bg
 t_expect cli-sigterm-twice-stops "$log" "TAP ok halting" "^rc=[1-9]"
 

@@ -38,6 +38,52 @@ run tg-smp-4 tg --cpus 4 --memory 64 --cmdline "vmkit.t=smp cpus=4"
 run tg-acpi-2 tg --cpus 2 --memory 64 --cmdline "vmkit.t=acpi cpus=2"
 run tg-uart tg --memory 64 --cmdline "vmkit.t=uart"
 run tg-pause tg --memory 64 --cmdline "vmkit.t=pause ticks=6" --on "tick 2=pause-resume"
+# virtio devices on the real kernel's drivers. Images live on a tmpfs of
+# their own (punching holes needs a file system that supports it).
+mkdir -p /scratch && mount -t tmpfs -o size=1200m tmpfs /scratch
+S=/scratch
+run rng api --memory 256 --entropy 1 --cmdline "$C vmkit.test=rng"
+run pci api --memory 256 --entropy 1 --balloon 1 --disk "$GUEST_DATA/empty.img" --cmdline "$C vmkit.test=pci"
+blk_write() {
+    /bin/mke2fs -q -t ext4 -F $S/ext4.img 128M && api --memory 256 --disk $S/ext4.img --cmdline "$C vmkit.test=blk-write"
+    /bin/debugfs -R "dump /big $S/big.out" $S/ext4.img 2>/dev/null
+    echo "HOST-MD5=$(md5sum <$S/big.out | cut -d' ' -f1)"
+}
+run blk-write blk_write
+blk_ro() {
+    dd if=/dev/urandom of=$S/ro.img bs=1M count=8 2>/dev/null
+    echo "HOST-BEFORE=$(md5sum <$S/ro.img | cut -d' ' -f1)"
+    api --memory 256 --disk $S/ro.img,ro --cmdline "$C vmkit.test=blk-ro"
+    echo "HOST-AFTER=$(md5sum <$S/ro.img | cut -d' ' -f1)"
+}
+run blk-ro blk_ro
+blk_fsync() {
+    dd if=/dev/zero of=$S/f.img bs=1M count=8 2>/dev/null
+    api --memory 256 --disk $S/f.img,sync=full --cmdline "$C vmkit.test=blk-fsync" --on FSYNC-DONE=kill
+    echo "VMM-RC=$?"
+    echo "HOST-PATTERN=$(head -c 1048576 $S/f.img | md5sum | cut -d' ' -f1)"
+    echo "WANT-PATTERN=$(yes vmkit-fsync-pattern | head -c 1048576 | md5sum | cut -d' ' -f1)"
+}
+run blk-fsync blk_fsync
+blk_media() {
+    { printf 'MEDIA-A-HEADER..'; dd if=/dev/zero bs=1M count=8 2>/dev/null; } | head -c 8388608 >$S/a.img
+    { printf 'MEDIA-B-HEADER..'; dd if=/dev/zero bs=1M count=16 2>/dev/null; } | head -c 16777216 >$S/b.img
+    api --memory 256 --disk $S/a.img --cmdline "$C vmkit.test=blk-media" --on MEDIA-WAIT=media:$S/b.img
+}
+run blk-media blk_media
+blk_discard() {
+    dd if=/dev/urandom of=$S/d.img bs=1M count=32 2>/dev/null
+    echo "HOST-KB-BEFORE=$(du -k $S/d.img | cut -f1)"
+    api --memory 256 --disk $S/d.img --cmdline "$C vmkit.test=blk-discard"
+    echo "HOST-KB-AFTER=$(du -k $S/d.img | cut -f1)"
+}
+run blk-discard blk_discard
+run blk-id api --memory 256 --disk "$GUEST_DATA/empty.img,id=vmkit-disk-0001" --cmdline "$C vmkit.test=blk-id"
+run hvc0 api --memory 256 --console virtio --cmdline "console=ttyS0 panic=-1 vmkit.console=hvc0" \
+    --send-after 'VMKIT-GUEST-READY=echo HVC-$((6*7))' --send-after 'HVC-42=poweroff'
+run balloon api --memory 512 --balloon 1 --cmdline "$C vmkit.test=balloon" --on BALLOON-WAIT=rss \
+    --on BALLOON-WAIT=balloon:256 --on BALLOON-DONE=rss --on BALLOON-DONE=stats
+umount /scratch
 run cli-cpus vmkit --cpus 2 --memory 256 --bootloader "linux,kernel=$K,initrd=$I,cmdline=\"$C vmkit.test=cpus\"" --device serial,stdio
 exit 0
 L1
@@ -50,7 +96,9 @@ else
     # A copy without the x bit, so the rig puts it in /data.
     tg=$(mktemp -d /tmp/vmkit-tg.XXXXXX)
     install -m 0644 "$BUILD/tests/direct/vmkit-testguest.bzimage" "$tg/"
+    truncate -s 4M "$tg/empty.img"
     "$ROOT/tests/nested/run-l1.sh" --timeout 1500 "$l1" "$BUILD/vmkit" "$BUILD/tests/vmkit-api-test" "$tg/vmkit-testguest.bzimage" \
+        "$tg/empty.img" "$(command -v mke2fs)" "$(command -v debugfs)" \
         </dev/null >"$log" 2>&1
 fi
 rc=$?
@@ -93,4 +141,37 @@ check guest-reboot-stop "stop-reason guest-reboot"
 check guest-reboot-restart "API did-reboot" "stop-reason host-stop"
 check cli-cpus "^CPUS=2" "VMKIT-TEST-EXIT=0"
 for t in tg-powerbutton tg-smp-4 tg-acpi-2 tg-uart tg-pause; do check $t "TAP done [1-9][0-9]* 0" "stop-reason guest-poweroff"; done
+
+# virtio on the Debian kernel's drivers.
+check rng "RNG-CURRENT=virtio_rng" "VMKIT-TEST-EXIT=0"
+check pci "PCI 0000:00:00.0 0x8086:0x29c0" "0x1af4:0x1042 virtio-pci" "0x1af4:0x1044 virtio-pci" \
+    "0x1af4:0x1045 virtio-pci" "PCI-MSI" "VMKIT-TEST-EXIT=0"
+# same_values NAME KEY1 KEY2: the two KEY=value lines of a section agree.
+same_values() {
+    local f="$VMK_LOGDIR/nested-$1.log" a b
+    a=$(grep -Eo "^$2=[^ ]+" "$f" | head -1 | cut -d= -f2)
+    b=$(grep -Eo "^$3=[^ ]+" "$f" | head -1 | cut -d= -f2)
+    if [ -n "$a" ] && [ "$a" = "$b" ]; then t_pass "nested-$1-$2"; else t_fail "nested-$1-$2" "$2=${a:-?} $3=${b:-?}"; fi
+}
+check blk-write "VMKIT-TEST-EXIT=0" && same_values blk-write BLK-MD5 HOST-MD5
+check blk-ro "BLK-RO=1" "RO-WRITE=failed" "VMKIT-TEST-EXIT=0" && same_values blk-ro HOST-BEFORE HOST-AFTER
+check blk-fsync "FSYNC-DONE" "API action kill" "VMM-RC=137" && same_values blk-fsync HOST-PATTERN WANT-PATTERN
+check blk-media "MEDIA-SIZE-1=16384 MEDIA-HEAD-1=MEDIA-A-HEADER" "MEDIA-SIZE-2=32768 MEDIA-HEAD-2=MEDIA-B-HEADER" \
+    "VMKIT-TEST-EXIT=0"
+f="$VMK_LOGDIR/nested-blk-discard.log"; section blk-discard >"$f"
+kb1=$(grep -Eo '^HOST-KB-BEFORE=[0-9]+' "$f" | cut -d= -f2); kb2=$(grep -Eo '^HOST-KB-AFTER=[0-9]+' "$f" | cut -d= -f2)
+if grep -q "DISCARD-RC=0" "$f" && [ -n "$kb1" ] && [ -n "$kb2" ] && [ "$kb2" -lt $((kb1 / 4)) ]; then
+    t_pass nested-blk-discard
+else
+    t_fail nested-blk-discard "image ${kb1:-?} KiB before, ${kb2:-?} KiB after"
+fi
+check blk-id "BLK-SERIAL=vmkit-disk-0001" "BLK-SIZE=8192" "VMKIT-TEST-EXIT=0"
+check hvc0 "^HVC-42" "stop-reason guest-poweroff"
+f="$VMK_LOGDIR/nested-balloon.log"; section balloon >"$f"
+m1=$(grep -Eo '^BALLOON-MEM-1=[0-9]+' "$f" | cut -d= -f2); m2=$(grep -Eo '^BALLOON-MEM-2=[0-9]+' "$f" | cut -d= -f2)
+r1=$(grep -Eo 'API VmRSS:[[:space:]]*[0-9]+' "$f" | head -1 | grep -Eo '[0-9]+$')
+r2=$(grep -Eo 'API VmRSS:[[:space:]]*[0-9]+' "$f" | tail -1 | grep -Eo '[0-9]+$')
+if [ -n "$m1" ] && [ -n "$m2" ] && [ $((m1 - m2)) -ge 200000 ]; then t_pass nested-balloon-guest-memory; else t_fail nested-balloon-guest-memory "MemFree ${m1:-?} -> ${m2:-?} kB"; fi
+if [ -n "$r1" ] && [ -n "$r2" ] && [ $((r1 - r2)) -ge 100000 ]; then t_pass nested-balloon-host-rss; else t_fail nested-balloon-host-rss "VMM RSS ${r1:-?} -> ${r2:-?} kB"; fi
+t_expect nested-balloon-stats "$f" "API balloon target=268435456 actual=268435456" "stop-reason guest-poweroff"
 exit 0

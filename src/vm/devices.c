@@ -1,0 +1,109 @@
+/* The machine's PCI devices: the host bridge, then one virtio-pci function
+ * per configured device, in a stable order (storage in configuration order,
+ * then console, entropy, balloon) so guest device names do not shift. */
+#include "arch/x86/layout.h"
+#include "util/error_priv.h"
+#include "vm/machine_priv.h"
+
+static bool add_transport(struct machine *m, struct virtio_dev *d, vmk_error **err)
+{
+	if (m->ntransports == sizeof(m->transports) / sizeof(m->transports[0]))
+		return vmk_set_error(err, VMK_ERR_LIMIT_EXCEEDED, NULL, "too many PCI devices");
+	struct virtio_pci_env env = {.vm_fd = m->vm_fd, .irq = &m->irq, .io = m->io, .mem = &m->mem};
+	struct virtio_pci *t = virtio_pci_new(d, &env, m->pci, err);
+	if (!t)
+		return false;
+	m->transports[m->ntransports++] = t;
+	return true;
+}
+
+bool machine_setup_devices(struct machine *m, const int (*serial_fds)[2], vmk_error **err)
+{
+	const struct vmk_config *cfg = m->cfg;
+	m->pci = pci_host_new(&m->pio, &m->mmio, LAYOUT_ECAM, LAYOUT_PCI_WIN, LAYOUT_PCI_WIN_SIZE);
+	m->io = evloop_new();
+	if (!m->pci || !m->io)
+		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, NULL, "cannot create the PCI host or I/O thread");
+
+	for (size_t i = 0; i < cfg->storage_count; i++) {
+		struct virtio_blk *b = virtio_blk_new(cfg->storage[i], (unsigned)i, err);
+		if (!b)
+			return false;
+		m->blk[m->nblk++] = b;
+		if (!add_transport(m, virtio_blk_dev(b), err))
+			return false;
+	}
+
+	int cfds[VMK_MAX_SERIAL_PORTS][2];
+	unsigned nports = 0;
+	for (size_t i = 0; i < cfg->serial_port_count; i++) {
+		if (cfg->serial_ports[i]->kind != VMK_SERIAL_PORT_VIRTIO_CONSOLE)
+			continue;
+		cfds[nports][0] = serial_fds[i][0];
+		cfds[nports][1] = serial_fds[i][1];
+		nports++;
+	}
+	if (nports) {
+		m->console = virtio_console_new((const int (*)[2])cfds, nports, err);
+		if (!m->console || !add_transport(m, virtio_console_dev(m->console), err))
+			return false;
+	}
+	if (cfg->entropy) {
+		m->rng = virtio_rng_new(err);
+		if (!m->rng || !add_transport(m, virtio_rng_dev(m->rng), err))
+			return false;
+	}
+	if (cfg->balloon) {
+		m->balloon = virtio_balloon_new(cfg->memory_size, err);
+		if (!m->balloon || !add_transport(m, virtio_balloon_dev(m->balloon), err))
+			return false;
+	}
+	return true;
+}
+
+void machine_free_devices(struct machine *m)
+{
+	/* No kick or completion may run while devices go away. */
+	evloop_free(m->io);
+	m->io = NULL;
+	for (unsigned i = 0; i < m->ntransports; i++)
+		virtio_pci_free(m->transports[i]);
+	m->ntransports = 0;
+	for (unsigned i = 0; i < m->nblk; i++)
+		virtio_blk_free(m->blk[i]);
+	m->nblk = 0;
+	if (m->console)
+		virtio_console_free(m->console);
+	if (m->rng)
+		virtio_rng_free(m->rng);
+	if (m->balloon)
+		virtio_balloon_free(m->balloon);
+	m->console = NULL;
+	m->rng = NULL;
+	m->balloon = NULL;
+	pci_host_free(m->pci);
+	m->pci = NULL;
+}
+
+bool machine_change_storage(struct machine *m, unsigned index, const struct vmk_storage_attachment *a,
+			    vmk_error **err)
+{
+	if (index >= m->nblk)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "index", "no storage device %u (the VM has %u)",
+				     index, m->nblk);
+	return virtio_blk_change_media(m->blk[index], a, err);
+}
+
+bool machine_balloon_set_target(struct machine *m, uint64_t bytes, vmk_error **err)
+{
+	if (!m->balloon)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "balloon", "the VM has no memory balloon");
+	return virtio_balloon_set_target(m->balloon, bytes, err);
+}
+
+bool machine_balloon_stats(struct machine *m, vmk_balloon_stats *st, vmk_error **err)
+{
+	if (!m->balloon)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "balloon", "the VM has no memory balloon");
+	return virtio_balloon_get_stats(m->balloon, st, err);
+}
