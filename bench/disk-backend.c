@@ -99,7 +99,7 @@ static void bench(const char *path, enum disk_engine engine, vmk_disk_caching_mo
 	}
 	vmk_disk_attachment_set_caching_mode(a, cache);
 	memset(&cur, 0, sizeof(cur));
-	cur.d = disk_open(a, engine, &err);
+	cur.d = disk_open(a, engine, "attachment", &err);
 	vmk_storage_attachment_free(a);
 	if (!cur.d) {
 		fprintf(stderr, "%s\n", vmk_error_get_message(err));

@@ -387,9 +387,9 @@ static int open_backing(const struct vmk_storage_attachment *a, int flags)
 	return fd;
 }
 
-static bool open_fd(struct disk *d, const struct vmk_storage_attachment *a, const char *name, vmk_error **err)
+static bool open_fd(struct disk *d, const struct vmk_storage_attachment *a, const char *name, const char *field,
+		    vmk_error **err)
 {
-	const char *field = "attachment";
 	int flags = (a->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
 	struct flock lk = {.l_type = a->read_only ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET};
 	struct stat st;
@@ -436,18 +436,19 @@ static bool start_threads(struct disk *d, unsigned n, vmk_error **err)
 	return true;
 }
 
-struct disk *disk_open(const struct vmk_storage_attachment *a, enum disk_engine engine, vmk_error **err)
+struct disk *disk_open(const struct vmk_storage_attachment *a, enum disk_engine engine, const char *field,
+		       vmk_error **err)
 {
 	struct disk *d;
 	char name[32];
 
 	if (!a)
-		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "attachment", "attachment is NULL"), NULL;
-	if (!storage_attachment_check(a, "attachment", err))
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, field, "%s is NULL", field), NULL;
+	if (!storage_attachment_check(a, field, err))
 		return NULL;
 	d = calloc(1, sizeof(*d));
 	if (!d)
-		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, "attachment", "attachment: out of memory"),
+		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, field, "%s: out of memory", field),
 		       NULL;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
@@ -457,20 +458,20 @@ struct disk *disk_open(const struct vmk_storage_attachment *a, enum disk_engine 
 	d->sync = a->sync;
 	d->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	snprintf(name, sizeof(name), "fd %d", a->fd);
-	if (!open_fd(d, a, a->path ? a->path : name, err))
+	if (!open_fd(d, a, a->path ? a->path : name, field, err))
 		goto fail;
 	if (d->efd < 0) {
-		vmk_set_errno(err, VMK_ERR_INTERNAL, "attachment", errno, "attachment: eventfd");
+		vmk_set_errno(err, VMK_ERR_INTERNAL, field, errno, "%s: eventfd", field);
 		goto fail;
 	}
 	if (engine != DISK_ENGINE_THREADS && io_uring_queue_init(RING_DEPTH, &d->ring, 0) == 0) {
 		d->uring = true;
 		if (io_uring_register_eventfd(&d->ring, d->efd) != 0) {
-			vmk_set_error(err, VMK_ERR_INTERNAL, "attachment", "attachment: io_uring eventfd");
+			vmk_set_error(err, VMK_ERR_INTERNAL, field, "%s: io_uring eventfd", field);
 			goto fail;
 		}
 	} else if (engine == DISK_ENGINE_URING) {
-		vmk_set_error(err, VMK_ERR_NOT_SUPPORTED, "attachment",
+		vmk_set_error(err, VMK_ERR_NOT_SUPPORTED, field,
 			      "attachment: io_uring is not available");
 		goto fail;
 	}

@@ -33,7 +33,9 @@ struct disk_io {
 	int res;
 };
 
-struct disk *disk_open(const struct vmk_storage_attachment *a, enum disk_engine engine, vmk_error **err);
+/* field names the attachment in errors, e.g. "storage_devices[0].attachment". */
+struct disk *disk_open(const struct vmk_storage_attachment *a, enum disk_engine engine, const char *field,
+		       vmk_error **err);
 /* Waits for requests in flight (their done() runs) and closes. */
 void disk_close(struct disk *d);
 

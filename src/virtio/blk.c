@@ -5,6 +5,7 @@
  * queues share the one backend. */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -286,7 +287,9 @@ struct virtio_blk *virtio_blk_new(const struct vmk_storage_device *cfg, unsigned
 		return NULL;
 	}
 	if (cfg->attachment) {
-		d = disk_open(cfg->attachment, DISK_ENGINE_AUTO, err);
+		char field[48];
+		snprintf(field, sizeof(field), "storage_devices[%u].attachment", index);
+		d = disk_open(cfg->attachment, DISK_ENGINE_AUTO, field, err);
 		if (!d) {
 			free(b);
 			return NULL;
@@ -361,7 +364,7 @@ bool virtio_blk_change_media(struct virtio_blk *b, const struct vmk_storage_atta
 	struct media_swap s = {.b = b};
 
 	if (a) {
-		s.new_disk = disk_open(a, DISK_ENGINE_AUTO, err);
+		s.new_disk = disk_open(a, DISK_ENGINE_AUTO, "attachment", err);
 		if (!s.new_disk)
 			return false;
 	}

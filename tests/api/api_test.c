@@ -8,7 +8,7 @@
  *        [--memory MiB] [--reboot restart|stop] [--timeout SEC]
  *        [--expect REASON] [--expect-reboots N] [--stop-after-reboots N]
  *        [--entropy 1] [--balloon 1] [--console 16550|virtio]
- *        [--disk PATH[,ro][,sync=full|fsync|none][,cache=cached|uncached][,id=ID]]...
+ *        [--disk PATH[,ro][,sync=full|fsync|none][,cache=cached|uncached][,id=ID][,queues=N]]...
  *        more ACTIONs: media:PATH | eject | balloon:MiB | stats | rss | kill
  *        [--on MARKER=ACTION]...  ACTION: request-stop | stop | pause-resume
  *        [--send-after MARKER=TEXT] (types TEXT + newline into the console) */
@@ -147,6 +147,7 @@ static bool add_disk(vmk_config *cfg, const char *spec, vmk_error **err)
 	char *path = strtok_r(copy, ",", &save);
 	bool ro = false;
 	const char *sync = NULL, *cache = NULL, *id = NULL;
+	unsigned queues = 1;
 	for (char *t; (t = strtok_r(NULL, ",", &save));) {
 		if (!strcmp(t, "ro"))
 			ro = true;
@@ -156,6 +157,8 @@ static bool add_disk(vmk_config *cfg, const char *spec, vmk_error **err)
 			cache = t + 6;
 		else if (!strncmp(t, "id=", 3))
 			id = t + 3;
+		else if (!strncmp(t, "queues=", 7))
+			queues = (unsigned)atoi(t + 7);
 	}
 	vmk_storage_attachment *a = vmk_disk_image_attachment_new(path, ro, err);
 	bool ok = a != NULL;
@@ -169,6 +172,8 @@ static bool add_disk(vmk_config *cfg, const char *spec, vmk_error **err)
 	vmk_storage_device *d = a ? vmk_virtio_block_device_new(a) : NULL;
 	if (ok && id)
 		ok = vmk_virtio_block_device_set_identifier(d, id, err);
+	if (ok && queues != 1)
+		ok = vmk_virtio_block_device_set_num_queues(d, queues, err);
 	if (ok)
 		ok = vmk_config_add_storage_device(cfg, d, err);
 	vmk_storage_device_free(d);

@@ -115,6 +115,25 @@ echo "rc=$?" >>"$log"
 cat "$out" >>"$log"; rm -f "$out"
 t_expect cli-serial-logfile "$log" "^rc=0$" "vmkit-testguest: cmdline"
 
+# One image, two VMs: the second is refused (OFD lock) and the image is untouched.
+img=$(mktemp /tmp/vmkit-img.XXXXXX)
+head -c 4194304 /dev/urandom >"$img"
+h1=$(md5sum <"$img")
+log=$VMK_LOGDIR/direct-cli-disk-locked.log
+rm -f "$pid"
+( timeout 60 "$VMKIT" --pidfile "$pid" --memory 64 --bootloader "linux,kernel=$G,cmdline=\"vmkit.t=halt\"" \
+    --device "virtio-blk,path=$img" --device serial,stdio </dev/null >"$log.1" 2>&1 ) &
+bg=$!
+for _ in $(seq 100); do grep -q "TAP ok halting" "$log.1" 2>/dev/null && break; sleep 0.1; done
+timeout 60 "$VMKIT" --memory 64 --bootloader "linux,kernel=$G,cmdline=\"vmkit.t=poweroff\"" \
+    --device "virtio-blk,path=$img" </dev/null >"$log" 2>&1
+echo "rc=$?" >>"$log"
+kill -TERM "$(cat "$pid")"; sleep 0.5; kill -TERM "$(cat "$pid")" 2>/dev/null
+wait $bg
+[ "$(md5sum <"$img")" = "$h1" ] && echo "image-unchanged" >>"$log"
+t_expect cli-disk-locked "$log" "in use by another VM" "^rc=1$" "^image-unchanged$"
+rm -f "$img" "$log.1"
+
 # /dev/kvm errors: one clear line, exit 1, nothing started.
 log=$VMK_LOGDIR/direct-cli-kvm-permission.log
 # Copies an unprivileged user can reach wherever the checkout lives.

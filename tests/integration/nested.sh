@@ -78,7 +78,9 @@ blk_discard() {
     echo "HOST-KB-AFTER=$(du -k $S/d.img | cut -f1)"
 }
 run blk-discard blk_discard
-run blk-id api --memory 256 --disk "$GUEST_DATA/empty.img,id=vmkit-disk-0001" --cmdline "$C vmkit.test=blk-id"
+run blk-id api --memory 256 --cpus 2 --disk "$GUEST_DATA/empty.img,id=vmkit-disk-0001,queues=2" --cmdline "$C vmkit.test=blk-id"
+run cli-virtio vmkit --memory 256 --bootloader "linux,kernel=$K,initrd=$I,cmdline=\"$C vmkit.test=blk-id\"" \
+    --device serial,stdio --device "virtio-blk,path=$GUEST_DATA/empty.img,deviceId=cli-disk" --device virtio-rng
 run hvc0 api --memory 256 --console virtio --cmdline "console=ttyS0 panic=-1 vmkit.console=hvc0" \
     --send-after 'VMKIT-GUEST-READY=echo HVC-$((6*7))' --send-after 'HVC-42=poweroff'
 run balloon api --memory 512 --balloon 1 --cmdline "$C vmkit.test=balloon" --on BALLOON-WAIT=rss \
@@ -165,7 +167,8 @@ if grep -q "DISCARD-RC=0" "$f" && [ -n "$kb1" ] && [ -n "$kb2" ] && [ "$kb2" -lt
 else
     t_fail nested-blk-discard "image ${kb1:-?} KiB before, ${kb2:-?} KiB after"
 fi
-check blk-id "BLK-SERIAL=vmkit-disk-0001" "BLK-SIZE=8192" "VMKIT-TEST-EXIT=0"
+check blk-id "BLK-SERIAL=vmkit-disk-0001" "BLK-SIZE=8192" "BLK-QUEUES=2" "VMKIT-TEST-EXIT=0"
+check cli-virtio "BLK-SERIAL=cli-disk" "BLK-QUEUES=1" "VMKIT-TEST-EXIT=0"
 check hvc0 "^HVC-42" "stop-reason guest-poweroff"
 f="$VMK_LOGDIR/nested-balloon.log"; section balloon >"$f"
 m1=$(grep -Eo '^BALLOON-MEM-1=[0-9]+' "$f" | cut -d= -f2); m2=$(grep -Eo '^BALLOON-MEM-2=[0-9]+' "$f" | cut -d= -f2)

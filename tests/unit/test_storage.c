@@ -273,7 +273,7 @@ static struct disk *open_disk(const char *path, bool ro, vmk_disk_caching_mode c
 	if (!a)
 		return NULL;
 	vmk_disk_attachment_set_caching_mode(a, cache);
-	d = disk_open(a, engine, err);
+	d = disk_open(a, engine, "attachment", err);
 	vmk_storage_attachment_free(a);
 	return d;
 }
