@@ -2,7 +2,7 @@
 #include <vmkit/vmkit.h>
 
 #define STR2(x) #x
-#define STR(x) STR2(x)
+#define STR(x)	STR2(x)
 
 const char *vmk_version(void)
 {

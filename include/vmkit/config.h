@@ -20,7 +20,7 @@ typedef struct vmk_config vmk_config;
 /* What a guest-initiated reboot does. */
 typedef enum vmk_reboot_action {
 	VMK_REBOOT_RESTART = 0, /* reset the machine and boot again, VM stays running */
-	VMK_REBOOT_STOP = 1,    /* stop the VM, reported as VMK_STOP_REASON_GUEST_REBOOT */
+	VMK_REBOOT_STOP = 1,	/* stop the VM, reported as VMK_STOP_REASON_GUEST_REBOOT */
 } vmk_reboot_action;
 
 /* Defaults: 1 vCPU, 512 MiB, no boot loader, no serial ports, reboot restarts. */

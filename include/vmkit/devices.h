@@ -13,8 +13,8 @@ extern "C" {
 #endif
 
 typedef struct vmk_balloon_stats {
-	uint64_t target_bytes;  /* what the host asked for */
-	uint64_t actual_bytes;  /* what the guest has given back */
+	uint64_t target_bytes; /* what the host asked for */
+	uint64_t actual_bytes; /* what the guest has given back */
 	/* From the guest's statistics queue; UINT64_MAX when not reported. */
 	uint64_t swap_in, swap_out, major_faults, minor_faults;
 	uint64_t free_memory, total_memory, available_memory, disk_caches;

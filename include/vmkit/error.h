@@ -9,28 +9,29 @@ extern "C" {
 
 typedef enum vmk_error_code {
 	VMK_ERR_NONE = 0,
-	VMK_ERR_INTERNAL,           /* a bug or an unexpected host failure */
-	VMK_ERR_INVALID_ARGUMENT,   /* NULL handle, bad enum value */
-	VMK_ERR_CPU_COUNT,          /* 0 or above what KVM allows */
-	VMK_ERR_MEMORY_TOO_SMALL,   /* below vmk_config_min_memory_size() */
-	VMK_ERR_MEMORY_ALIGNMENT,   /* not a multiple of 1 MiB */
-	VMK_ERR_MEMORY_TOO_LARGE,   /* above host memory */
+	VMK_ERR_INTERNAL,	  /* a bug or an unexpected host failure */
+	VMK_ERR_INVALID_ARGUMENT, /* NULL handle, bad enum value */
+	VMK_ERR_CPU_COUNT,	  /* 0 or above what KVM allows */
+	VMK_ERR_MEMORY_TOO_SMALL, /* below vmk_config_min_memory_size() */
+	VMK_ERR_MEMORY_ALIGNMENT, /* not a multiple of 1 MiB */
+	VMK_ERR_MEMORY_TOO_LARGE, /* above host memory */
 	VMK_ERR_NO_BOOT_LOADER,
-	VMK_ERR_KERNEL_UNREADABLE,  /* missing, a directory, no permission */
-	VMK_ERR_KERNEL_FORMAT,      /* not an x86-64 bzImage of protocol 2.10+ */
+	VMK_ERR_KERNEL_UNREADABLE, /* missing, a directory, no permission */
+	VMK_ERR_KERNEL_FORMAT,	   /* not an x86-64 bzImage of protocol 2.10+ */
 	VMK_ERR_INITRD_UNREADABLE,
-	VMK_ERR_CMDLINE_TOO_LONG,   /* longer than the kernel's cmdline_size */
-	VMK_ERR_SERIAL_PORT,        /* bad serial port configuration */
-	VMK_ERR_SERIAL_ATTACHMENT,  /* bad fd, unwritable log path */
-	VMK_ERR_LIMIT_EXCEEDED,     /* too many devices of a kind */
-	VMK_ERR_NO_KVM,             /* /dev/kvm missing */
-	VMK_ERR_KVM_PERMISSION,     /* /dev/kvm not accessible */
-	VMK_ERR_KVM,                /* a KVM ioctl failed */
+	VMK_ERR_CMDLINE_TOO_LONG,  /* longer than the kernel's cmdline_size */
+	VMK_ERR_SERIAL_PORT,	   /* bad serial port configuration */
+	VMK_ERR_SERIAL_ATTACHMENT, /* bad fd, unwritable log path */
+	VMK_ERR_LIMIT_EXCEEDED,	   /* too many devices of a kind */
+	VMK_ERR_NO_KVM,		   /* /dev/kvm missing */
+	VMK_ERR_KVM_PERMISSION,	   /* /dev/kvm not accessible */
+	VMK_ERR_KVM,		   /* a KVM ioctl failed */
 	VMK_ERR_OUT_OF_MEMORY,
-	VMK_ERR_INVALID_STATE,      /* the call is not allowed in the VM's state */
+	VMK_ERR_INVALID_STATE, /* the call is not allowed in the VM's state */
 	VMK_ERR_NOT_SUPPORTED,
 	VMK_ERR_TIMEOUT,
-	VMK_ERR_STORAGE_ATTACHMENT, /* missing, a directory, no permission, not a block device, bad size, in use */
+	VMK_ERR_STORAGE_ATTACHMENT, /* missing, a directory, no permission, not a block device, bad size, in
+				       use */
 	VMK_ERR_DEVICE_IDENTIFIER,  /* longer than the device allows or not printable ASCII */
 	VMK_ERR__COUNT
 } vmk_error_code;

@@ -17,14 +17,14 @@ typedef struct vmk_storage_device vmk_storage_device;
 
 typedef enum vmk_disk_caching_mode {
 	VMK_DISK_CACHING_AUTOMATIC = 0, /* cached */
-	VMK_DISK_CACHING_CACHED,        /* through the host page cache */
-	VMK_DISK_CACHING_UNCACHED,      /* O_DIRECT where the file system allows it */
+	VMK_DISK_CACHING_CACHED,	/* through the host page cache */
+	VMK_DISK_CACHING_UNCACHED,	/* O_DIRECT where the file system allows it */
 } vmk_disk_caching_mode;
 
 typedef enum vmk_disk_sync_mode {
 	VMK_DISK_SYNC_FULL = 0, /* guest flushes reach stable storage (fdatasync) */
-	VMK_DISK_SYNC_FSYNC,    /* guest flushes call fsync */
-	VMK_DISK_SYNC_NONE,     /* guest flushes are ignored: fast, loses data on host crash */
+	VMK_DISK_SYNC_FSYNC,	/* guest flushes call fsync */
+	VMK_DISK_SYNC_NONE,	/* guest flushes are ignored: fast, loses data on host crash */
 } vmk_disk_sync_mode;
 
 /* A raw disk image (or ISO) file. Fails at once on a missing file, a

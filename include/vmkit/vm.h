@@ -27,13 +27,13 @@ typedef enum vmk_state {
 
 /* Why the VM last stopped. */
 typedef enum vmk_stop_reason {
-	VMK_STOP_REASON_NONE = 0,       /* has not stopped yet */
+	VMK_STOP_REASON_NONE = 0,	/* has not stopped yet */
 	VMK_STOP_REASON_GUEST_POWEROFF, /* ACPI S5, also after request_stop */
-	VMK_STOP_REASON_GUEST_REBOOT,   /* reboot with VMK_REBOOT_STOP */
-	VMK_STOP_REASON_TRIPLE_FAULT,   /* the vCPU shut down */
+	VMK_STOP_REASON_GUEST_REBOOT,	/* reboot with VMK_REBOOT_STOP */
+	VMK_STOP_REASON_TRIPLE_FAULT,	/* the vCPU shut down */
 	VMK_STOP_REASON_INTERNAL_ERROR, /* KVM could not run the guest (emulation failure) */
-	VMK_STOP_REASON_HOST_STOP,      /* vmk_vm_stop() */
-	VMK_STOP_REASON_VMM_ERROR,      /* vmkit failed; see the error */
+	VMK_STOP_REASON_HOST_STOP,	/* vmk_vm_stop() */
+	VMK_STOP_REASON_VMM_ERROR,	/* vmkit failed; see the error */
 } vmk_stop_reason;
 
 const char *vmk_state_name(vmk_state s);
@@ -83,7 +83,8 @@ bool vmk_vm_stop(vmk_vm *vm, vmk_error **err);
 /* Run-time changes (beyond Apple). */
 /* Replaces the media of storage device `index` (in configuration order) of a
  * running or paused VM; a = NULL ejects. The guest sees a capacity change. */
-bool vmk_vm_change_storage_attachment(vmk_vm *vm, unsigned index, const vmk_storage_attachment *a, vmk_error **err);
+bool vmk_vm_change_storage_attachment(vmk_vm *vm, unsigned index, const vmk_storage_attachment *a,
+				      vmk_error **err);
 /* Asks the guest's balloon driver to leave `bytes` of memory to the guest
  * (memory size minus target is reclaimed). */
 bool vmk_vm_set_balloon_target(vmk_vm *vm, uint64_t bytes, vmk_error **err);

@@ -387,8 +387,8 @@ static int open_backing(const struct vmk_storage_attachment *a, int flags)
 	return fd;
 }
 
-static bool open_fd(struct disk *d, const struct vmk_storage_attachment *a, const char *name, const char *field,
-		    vmk_error **err)
+static bool open_fd(struct disk *d, const struct vmk_storage_attachment *a, const char *name,
+		    const char *field, vmk_error **err)
 {
 	int flags = (a->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
 	struct flock lk = {.l_type = a->read_only ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET};
@@ -448,8 +448,7 @@ struct disk *disk_open(const struct vmk_storage_attachment *a, enum disk_engine 
 		return NULL;
 	d = calloc(1, sizeof(*d));
 	if (!d)
-		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, field, "%s: out of memory", field),
-		       NULL;
+		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, field, "%s: out of memory", field), NULL;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	d->work_tail = &d->work;
@@ -471,8 +470,7 @@ struct disk *disk_open(const struct vmk_storage_attachment *a, enum disk_engine 
 			goto fail;
 		}
 	} else if (engine == DISK_ENGINE_URING) {
-		vmk_set_error(err, VMK_ERR_NOT_SUPPORTED, field,
-			      "attachment: io_uring is not available");
+		vmk_set_error(err, VMK_ERR_NOT_SUPPORTED, field, "attachment: io_uring is not available");
 		goto fail;
 	}
 	if (!start_threads(d, d->uring ? 1 : POOL_THREADS, err))

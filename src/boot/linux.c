@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define E820_RAM 1
+#define E820_RAM      1
 #define E820_RESERVED 2
 
 #define KERNEL_MAX_SIZE (256ULL << 20)
@@ -84,8 +84,8 @@ static uint8_t *read_file(const char *path, size_t max, size_t *len, int *err)
 	return buf;
 }
 
-static bool load_initrd(const struct gmem *m, const char *path, const struct bzimage_info *bz, uint64_t kernel_end,
-			struct linux_boot *out, vmk_error **err)
+static bool load_initrd(const struct gmem *m, const char *path, const struct bzimage_info *bz,
+			uint64_t kernel_end, struct linux_boot *out, vmk_error **err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -93,8 +93,8 @@ static bool load_initrd(const struct gmem *m, const char *path, const struct bzi
 		return vmk_set_errno(err, VMK_ERR_INITRD_UNREADABLE, "boot_loader.initrd", errno, "%s", path);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return vmk_set_error(err, VMK_ERR_INITRD_UNREADABLE, "boot_loader.initrd", "%s is not a regular file",
-				     path);
+		return vmk_set_error(err, VMK_ERR_INITRD_UNREADABLE, "boot_loader.initrd",
+				     "%s is not a regular file", path);
 	}
 	uint64_t max = (bz->xloadflags & XLF_CAN_BE_LOADED_ABOVE_4G) ? UINT64_MAX - 1 : bz->initrd_addr_max;
 	uint64_t addr = linux_initrd_addr(m, kernel_end, max, (uint64_t)st.st_size);
@@ -114,7 +114,8 @@ static bool load_initrd(const struct gmem *m, const char *path, const struct bzi
 		if (r <= 0) {
 			int e = r < 0 ? errno : EIO;
 			close(fd);
-			return vmk_set_errno(err, VMK_ERR_INITRD_UNREADABLE, "boot_loader.initrd", e, "%s", path);
+			return vmk_set_errno(err, VMK_ERR_INITRD_UNREADABLE, "boot_loader.initrd", e, "%s",
+					     path);
 		}
 		got += (size_t)r;
 	}
@@ -132,12 +133,14 @@ bool linux_load(const struct gmem *m, const struct vmk_boot_loader *bl, uint64_t
 	int e = 0;
 	uint8_t *img = read_file(bl->kernel, KERNEL_MAX_SIZE, &len, &e);
 	if (!img)
-		return vmk_set_errno(err, VMK_ERR_KERNEL_UNREADABLE, "boot_loader.kernel", e, "%s", bl->kernel);
+		return vmk_set_errno(err, VMK_ERR_KERNEL_UNREADABLE, "boot_loader.kernel", e, "%s",
+				     bl->kernel);
 	struct bzimage_info bz;
 	const char *why = NULL;
 	if (bzimage_parse(img, len, &bz, &why) < 0) {
 		free(img);
-		return vmk_set_error(err, VMK_ERR_KERNEL_FORMAT, "boot_loader.kernel", "%s: %s", bl->kernel, why);
+		return vmk_set_error(err, VMK_ERR_KERNEL_FORMAT, "boot_loader.kernel", "%s: %s", bl->kernel,
+				     why);
 	}
 	size_t clen = strlen(bl->cmdline);
 	if (clen > bz.cmdline_size || clen >= LAYOUT_CMDLINE_MAX) {

@@ -9,7 +9,7 @@
 #include <vmkit/error.h>
 
 struct linux_boot {
-	uint64_t entry;     /* 64-bit entry point */
+	uint64_t entry;	    /* 64-bit entry point */
 	uint64_t zero_page; /* boot_params, passed in RSI */
 	uint64_t initrd_gpa;
 	uint64_t initrd_size;
@@ -24,6 +24,7 @@ unsigned linux_e820(const struct gmem *m, struct boot_e820_entry *e, unsigned ma
 
 /* Where the initrd goes: highest 2 MiB... 4 KiB-aligned spot ending at or
  * below limit and above kernel_end, inside low RAM. 0 if it does not fit. */
-uint64_t linux_initrd_addr(const struct gmem *m, uint64_t kernel_end, uint64_t initrd_addr_max, uint64_t size);
+uint64_t linux_initrd_addr(const struct gmem *m, uint64_t kernel_end, uint64_t initrd_addr_max,
+			   uint64_t size);
 
 #endif

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <vmkit/config.h>
 
-#define VMK_MAX_16550_PORTS 4
+#define VMK_MAX_16550_PORTS  4
 #define VMK_MAX_SERIAL_PORTS 16
 
 struct vmk_boot_loader {
@@ -39,8 +39,8 @@ enum storage_attachment_kind { STORAGE_ATTACH_IMAGE = 1, STORAGE_ATTACH_BLOCKDEV
 
 struct vmk_storage_attachment {
 	enum storage_attachment_kind kind;
-	char *path;     /* NULL for a blockdev given by fd */
-	int fd;         /* BLOCKDEV by fd: owned duplicate, else -1 */
+	char *path; /* NULL for a blockdev given by fd */
+	int fd;	    /* BLOCKDEV by fd: owned duplicate, else -1 */
 	bool read_only;
 	vmk_disk_caching_mode caching;
 	vmk_disk_sync_mode sync;
@@ -48,14 +48,14 @@ struct vmk_storage_attachment {
 
 struct vmk_storage_device {
 	struct vmk_storage_attachment *attachment; /* owned copy or NULL (empty drive) */
-	char identifier[21];                       /* NUL-terminated, may be empty */
+	char identifier[21];			   /* NUL-terminated, may be empty */
 	unsigned num_queues;
 };
 
 struct vmk_config {
 	unsigned cpu_count;
 	uint64_t memory_size;
-	struct vmk_boot_loader *boot_loader; /* owned copy or NULL */
+	struct vmk_boot_loader *boot_loader;			    /* owned copy or NULL */
 	struct vmk_serial_port *serial_ports[VMK_MAX_SERIAL_PORTS]; /* owned copies */
 	size_t serial_port_count;
 	vmk_reboot_action reboot_action;
@@ -67,16 +67,16 @@ struct vmk_config {
 
 /* Facts read from a bzImage header, shared by validation and the loader. */
 struct bzimage_info {
-	uint16_t protocol;      /* e.g. 0x020f */
-	uint8_t setup_sects;    /* 0 means 4 */
-	uint32_t cmdline_size;  /* max length without the NUL */
+	uint16_t protocol;     /* e.g. 0x020f */
+	uint8_t setup_sects;   /* 0 means 4 */
+	uint32_t cmdline_size; /* max length without the NUL */
 	uint32_t initrd_addr_max;
 	uint16_t xloadflags;
 	uint64_t pref_address;
 	uint32_t init_size;
 	uint32_t kernel_alignment;
 	uint8_t relocatable;
-	size_t setup_size;      /* (setup_sects + 1) * 512 */
+	size_t setup_size; /* (setup_sects + 1) * 512 */
 	size_t file_size;
 };
 

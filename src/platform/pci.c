@@ -11,7 +11,7 @@
 #include <string.h>
 
 #define PCI_MAX_SLOTS 32
-#define ECAM_SIZE (256ULL << 20)
+#define ECAM_SIZE     (256ULL << 20)
 
 struct pci_host {
 	struct pci_dev *slots[PCI_MAX_SLOTS];
@@ -216,7 +216,8 @@ static void window_write(void *opaque, uint64_t off, const uint8_t *data, unsign
 		d->ops->bar_write(d->opaque, bar, boff, data, size);
 }
 
-struct pci_host *pci_host_new(struct bus *pio, struct bus *mmio, uint64_t ecam, uint64_t win_base, uint64_t win_size)
+struct pci_host *pci_host_new(struct bus *pio, struct bus *mmio, uint64_t ecam, uint64_t win_base,
+			      uint64_t win_size)
 {
 	struct pci_host *h = calloc(1, sizeof(*h));
 	if (!h)
@@ -228,13 +229,21 @@ struct pci_host *pci_host_new(struct bus *pio, struct bus *mmio, uint64_t ecam, 
 	/* The Q35 host bridge (MCH) at 00.0, as Linux and OVMF expect. */
 	pci_dev_init(&h->bridge, 0x8086, 0x29c0, 0x060000, 0, 0x1af4, 0x1100, NULL, NULL);
 	h->slots[0] = &h->bridge;
-	struct bus_dev e = {.name = "pci-ecam", .base = ecam, .len = ECAM_SIZE, .opaque = h,
-			    .read = ecam_read, .write = ecam_write};
-	struct bus_dev c = {.name = "pci-cf8", .base = 0xcf8, .len = 8, .opaque = h,
-			    .read = cf8_read, .write = cf8_write};
+	struct bus_dev e = {.name = "pci-ecam",
+			    .base = ecam,
+			    .len = ECAM_SIZE,
+			    .opaque = h,
+			    .read = ecam_read,
+			    .write = ecam_write};
+	struct bus_dev c = {
+	    .name = "pci-cf8", .base = 0xcf8, .len = 8, .opaque = h, .read = cf8_read, .write = cf8_write};
 	h->have_cf9 = bus_take(pio, 0xcf9, &h->cf9) == 0 && h->cf9.read && h->cf9.write;
-	struct bus_dev w = {.name = "pci-window", .base = win_base, .len = win_size, .opaque = h,
-			    .read = window_read, .write = window_write};
+	struct bus_dev w = {.name = "pci-window",
+			    .base = win_base,
+			    .len = win_size,
+			    .opaque = h,
+			    .read = window_read,
+			    .write = window_write};
 	if (bus_register(mmio, &e) < 0 || bus_register(pio, &c) < 0 || bus_register(mmio, &w) < 0) {
 		pci_host_free(h);
 		return NULL;

@@ -13,27 +13,27 @@
 #define PCI_NUM_BARS 6
 
 /* Standard configuration-space offsets. */
-#define PCI_VENDOR_ID 0x00
-#define PCI_DEVICE_ID 0x02
-#define PCI_COMMAND 0x04
-#define PCI_STATUS 0x06
-#define PCI_REVISION 0x08
-#define PCI_CLASS_PROG 0x09
-#define PCI_CLASS_DEVICE 0x0a
-#define PCI_HEADER_TYPE 0x0e
-#define PCI_BAR0 0x10
-#define PCI_SUBSYSTEM_VENDOR_ID 0x2c
-#define PCI_SUBSYSTEM_ID 0x2e
-#define PCI_CAPABILITY_LIST 0x34
-#define PCI_INTERRUPT_LINE 0x3c
-#define PCI_INTERRUPT_PIN 0x3d
-#define PCI_COMMAND_IO 0x1
-#define PCI_COMMAND_MEMORY 0x2
-#define PCI_COMMAND_MASTER 0x4
+#define PCI_VENDOR_ID		 0x00
+#define PCI_DEVICE_ID		 0x02
+#define PCI_COMMAND		 0x04
+#define PCI_STATUS		 0x06
+#define PCI_REVISION		 0x08
+#define PCI_CLASS_PROG		 0x09
+#define PCI_CLASS_DEVICE	 0x0a
+#define PCI_HEADER_TYPE		 0x0e
+#define PCI_BAR0		 0x10
+#define PCI_SUBSYSTEM_VENDOR_ID	 0x2c
+#define PCI_SUBSYSTEM_ID	 0x2e
+#define PCI_CAPABILITY_LIST	 0x34
+#define PCI_INTERRUPT_LINE	 0x3c
+#define PCI_INTERRUPT_PIN	 0x3d
+#define PCI_COMMAND_IO		 0x1
+#define PCI_COMMAND_MEMORY	 0x2
+#define PCI_COMMAND_MASTER	 0x4
 #define PCI_COMMAND_INTX_DISABLE 0x400
-#define PCI_STATUS_CAP_LIST 0x10
-#define PCI_CAP_ID_MSIX 0x11
-#define PCI_CAP_ID_VNDR 0x09
+#define PCI_STATUS_CAP_LIST	 0x10
+#define PCI_CAP_ID_MSIX		 0x11
+#define PCI_CAP_ID_VNDR		 0x09
 
 struct pci_dev;
 
@@ -48,12 +48,12 @@ struct pci_dev_ops {
 
 struct pci_dev {
 	uint8_t cfg[PCI_CFG_SIZE];
-	uint8_t wmask[PCI_CFG_SIZE]; /* bits the guest may write */
+	uint8_t wmask[PCI_CFG_SIZE];	 /* bits the guest may write */
 	uint64_t bar_size[PCI_NUM_BARS]; /* 0: unused; memory BARs, 32-bit, power of two */
-	unsigned slot;                    /* device number on bus 0 */
+	unsigned slot;			 /* device number on bus 0 */
 	const struct pci_dev_ops *ops;
 	void *opaque;
-	uint8_t next_cap;                 /* where the next capability goes */
+	uint8_t next_cap; /* where the next capability goes */
 };
 
 /* Fills the header: ids, class (class << 16 | subclass << 8 | prog-if). */
@@ -71,7 +71,8 @@ struct pci_host;
 
 /* ecam is the base of 256 MiB of ECAM space; [win_base, win_base+win_size)
  * is the window BARs live in. Registers itself on both buses. */
-struct pci_host *pci_host_new(struct bus *pio, struct bus *mmio, uint64_t ecam, uint64_t win_base, uint64_t win_size);
+struct pci_host *pci_host_new(struct bus *pio, struct bus *mmio, uint64_t ecam, uint64_t win_base,
+			      uint64_t win_size);
 /* Places d in the next free slot and gives its BARs initial addresses in
  * the window (as firmware would). Before vCPUs run. Returns 0 or -errno. */
 int pci_host_add(struct pci_host *h, struct pci_dev *d);

@@ -6,7 +6,7 @@
 
 enum platform_event {
 	PLATFORM_EV_POWEROFF = 1, /* ACPI S5 */
-	PLATFORM_EV_RESET,        /* i8042 0xfe, 0xcf9, ACPI reset register */
+	PLATFORM_EV_RESET,	  /* i8042 0xfe, 0xcf9, ACPI reset register */
 };
 
 struct platform_hooks {

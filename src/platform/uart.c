@@ -13,36 +13,36 @@
 
 enum { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
 
-#define IER_RDI 0x01
-#define IER_THRI 0x02
-#define IER_RLSI 0x04
-#define IER_MSI 0x08
-#define IIR_NONE 0x01
-#define IIR_MSI 0x00
-#define IIR_THRI 0x02
-#define IIR_RDI 0x04
-#define IIR_RLSI 0x06
-#define IIR_FIFO 0xc0
-#define FCR_ENABLE 0x01
+#define IER_RDI	     0x01
+#define IER_THRI     0x02
+#define IER_RLSI     0x04
+#define IER_MSI	     0x08
+#define IIR_NONE     0x01
+#define IIR_MSI	     0x00
+#define IIR_THRI     0x02
+#define IIR_RDI	     0x04
+#define IIR_RLSI     0x06
+#define IIR_FIFO     0xc0
+#define FCR_ENABLE   0x01
 #define FCR_CLEAR_RX 0x02
-#define LCR_DLAB 0x80
-#define MCR_DTR 0x01
-#define MCR_RTS 0x02
-#define MCR_OUT1 0x04
-#define MCR_OUT2 0x08
-#define MCR_LOOP 0x10
-#define LSR_DR 0x01
-#define LSR_OE 0x02
-#define LSR_THRE 0x20
-#define LSR_TEMT 0x40
-#define MSR_DCTS 0x01
-#define MSR_DDSR 0x02
-#define MSR_TERI 0x04
-#define MSR_DDCD 0x08
-#define MSR_CTS 0x10
-#define MSR_DSR 0x20
-#define MSR_RI 0x40
-#define MSR_DCD 0x80
+#define LCR_DLAB     0x80
+#define MCR_DTR	     0x01
+#define MCR_RTS	     0x02
+#define MCR_OUT1     0x04
+#define MCR_OUT2     0x08
+#define MCR_LOOP     0x10
+#define LSR_DR	     0x01
+#define LSR_OE	     0x02
+#define LSR_THRE     0x20
+#define LSR_TEMT     0x40
+#define MSR_DCTS     0x01
+#define MSR_DDSR     0x02
+#define MSR_TERI     0x04
+#define MSR_DDCD     0x08
+#define MSR_CTS	     0x10
+#define MSR_DSR	     0x20
+#define MSR_RI	     0x40
+#define MSR_DCD	     0x80
 
 struct uart {
 	pthread_mutex_t lock;
@@ -286,7 +286,7 @@ struct uart *uart_new(uint16_t base, uint8_t irq, const struct platform_hooks *h
 int uart_attach(struct uart *u, struct bus *pio)
 {
 	struct bus_dev d = {
-		.name = "uart", .base = u->base, .len = 8, .opaque = u, .read = uart_read, .write = uart_write};
+	    .name = "uart", .base = u->base, .len = 8, .opaque = u, .read = uart_read, .write = uart_write};
 	return bus_register(pio, &d);
 }
 

@@ -16,19 +16,19 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#define BAR0_SIZE 0x8000
-#define OFF_COMMON 0x0000
-#define OFF_ISR 0x1000
-#define OFF_DEVICE 0x2000
-#define OFF_NOTIFY 0x3000
-#define OFF_MSIX 0x4000
-#define OFF_PBA 0x5000
+#define BAR0_SIZE   0x8000
+#define OFF_COMMON  0x0000
+#define OFF_ISR	    0x1000
+#define OFF_DEVICE  0x2000
+#define OFF_NOTIFY  0x3000
+#define OFF_MSIX    0x4000
+#define OFF_PBA	    0x5000
 #define NOTIFY_MULT 4
-#define NO_VECTOR 0xffff
+#define NO_VECTOR   0xffff
 
 #define CAP_COMMON 1
 #define CAP_NOTIFY 2
-#define CAP_ISR 3
+#define CAP_ISR	   3
 #define CAP_DEVICE 4
 
 struct vq_state {
@@ -77,10 +77,10 @@ struct virtio_pci {
 static void ioeventfd(struct virtio_pci *t, unsigned q, uint64_t base, bool assign)
 {
 	struct kvm_ioeventfd io = {
-		.addr = base + OFF_NOTIFY + (uint64_t)q * NOTIFY_MULT,
-		.len = 2,
-		.fd = t->vqs[q].kick_fd,
-		.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
+	    .addr = base + OFF_NOTIFY + (uint64_t)q * NOTIFY_MULT,
+	    .len = 2,
+	    .fd = t->vqs[q].kick_fd,
+	    .flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
 	};
 	ioctl(t->env.vm_fd, KVM_IOEVENTFD, &io);
 }
@@ -314,7 +314,8 @@ static void queue_enable(struct virtio_pci *t, struct vq_state *vq)
 	bool event_idx = (t->driver_features >> VIRTIO_F_RING_EVENT_IDX) & 1;
 	bool indirect = (t->driver_features >> VIRTIO_F_INDIRECT_DESC) & 1;
 	if (vq->size == 0 || vq->size > t->dev->queue_max_size || (vq->size & (vq->size - 1)) ||
-	    virtq_init(&vq->q, t->env.mem, vq->size, vq->desc, vq->driver, vq->device, event_idx, indirect) < 0) {
+	    virtq_init(&vq->q, t->env.mem, vq->size, vq->desc, vq->driver, vq->device, event_idx, indirect) <
+		0) {
 		needs_reset_locked(t);
 		return;
 	}
@@ -337,7 +338,8 @@ static bool common_write(struct virtio_pci *t, unsigned off, uint64_t v, unsigne
 	case 0x0c:
 		if (t->gfselect < 2 && !(t->status & VIRTIO_STATUS_FEATURES_OK)) {
 			unsigned sh = 32 * t->gfselect;
-			t->driver_features = (t->driver_features & ~(0xffffffffULL << sh)) | ((uint64_t)(uint32_t)v << sh);
+			t->driver_features =
+			    (t->driver_features & ~(0xffffffffULL << sh)) | ((uint64_t)(uint32_t)v << sh);
 		}
 		break;
 	case 0x10:
@@ -349,7 +351,8 @@ static bool common_write(struct virtio_pci *t, unsigned off, uint64_t v, unsigne
 			return true;
 		if ((s & VIRTIO_STATUS_FEATURES_OK) && !(t->status & VIRTIO_STATUS_FEATURES_OK)) {
 			/* Refuse features we did not offer, and legacy drivers. */
-			if ((t->driver_features & ~t->features) || !((t->driver_features >> VIRTIO_F_VERSION_1) & 1))
+			if ((t->driver_features & ~t->features) ||
+			    !((t->driver_features >> VIRTIO_F_VERSION_1) & 1))
 				s &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
 		}
 		bool was_ok = t->status & VIRTIO_STATUS_DRIVER_OK;
@@ -524,9 +527,9 @@ static void config_written(void *opaque, unsigned off, unsigned size)
 }
 
 static const struct pci_dev_ops virtio_pci_ops = {
-	.bar_read = bar_read,
-	.bar_write = bar_write,
-	.config_written = config_written,
+    .bar_read = bar_read,
+    .bar_write = bar_write,
+    .config_written = config_written,
 };
 
 static void add_vcap(struct pci_dev *d, uint8_t type, uint32_t offset, uint32_t length, bool notify)
@@ -541,8 +544,8 @@ static void add_vcap(struct pci_dev *d, uint8_t type, uint32_t offset, uint32_t 
 		platform_put_le(d->cfg + c + 16, 4, NOTIFY_MULT);
 }
 
-struct virtio_pci *virtio_pci_new(struct virtio_dev *dev, const struct virtio_pci_env *env, struct pci_host *host,
-				  vmk_error **err)
+struct virtio_pci *virtio_pci_new(struct virtio_dev *dev, const struct virtio_pci_env *env,
+				  struct pci_host *host, vmk_error **err)
 {
 	if (dev->num_queues == 0 || dev->num_queues > VIRTIO_MAX_QUEUES || dev->config_size > 0x1000) {
 		vmk_set_error(err, VMK_ERR_INTERNAL, NULL, "%s: bad queue count or config size", dev->name);
@@ -580,7 +583,8 @@ struct virtio_pci *virtio_pci_new(struct virtio_dev *dev, const struct virtio_pc
 		t->vec[v].gsi = irq_router_alloc_msi(env->irq);
 		struct kvm_irqfd irqfd = {.fd = (uint32_t)t->vec[v].fd, .gsi = (uint32_t)t->vec[v].gsi};
 		if (t->vec[v].fd < 0 || t->vec[v].gsi < 0 || ioctl(env->vm_fd, KVM_IRQFD, &irqfd) < 0) {
-			vmk_set_errno(err, VMK_ERR_KVM, NULL, errno, "%s: cannot set up MSI-X vector %u", dev->name, v);
+			vmk_set_errno(err, VMK_ERR_KVM, NULL, errno, "%s: cannot set up MSI-X vector %u",
+				      dev->name, v);
 			virtio_pci_free(t);
 			return NULL;
 		}
@@ -623,7 +627,8 @@ void virtio_pci_free(struct virtio_pci *t)
 	}
 	for (unsigned v = 0; t->vec && v < t->nvec; v++) {
 		if (t->vec[v].fd >= 0 && t->vec[v].gsi >= 0) {
-			struct kvm_irqfd irqfd = {.fd = (uint32_t)t->vec[v].fd, .gsi = (uint32_t)t->vec[v].gsi,
+			struct kvm_irqfd irqfd = {.fd = (uint32_t)t->vec[v].fd,
+						  .gsi = (uint32_t)t->vec[v].gsi,
 						  .flags = KVM_IRQFD_FLAG_DEASSIGN};
 			ioctl(t->env.vm_fd, KVM_IRQFD, &irqfd);
 		}

@@ -16,8 +16,8 @@ struct virtio_pci_env {
 	const struct gmem *mem;
 };
 
-struct virtio_pci *virtio_pci_new(struct virtio_dev *dev, const struct virtio_pci_env *env, struct pci_host *host,
-				  vmk_error **err);
+struct virtio_pci *virtio_pci_new(struct virtio_dev *dev, const struct virtio_pci_env *env,
+				  struct pci_host *host, vmk_error **err);
 /* Call after the vCPUs and the I/O thread have stopped. */
 void virtio_pci_free(struct virtio_pci *t);
 

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #define VRING_AVAIL_F_NO_INTERRUPT 1
-#define VRING_USED_F_NO_NOTIFY 1
+#define VRING_USED_F_NO_NOTIFY	   1
 
 struct vring_desc {
 	uint64_t addr;
@@ -33,8 +33,8 @@ static inline void st32(volatile uint8_t *p, uint32_t v)
 	memcpy((void *)p, &v, sizeof(v));
 }
 
-int virtq_init(struct virtq *q, const struct gmem *mem, uint16_t size, uint64_t desc, uint64_t avail, uint64_t used,
-	       bool event_idx, bool indirect)
+int virtq_init(struct virtq *q, const struct gmem *mem, uint16_t size, uint64_t desc, uint64_t avail,
+	       uint64_t used, bool event_idx, bool indirect)
 {
 	memset(q, 0, sizeof(*q));
 	if (size == 0 || size > 32768 || (size & (size - 1)))

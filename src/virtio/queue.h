@@ -12,21 +12,21 @@
 /* The longest chain accepted (direct or indirect); longer ones are malformed. */
 #define VIRTQ_MAX_IOV 1024
 
-#define VIRTQ_DESC_F_NEXT 1
-#define VIRTQ_DESC_F_WRITE 2
+#define VIRTQ_DESC_F_NEXT     1
+#define VIRTQ_DESC_F_WRITE    2
 #define VIRTQ_DESC_F_INDIRECT 4
 
 struct virtq {
 	const struct gmem *mem;
-	uint16_t size;          /* power of two, <= 32768 */
-	bool event_idx;         /* VIRTIO_F_RING_EVENT_IDX negotiated */
-	bool indirect;          /* VIRTIO_F_INDIRECT_DESC negotiated */
+	uint16_t size;	/* power of two, <= 32768 */
+	bool event_idx; /* VIRTIO_F_RING_EVENT_IDX negotiated */
+	bool indirect;	/* VIRTIO_F_INDIRECT_DESC negotiated */
 	/* Host views of the three areas, checked once when the queue is enabled. */
 	volatile uint8_t *desc;
 	volatile uint8_t *avail;
 	volatile uint8_t *used;
-	uint16_t last_avail;    /* next avail entry the device will take */
-	uint16_t used_idx;      /* next used entry the device will write */
+	uint16_t last_avail;	 /* next avail entry the device will take */
+	uint16_t used_idx;	 /* next used entry the device will write */
 	uint16_t signalled_used; /* used_idx at the last interrupt, for EVENT_IDX */
 	bool signalled_valid;
 };
@@ -42,8 +42,8 @@ struct virtq_elem {
 };
 
 /* Checks the areas (alignment, inside RAM) and prepares q. Returns 0 or -EINVAL. */
-int virtq_init(struct virtq *q, const struct gmem *mem, uint16_t size, uint64_t desc, uint64_t avail, uint64_t used,
-	       bool event_idx, bool indirect);
+int virtq_init(struct virtq *q, const struct gmem *mem, uint16_t size, uint64_t desc, uint64_t avail,
+	       uint64_t used, bool event_idx, bool indirect);
 /* 1: e holds the next request; 0: the queue is empty; -EINVAL: the guest
  * published a malformed chain or index (the device must stop using the
  * queue and set DEVICE_NEEDS_RESET). */

@@ -10,23 +10,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VIRTIO_ID_NET 1
-#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_ID_NET	  1
+#define VIRTIO_ID_BLOCK	  2
 #define VIRTIO_ID_CONSOLE 3
-#define VIRTIO_ID_RNG 4
+#define VIRTIO_ID_RNG	  4
 #define VIRTIO_ID_BALLOON 5
 
-#define VIRTIO_F_INDIRECT_DESC 28
-#define VIRTIO_F_RING_EVENT_IDX 29
-#define VIRTIO_F_VERSION_1 32
+#define VIRTIO_F_INDIRECT_DESC	 28
+#define VIRTIO_F_RING_EVENT_IDX	 29
+#define VIRTIO_F_VERSION_1	 32
 #define VIRTIO_F_ACCESS_PLATFORM 33
 
 #define VIRTIO_STATUS_ACKNOWLEDGE 1
-#define VIRTIO_STATUS_DRIVER 2
-#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_DRIVER	  2
+#define VIRTIO_STATUS_DRIVER_OK	  4
 #define VIRTIO_STATUS_FEATURES_OK 8
 #define VIRTIO_STATUS_NEEDS_RESET 0x40
-#define VIRTIO_STATUS_FAILED 0x80
+#define VIRTIO_STATUS_FAILED	  0x80
 
 #define VIRTIO_MAX_QUEUES 64
 
@@ -35,11 +35,11 @@ struct virtio_pci;
 struct virtio_dev {
 	const char *name;
 	uint16_t device_id;
-	uint32_t pci_class;     /* class << 16 | subclass << 8 | prog-if */
-	uint64_t features;      /* offered; VERSION_1, EVENT_IDX, INDIRECT are added by the transport */
+	uint32_t pci_class; /* class << 16 | subclass << 8 | prog-if */
+	uint64_t features;  /* offered; VERSION_1, EVENT_IDX, INDIRECT are added by the transport */
 	unsigned num_queues;
 	uint16_t queue_max_size; /* power of two */
-	uint8_t *config;        /* device-specific config space, owned by the device */
+	uint8_t *config;	 /* device-specific config space, owned by the device */
 	size_t config_size;
 	void *opaque;
 
@@ -59,7 +59,7 @@ struct virtio_dev {
 };
 
 /* For devices. */
-struct virtq *virtio_queue(struct virtio_dev *d, unsigned q);   /* NULL if not enabled */
+struct virtq *virtio_queue(struct virtio_dev *d, unsigned q); /* NULL if not enabled */
 bool virtio_has_feature(struct virtio_dev *d, unsigned bit);  /* negotiated */
 /* After pushing used elements: interrupts the driver if it wants one. */
 void virtio_notify_queue(struct virtio_dev *d, unsigned q);

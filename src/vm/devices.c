@@ -23,7 +23,8 @@ bool machine_setup_devices(struct machine *m, const int (*serial_fds)[2], vmk_er
 	m->pci = pci_host_new(&m->pio, &m->mmio, LAYOUT_ECAM, LAYOUT_PCI_WIN, LAYOUT_PCI_WIN_SIZE);
 	m->io = evloop_new();
 	if (!m->pci || !m->io)
-		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, NULL, "cannot create the PCI host or I/O thread");
+		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, NULL,
+				     "cannot create the PCI host or I/O thread");
 
 	for (size_t i = 0; i < cfg->storage_count; i++) {
 		struct virtio_blk *b = virtio_blk_new(cfg->storage[i], (unsigned)i, err);
@@ -44,7 +45,7 @@ bool machine_setup_devices(struct machine *m, const int (*serial_fds)[2], vmk_er
 		nports++;
 	}
 	if (nports) {
-		m->console = virtio_console_new((const int (*)[2])cfds, nports, err);
+		m->console = virtio_console_new((const int(*)[2])cfds, nports, err);
 		if (!m->console || !add_transport(m, virtio_console_dev(m->console), err))
 			return false;
 	}
@@ -89,21 +90,23 @@ bool machine_change_storage(struct machine *m, unsigned index, const struct vmk_
 			    vmk_error **err)
 {
 	if (index >= m->nblk)
-		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "index", "no storage device %u (the VM has %u)",
-				     index, m->nblk);
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "index",
+				     "no storage device %u (the VM has %u)", index, m->nblk);
 	return virtio_blk_change_media(m->blk[index], a, err);
 }
 
 bool machine_balloon_set_target(struct machine *m, uint64_t bytes, vmk_error **err)
 {
 	if (!m->balloon)
-		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "balloon", "the VM has no memory balloon");
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "balloon",
+				     "the VM has no memory balloon");
 	return virtio_balloon_set_target(m->balloon, bytes, err);
 }
 
 bool machine_balloon_stats(struct machine *m, vmk_balloon_stats *st, vmk_error **err)
 {
 	if (!m->balloon)
-		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "balloon", "the VM has no memory balloon");
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "balloon",
+				     "the VM has no memory balloon");
 	return virtio_balloon_get_stats(m->balloon, st, err);
 }

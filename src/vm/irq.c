@@ -13,29 +13,34 @@
 
 static int irq_commit(struct irq_router *r)
 {
-	struct kvm_irq_routing *t = calloc(1, sizeof(*t) + (16 + IOAPIC_PINS + r->nmsi) * sizeof(t->entries[0]));
+	struct kvm_irq_routing *t =
+	    calloc(1, sizeof(*t) + (16 + IOAPIC_PINS + r->nmsi) * sizeof(t->entries[0]));
 	if (!t)
 		return -ENOMEM;
 	unsigned n = 0;
 	for (unsigned i = 0; i < 16; i++)
 		t->entries[n++] = (struct kvm_irq_routing_entry){
-			.gsi = i, .type = KVM_IRQ_ROUTING_IRQCHIP,
-			.u.irqchip = {.irqchip = i < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, .pin = i % 8}};
+		    .gsi = i,
+		    .type = KVM_IRQ_ROUTING_IRQCHIP,
+		    .u.irqchip = {.irqchip = i < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
+				  .pin = i % 8}};
 	for (unsigned i = 0; i < IOAPIC_PINS; i++) {
 		if (i == 2)
 			continue;
 		t->entries[n++] = (struct kvm_irq_routing_entry){
-			.gsi = i, .type = KVM_IRQ_ROUTING_IRQCHIP,
-			.u.irqchip = {.irqchip = KVM_IRQCHIP_IOAPIC, .pin = i == 0 ? 2 : i}};
+		    .gsi = i,
+		    .type = KVM_IRQ_ROUTING_IRQCHIP,
+		    .u.irqchip = {.irqchip = KVM_IRQCHIP_IOAPIC, .pin = i == 0 ? 2 : i}};
 	}
 	for (unsigned i = 0; i < r->nmsi; i++) {
 		if (!r->msi[i].valid)
 			continue;
-		t->entries[n++] = (struct kvm_irq_routing_entry){
-			.gsi = IOAPIC_PINS + i, .type = KVM_IRQ_ROUTING_MSI,
-			.u.msi = {.address_lo = (uint32_t)r->msi[i].addr,
-				  .address_hi = (uint32_t)(r->msi[i].addr >> 32),
-				  .data = r->msi[i].data}};
+		t->entries[n++] =
+		    (struct kvm_irq_routing_entry){.gsi = IOAPIC_PINS + i,
+						   .type = KVM_IRQ_ROUTING_MSI,
+						   .u.msi = {.address_lo = (uint32_t)r->msi[i].addr,
+							     .address_hi = (uint32_t)(r->msi[i].addr >> 32),
+							     .data = r->msi[i].data}};
 	}
 	t->nr = n;
 	int ret = ioctl(r->vm_fd, KVM_SET_GSI_ROUTING, t) < 0 ? -errno : 0;

@@ -1,10 +1,10 @@
 /* Building, running and tearing down one x86 machine on KVM. */
-#include "vm/machine_priv.h"
 #include "arch/x86/acpi.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/x86.h"
 #include "boot/linux.h"
 #include "util/error_priv.h"
+#include "vm/machine_priv.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -15,9 +15,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#define KVM_TSS_ADDR 0xfffbd000UL
+#define KVM_TSS_ADDR	      0xfffbd000UL
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
-#define S5_SLP_TYP 0
+#define S5_SLP_TYP	      0
 
 static const struct {
 	uint16_t port;
@@ -106,15 +106,15 @@ static bool machine_setup_serial(struct machine *m, const int (*fds)[2], vmk_err
 		if (m->cfg->serial_ports[i]->kind != VMK_SERIAL_PORT_16550)
 			continue;
 		if (m->nserial == VMK_MAX_16550_PORTS)
-			return vmk_set_error(err, VMK_ERR_LIMIT_EXCEEDED, "serial_ports", "more than %d 16550 ports",
-					     VMK_MAX_16550_PORTS);
+			return vmk_set_error(err, VMK_ERR_LIMIT_EXCEEDED, "serial_ports",
+					     "more than %d 16550 ports", VMK_MAX_16550_PORTS);
 		struct serial_link *s = &m->serial[m->nserial];
 		s->m = m;
 		s->in_fd = fds[i][0];
 		s->out_fd = fds[i][1];
 		s->log_fd = -1;
-		s->uart = uart_new(com_ports[m->nserial].port, com_ports[m->nserial].irq, &m->hooks, s->out_fd,
-				   serial_want_input, s);
+		s->uart = uart_new(com_ports[m->nserial].port, com_ports[m->nserial].irq, &m->hooks,
+				   s->out_fd, serial_want_input, s);
 		if (!s->uart)
 			return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, "serial_ports", "out of memory");
 		m->nserial++;
@@ -137,19 +137,19 @@ static bool machine_setup_platform(struct machine *m, vmk_error **err)
 	for (unsigned i = 0; i < m->nserial; i++)
 		ser[i] = (struct acpi_serial){.port = com_ports[i].port, .irq = com_ports[i].irq};
 	struct acpi_params ap = {
-		.ncpus = m->ncpus,
-		.ioapic_addr = (uint32_t)LAYOUT_IOAPIC,
-		.lapic_addr = (uint32_t)LAYOUT_LAPIC,
-		.pm_base = LAYOUT_PM_BASE,
-		.sci_irq = LAYOUT_SCI_IRQ,
-		.reset_port = LAYOUT_RESET_PORT,
-		.reset_value = 0x06,
-		.s5_slp_typ = S5_SLP_TYP,
-		.serial = ser,
-		.nserial = m->nserial,
-		.ecam_base = LAYOUT_ECAM,
-		.pci_win_base = (uint32_t)LAYOUT_PCI_WIN,
-		.pci_win_size = (uint32_t)LAYOUT_PCI_WIN_SIZE,
+	    .ncpus = m->ncpus,
+	    .ioapic_addr = (uint32_t)LAYOUT_IOAPIC,
+	    .lapic_addr = (uint32_t)LAYOUT_LAPIC,
+	    .pm_base = LAYOUT_PM_BASE,
+	    .sci_irq = LAYOUT_SCI_IRQ,
+	    .reset_port = LAYOUT_RESET_PORT,
+	    .reset_value = 0x06,
+	    .s5_slp_typ = S5_SLP_TYP,
+	    .serial = ser,
+	    .nserial = m->nserial,
+	    .ecam_base = LAYOUT_ECAM,
+	    .pci_win_base = (uint32_t)LAYOUT_PCI_WIN,
+	    .pci_win_size = (uint32_t)LAYOUT_PCI_WIN_SIZE,
 	};
 	uint8_t *acpi = gmem_ptr(&m->mem, LAYOUT_ACPI, LAYOUT_ACPI_SIZE);
 	if (!acpi || acpi_build(acpi, LAYOUT_ACPI_SIZE, LAYOUT_ACPI, &ap) == 0)
@@ -191,8 +191,8 @@ static bool machine_setup_kvm(struct machine *m, vmk_error **err)
 {
 	m->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (m->kvm_fd < 0)
-		return vmk_set_errno(err, errno == ENOENT ? VMK_ERR_NO_KVM : VMK_ERR_KVM_PERMISSION, NULL, errno,
-				     "/dev/kvm");
+		return vmk_set_errno(err, errno == ENOENT ? VMK_ERR_NO_KVM : VMK_ERR_KVM_PERMISSION, NULL,
+				     errno, "/dev/kvm");
 	if (ioctl(m->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
 		return vmk_set_error(err, VMK_ERR_KVM, NULL, "/dev/kvm: unsupported KVM API version");
 	m->vm_fd = ioctl(m->kvm_fd, KVM_CREATE_VM, 0);
@@ -237,11 +237,13 @@ struct machine *machine_create(const struct vmk_config *cfg, const int (*serial_
 	m->ncpus = cfg->cpu_count;
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
-	m->hooks = (struct platform_hooks){.ctx = m, .set_irq = hook_set_irq, .system_event = hook_system_event};
+	m->hooks =
+	    (struct platform_hooks){.ctx = m, .set_irq = hook_set_irq, .system_event = hook_system_event};
 
 	struct linux_boot boot;
-	if (!machine_setup_kvm(m, err) || !machine_setup_vcpus(m, err) || !machine_setup_serial(m, serial_fds, err) ||
-	    !machine_setup_platform(m, err) || !machine_setup_devices(m, serial_fds, err))
+	if (!machine_setup_kvm(m, err) || !machine_setup_vcpus(m, err) ||
+	    !machine_setup_serial(m, serial_fds, err) || !machine_setup_platform(m, err) ||
+	    !machine_setup_devices(m, serial_fds, err))
 		goto fail;
 	if (!m->cfg->boot_loader) {
 		vmk_set_error(err, VMK_ERR_NO_BOOT_LOADER, "boot_loader", "no boot loader");
@@ -279,7 +281,8 @@ bool machine_start(struct machine *m, vmk_error **err)
 			m->running_threads--;
 			pthread_mutex_unlock(&m->lock);
 			machine_latch_exit(m, MEXIT_VMM_ERROR, "cannot start vCPU thread %u", i);
-			return vmk_set_errno(err, VMK_ERR_INTERNAL, NULL, -r, "cannot start vCPU thread %u", i);
+			return vmk_set_errno(err, VMK_ERR_INTERNAL, NULL, -r, "cannot start vCPU thread %u",
+					     i);
 		}
 	}
 	return true;

@@ -3,12 +3,12 @@
 #define VMK_MACHINE_PRIV_H
 
 #include "platform/bus.h"
+#include "platform/devices.h"
 #include "platform/pci.h"
+#include "platform/uart.h"
 #include "virtio/devices.h"
 #include "virtio/pci.h"
 #include "vm/irq.h"
-#include "platform/devices.h"
-#include "platform/uart.h"
 #include "vm/machine.h"
 #include "vm/memory.h"
 #include "vm/vcpu.h"
@@ -17,9 +17,9 @@
 struct serial_link {
 	struct machine *m;
 	struct uart *uart;
-	int in_fd;      /* not owned; -1 when none */
-	int out_fd;     /* not owned */
-	int log_fd;     /* owned (file attachments), or -1 */
+	int in_fd;  /* not owned; -1 when none */
+	int out_fd; /* not owned */
+	int log_fd; /* owned (file attachments), or -1 */
 	bool watching;
 };
 
@@ -77,6 +77,6 @@ void machine_free_devices(struct machine *m);
 /* Records why the machine ends (first caller wins), stops every vCPU and
  * tells the owner. Any thread. */
 void machine_latch_exit(struct machine *m, enum machine_exit why, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -11,7 +11,8 @@ int gmem_init(struct gmem *m, uint64_t size)
 {
 	memset(m, 0, sizeof(*m));
 	/* NORESERVE: the guest touches what it uses; untouched RAM costs nothing. */
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p =
+	    mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
 	madvise(p, size, MADV_DONTDUMP);
@@ -21,7 +22,8 @@ int gmem_init(struct gmem *m, uint64_t size)
 	m->regions[0] = (struct gmem_region){.gpa = 0, .size = low, .host = m->base};
 	m->nregions = 1;
 	if (size > low) {
-		m->regions[1] = (struct gmem_region){.gpa = LAYOUT_HIGHMEM, .size = size - low, .host = m->base + low};
+		m->regions[1] =
+		    (struct gmem_region){.gpa = LAYOUT_HIGHMEM, .size = size - low, .host = m->base + low};
 		m->nregions = 2;
 	}
 	return 0;
@@ -31,10 +33,10 @@ int gmem_register(const struct gmem *m, int vm_fd)
 {
 	for (unsigned i = 0; i < m->nregions; i++) {
 		struct kvm_userspace_memory_region r = {
-			.slot = i,
-			.guest_phys_addr = m->regions[i].gpa,
-			.memory_size = m->regions[i].size,
-			.userspace_addr = (uint64_t)(uintptr_t)m->regions[i].host,
+		    .slot = i,
+		    .guest_phys_addr = m->regions[i].gpa,
+		    .memory_size = m->regions[i].size,
+		    .userspace_addr = (uint64_t)(uintptr_t)m->regions[i].host,
 		};
 		if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
 			return -errno;

@@ -14,8 +14,8 @@ struct gmem_region {
 };
 
 struct gmem {
-	uint8_t *base;      /* the whole mapping */
-	uint64_t size;      /* RAM size in bytes */
+	uint8_t *base; /* the whole mapping */
+	uint64_t size; /* RAM size in bytes */
 	struct gmem_region regions[2];
 	unsigned nregions;
 };

@@ -59,7 +59,8 @@ static void vcpu_handle_io(struct vcpu *v)
 	unsigned size = r->io.size;
 	/* data_offset and count come from the kernel, but keep string I/O
 	 * inside the kvm_run mapping whatever they say. */
-	if (r->io.data_offset >= v->run_size || (uint64_t)size * r->io.count > v->run_size - r->io.data_offset)
+	if (r->io.data_offset >= v->run_size ||
+	    (uint64_t)size * r->io.count > v->run_size - r->io.data_offset)
 		return;
 	for (uint32_t i = 0; i < r->io.count; i++, data += size)
 		bus_access(&v->m->pio, r->io.port, data, size, r->io.direction == KVM_EXIT_IO_OUT);
@@ -98,11 +99,11 @@ static bool vcpu_handle_exit(struct vcpu *v)
 		unsigned long long rip = 0;
 		if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
 			rip = regs.rip;
-		machine_latch_exit(m, MEXIT_INTERNAL_ERROR,
-				   "KVM internal error on vCPU %u: suberror %u (%s) at rip 0x%llx", v->id,
-				   r->internal.suberror,
-				   r->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? "emulation failure" : "other",
-				   rip);
+		machine_latch_exit(
+		    m, MEXIT_INTERNAL_ERROR, "KVM internal error on vCPU %u: suberror %u (%s) at rip 0x%llx",
+		    v->id, r->internal.suberror,
+		    r->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? "emulation failure" : "other",
+		    rip);
 		return false;
 	}
 	case KVM_EXIT_FAIL_ENTRY:
@@ -110,7 +111,8 @@ static bool vcpu_handle_exit(struct vcpu *v)
 				   (unsigned long long)r->fail_entry.hardware_entry_failure_reason);
 		return false;
 	default:
-		machine_latch_exit(m, MEXIT_VMM_ERROR, "vCPU %u: unhandled KVM exit %u", v->id, r->exit_reason);
+		machine_latch_exit(m, MEXIT_VMM_ERROR, "vCPU %u: unhandled KVM exit %u", v->id,
+				   r->exit_reason);
 		return false;
 	}
 }
@@ -150,7 +152,8 @@ static void *vcpu_thread(void *arg)
 				v->run->immediate_exit = 0;
 				continue;
 			}
-			machine_latch_exit(m, MEXIT_VMM_ERROR, "vCPU %u: KVM_RUN failed: %s", v->id, strerror(errno));
+			machine_latch_exit(m, MEXIT_VMM_ERROR, "vCPU %u: KVM_RUN failed: %s", v->id,
+					   strerror(errno));
 			break;
 		}
 		if (!vcpu_handle_exit(v))

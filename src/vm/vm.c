@@ -33,9 +33,9 @@ struct vmk_vm {
 	int log_fds[VMK_MAX_SERIAL_PORTS];
 };
 
-static const char *const state_names[] = {"stopped", "starting", "running", "pausing",
+static const char *const state_names[] = {"stopped", "starting", "running",  "pausing",
 					  "paused",  "resuming", "stopping", "error"};
-static const char *const reason_names[] = {"none",           "guest-poweroff", "guest-reboot", "triple-fault",
+static const char *const reason_names[] = {"none",	     "guest-poweroff", "guest-reboot", "triple-fault",
 					   "internal-error", "host-stop",      "vmm-error"};
 
 const char *vmk_state_name(vmk_state s)
@@ -80,8 +80,9 @@ static bool vm_open_serial(vmk_vm *vm, vmk_error **err)
 			vm->serial_fds[i][1] = a->write_fd;
 			continue;
 		}
-		int fd = open(a->path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | (a->append ? O_APPEND : O_TRUNC),
-			      0644);
+		int fd =
+		    open(a->path,
+			 O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | (a->append ? O_APPEND : O_TRUNC), 0644);
 		if (fd < 0) {
 			char field[48];
 			snprintf(field, sizeof(field), "serial_ports[%zu].attachment", i);
@@ -105,7 +106,7 @@ static void vm_on_exit(void *ctx)
 
 static bool vm_build_machine(vmk_vm *vm, vmk_error **err)
 {
-	vm->machine = machine_create(vm->cfg, (const int (*)[2])vm->serial_fds, vm->loop, vm_on_exit, vm, err);
+	vm->machine = machine_create(vm->cfg, (const int(*)[2])vm->serial_fds, vm->loop, vm_on_exit, vm, err);
 	if (!vm->machine)
 		return false;
 	if (!machine_start(vm->machine, err)) {
@@ -188,7 +189,16 @@ static void vm_machine_exited(void *arg)
 	vm_finish(vm, reason, err);
 }
 
-enum vm_op { OP_START, OP_PAUSE, OP_RESUME, OP_REQUEST_STOP, OP_STOP, OP_STORAGE, OP_BALLOON, OP_BALLOON_STATS };
+enum vm_op {
+	OP_START,
+	OP_PAUSE,
+	OP_RESUME,
+	OP_REQUEST_STOP,
+	OP_STOP,
+	OP_STORAGE,
+	OP_BALLOON,
+	OP_BALLOON_STATS
+};
 
 struct vm_cmd {
 	vmk_vm *vm;
@@ -221,8 +231,14 @@ static bool vm_state_allows(vmk_state s, enum vm_op op)
 	return false;
 }
 
-static const char *const op_names[] = {"start", "pause", "resume", "request_stop", "stop",
-				       "change the storage of", "set the balloon of", "read the balloon of"};
+static const char *const op_names[] = {"start",
+				       "pause",
+				       "resume",
+				       "request_stop",
+				       "stop",
+				       "change the storage of",
+				       "set the balloon of",
+				       "read the balloon of"};
 
 static void vm_run_cmd(void *arg)
 {
@@ -303,7 +319,8 @@ static bool vm_do(vmk_vm *vm, enum vm_op op, vmk_error **err)
 	return vm_run(&c, err);
 }
 
-bool vmk_vm_change_storage_attachment(vmk_vm *vm, unsigned index, const vmk_storage_attachment *a, vmk_error **err)
+bool vmk_vm_change_storage_attachment(vmk_vm *vm, unsigned index, const vmk_storage_attachment *a,
+				      vmk_error **err)
 {
 	if (!vm)
 		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine");

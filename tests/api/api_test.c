@@ -13,9 +13,9 @@
  *        [--on MARKER=ACTION]...  ACTION: request-stop | stop | pause-resume
  *        [--send-after MARKER=TEXT] (types TEXT + newline into the console) */
 #include <errno.h>
-#include <signal.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +62,8 @@ static void obs_stop_err(vmk_vm *vm, vmk_stop_reason r, const vmk_error *e, void
 {
 	(void)vm;
 	(void)ctx;
-	fprintf(stderr, "API did-stop-with-error %s: %s\n", vmk_stop_reason_name(r), vmk_error_get_message(e));
+	fprintf(stderr, "API did-stop-with-error %s: %s\n", vmk_stop_reason_name(r),
+		vmk_error_get_message(e));
 }
 
 static double now(void)
@@ -75,8 +76,9 @@ static double now(void)
 static void print_errors(const char *what, const vmk_error *e)
 {
 	for (; e; e = vmk_error_next(e))
-		fprintf(stderr, "API error %s: %s [%s] %s\n", what, vmk_error_code_name(vmk_error_get_code(e)),
-			vmk_error_get_field(e), vmk_error_get_message(e));
+		fprintf(stderr, "API error %s: %s [%s] %s\n", what,
+			vmk_error_code_name(vmk_error_get_code(e)), vmk_error_get_field(e),
+			vmk_error_get_message(e));
 }
 
 static bool do_action(vmk_vm *vm, const char *action)
@@ -91,7 +93,8 @@ static bool do_action(vmk_vm *vm, const char *action)
 	} else if (!strcmp(action, "pause-resume")) {
 		ok = vmk_vm_pause(vm, &err);
 		if (ok && vmk_vm_get_state(vm) != VMK_STATE_PAUSED) {
-			fprintf(stderr, "API error: state after pause is %s\n", vmk_state_name(vmk_vm_get_state(vm)));
+			fprintf(stderr, "API error: state after pause is %s\n",
+				vmk_state_name(vmk_vm_get_state(vm)));
 			ok = false;
 		}
 		if (ok && (vmk_vm_can_pause(vm) || !vmk_vm_can_resume(vm) || !vmk_vm_can_stop(vm))) {
@@ -115,7 +118,8 @@ static bool do_action(vmk_vm *vm, const char *action)
 		vmk_balloon_stats st;
 		ok = vmk_vm_get_balloon_stats(vm, &st, &err);
 		if (ok)
-			fprintf(stderr, "API balloon target=%llu actual=%llu free=%llu total=%llu available=%llu\n",
+			fprintf(stderr,
+				"API balloon target=%llu actual=%llu free=%llu total=%llu available=%llu\n",
 				(unsigned long long)st.target_bytes, (unsigned long long)st.actual_bytes,
 				(unsigned long long)st.free_memory, (unsigned long long)st.total_memory,
 				(unsigned long long)st.available_memory);
@@ -215,7 +219,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(k, "--expect-reboots"))
 			expect_reboots = atoi(v);
 		else if (!strcmp(k, "--console"))
-			console = !strcmp(v, "virtio") ? VMK_SERIAL_PORT_VIRTIO_CONSOLE : VMK_SERIAL_PORT_16550;
+			console =
+			    !strcmp(v, "virtio") ? VMK_SERIAL_PORT_VIRTIO_CONSOLE : VMK_SERIAL_PORT_16550;
 		else if (!strcmp(k, "--disk") && ndisks < 8)
 			disks[ndisks++] = v;
 		else if (!strcmp(k, "--entropy"))
@@ -257,7 +262,8 @@ int main(int argc, char **argv)
 		vmk_linux_boot_loader_set_initrd(bl, initrd);
 	vmk_linux_boot_loader_set_cmdline(bl, cmdline);
 	vmk_config_set_boot_loader(cfg, bl);
-	if ((entropy && !vmk_config_add_entropy_device(cfg, &err)) || (balloon && !vmk_config_add_memory_balloon(cfg, &err))) {
+	if ((entropy && !vmk_config_add_entropy_device(cfg, &err)) ||
+	    (balloon && !vmk_config_add_memory_balloon(cfg, &err))) {
 		print_errors("devices", err);
 		return 1;
 	}
@@ -309,7 +315,8 @@ int main(int argc, char **argv)
 			failed = true;
 			break;
 		}
-		if (stop_after_reboots > 0 && !stopped_after_reboots && atomic_load(&reboots) >= stop_after_reboots) {
+		if (stop_after_reboots > 0 && !stopped_after_reboots &&
+		    atomic_load(&reboots) >= stop_after_reboots) {
 			stopped_after_reboots = true;
 			if (!do_action(vm, "stop"))
 				failed = true;
@@ -348,7 +355,8 @@ int main(int argc, char **argv)
 			if (strstr(line, "CLOCK=")) {
 				struct timespec rt;
 				clock_gettime(CLOCK_REALTIME, &rt);
-				fprintf(stderr, "API host-clock %lld.%03ld\n", (long long)rt.tv_sec, rt.tv_nsec / 1000000);
+				fprintf(stderr, "API host-clock %lld.%03ld\n", (long long)rt.tv_sec,
+					rt.tv_nsec / 1000000);
 			}
 			for (unsigned j = 0; j < non; j++) {
 				if (!on[j].done && strstr(line, on[j].marker)) {
@@ -371,11 +379,13 @@ int main(int argc, char **argv)
 	if (vmk_vm_get_error(vm))
 		print_errors("vm", vmk_vm_get_error(vm));
 	if (strcmp(vmk_stop_reason_name(r), expect) != 0) {
-		fprintf(stderr, "API FAIL: expected stop reason %s, got %s\n", expect, vmk_stop_reason_name(r));
+		fprintf(stderr, "API FAIL: expected stop reason %s, got %s\n", expect,
+			vmk_stop_reason_name(r));
 		failed = true;
 	}
 	if (expect_reboots >= 0 && atomic_load(&reboots) != expect_reboots) {
-		fprintf(stderr, "API FAIL: expected %d reboots, saw %d\n", expect_reboots, atomic_load(&reboots));
+		fprintf(stderr, "API FAIL: expected %d reboots, saw %d\n", expect_reboots,
+			atomic_load(&reboots));
 		failed = true;
 	}
 	for (unsigned j = 0; j < non; j++)

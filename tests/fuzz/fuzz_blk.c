@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RAM (1u << 20)
+#define RAM  (1u << 20)
 #define DESC 0x1000
 
 static struct gmem mem;
@@ -54,12 +54,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!in_elem(req.iov[j].iov_base, req.iov[j].iov_len))
 				abort();
 		if ((req.type == VIRTIO_BLK_T_IN || req.type == VIRTIO_BLK_T_OUT) &&
-		    (req.data_len % 512 || req.sector > capacity || req.data_len / 512 > capacity - req.sector))
+		    (req.data_len % 512 || req.sector > capacity ||
+		     req.data_len / 512 > capacity - req.sector))
 			abort();
 		if (ro && req.type == VIRTIO_BLK_T_OUT)
 			abort();
 		for (unsigned j = 0; j < req.nseg; j++)
-			if (req.seg[j].sector > capacity || req.seg[j].num_sectors > capacity - req.seg[j].sector)
+			if (req.seg[j].sector > capacity ||
+			    req.seg[j].num_sectors > capacity - req.seg[j].sector)
 				abort();
 	}
 	return 0;

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define RAM (1u << 20)
+#define RAM  (1u << 20)
 #define DESC 0x1000
 
 static struct gmem mem;

@@ -86,7 +86,8 @@ static void test_load(void)
 	int fd = mkstemp(initrd);
 	(void)!write(fd, "INITRD-CONTENT", 14);
 	close(fd);
-	struct vmk_boot_loader bl = {.kind = VMK_BOOT_LOADER_LINUX, .kernel = k, .initrd = initrd, .cmdline = "console=ttyS0"};
+	struct vmk_boot_loader bl = {
+	    .kind = VMK_BOOT_LOADER_LINUX, .kernel = k, .initrd = initrd, .cmdline = "console=ttyS0"};
 	struct linux_boot lb;
 	vmk_error *err = NULL;
 	bool ok = linux_load(&m, &bl, LAYOUT_ACPI, &lb, &err);
@@ -98,11 +99,13 @@ static void test_load(void)
 		CHECK(bp->hdr.type_of_loader == 0xff, "type_of_loader");
 		CHECK(bp->hdr.header == 0x53726448, "setup header copied");
 		CHECK(bp->hdr.cmd_line_ptr == LAYOUT_CMDLINE &&
-			      !strcmp(gmem_ptr(&m, LAYOUT_CMDLINE, 14), "console=ttyS0"),
+			  !strcmp(gmem_ptr(&m, LAYOUT_CMDLINE, 14), "console=ttyS0"),
 		      "command line");
-		CHECK(bp->hdr.ramdisk_size == 14 && !memcmp(gmem_ptr(&m, bp->hdr.ramdisk_image, 14), "INITRD-CONTENT", 14),
+		CHECK(bp->hdr.ramdisk_size == 14 &&
+			  !memcmp(gmem_ptr(&m, bp->hdr.ramdisk_image, 14), "INITRD-CONTENT", 14),
 		      "initrd at 0x%x", bp->hdr.ramdisk_image);
-		CHECK(bp->hdr.ramdisk_image >= LAYOUT_KERNEL + 0x100000 && (bp->hdr.ramdisk_image & 0xfff) == 0,
+		CHECK(bp->hdr.ramdisk_image >= LAYOUT_KERNEL + 0x100000 &&
+			  (bp->hdr.ramdisk_image & 0xfff) == 0,
 		      "initrd above the kernel's init_size, page aligned");
 		CHECK(bp->acpi_rsdp_addr == LAYOUT_ACPI, "RSDP address");
 		CHECK(bp->e820_entries >= 4, "e820 entries %u", bp->e820_entries);
@@ -114,14 +117,16 @@ static void test_load(void)
 	memset(longline, 'x', sizeof(longline) - 1);
 	longline[sizeof(longline) - 1] = 0;
 	bl.cmdline = longline;
-	CHECK(!linux_load(&m, &bl, LAYOUT_ACPI, &lb, &err) && vmk_error_get_code(err) == VMK_ERR_CMDLINE_TOO_LONG,
+	CHECK(!linux_load(&m, &bl, LAYOUT_ACPI, &lb, &err) &&
+		  vmk_error_get_code(err) == VMK_ERR_CMDLINE_TOO_LONG,
 	      "command line over cmdline_size refused");
 	vmk_error_free(err);
 	err = NULL;
 
 	bl.cmdline = "";
 	bl.initrd = "/nonexistent/initrd";
-	CHECK(!linux_load(&m, &bl, LAYOUT_ACPI, &lb, &err) && vmk_error_get_code(err) == VMK_ERR_INITRD_UNREADABLE,
+	CHECK(!linux_load(&m, &bl, LAYOUT_ACPI, &lb, &err) &&
+		  vmk_error_get_code(err) == VMK_ERR_INITRD_UNREADABLE,
 	      "missing initrd refused");
 	vmk_error_free(err);
 	unlink(k);
@@ -136,7 +141,8 @@ static void test_initrd_addr(void)
 	uint64_t a = linux_initrd_addr(&m, 0x1000000, 0x7fffffff, 10 << 20);
 	CHECK(a && a + (10 << 20) <= 256ULL << 20 && a >= 0x1000000, "initrd at the top of RAM: 0x%llx",
 	      (unsigned long long)a);
-	CHECK(linux_initrd_addr(&m, 0x1000000, 0x7fffffff, 255ULL << 20) == 0, "an initrd that cannot fit: 0");
+	CHECK(linux_initrd_addr(&m, 0x1000000, 0x7fffffff, 255ULL << 20) == 0,
+	      "an initrd that cannot fit: 0");
 	a = linux_initrd_addr(&m, 0x1000000, 0x3fffffff, 1 << 20);
 	CHECK(a + (1 << 20) <= 0x40000000ULL, "initrd_addr_max respected");
 	gmem_destroy(&m);

@@ -77,7 +77,8 @@ int main(void)
 	uint8_t many[40];
 	memset(many, 'x', sizeof(many));
 	took = uart_receive(u, many, sizeof(many));
-	CHECK(took == 16 && want_more == 0, "FIFO takes 16 bytes, then asks the host to wait (took %zu)", took);
+	CHECK(took == 16 && want_more == 0, "FIFO takes 16 bytes, then asks the host to wait (took %zu)",
+	      took);
 	in(0x3f8);
 	CHECK(want_more == 1, "reading a byte asks the host for more");
 	out(0x3fa, 0x03);

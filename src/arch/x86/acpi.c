@@ -303,8 +303,22 @@ static void aml_device(struct aml *a, const char *name, const char *hid, uint32_
 static void res_word_space(struct aml *a, uint8_t type, uint8_t tflags, uint16_t min, uint16_t max)
 {
 	uint16_t len = (uint16_t)(max - min + 1);
-	uint8_t b[16] = {0x88, 13, 0, type, 0x0c, tflags, 0, 0, (uint8_t)min, (uint8_t)(min >> 8),
-			 (uint8_t)max, (uint8_t)(max >> 8), 0, 0, (uint8_t)len, (uint8_t)(len >> 8)};
+	uint8_t b[16] = {0x88,
+			 13,
+			 0,
+			 type,
+			 0x0c,
+			 tflags,
+			 0,
+			 0,
+			 (uint8_t)min,
+			 (uint8_t)(min >> 8),
+			 (uint8_t)max,
+			 (uint8_t)(max >> 8),
+			 0,
+			 0,
+			 (uint8_t)len,
+			 (uint8_t)(len >> 8)};
 	aml_bytes(a, b, sizeof(b));
 }
 

@@ -11,14 +11,14 @@ struct acpi_serial {
 };
 
 struct acpi_params {
-	unsigned ncpus;          /* Local APIC ids 0..ncpus-1, all enabled */
-	uint32_t ioapic_addr;    /* 0xfec00000 */
-	uint32_t lapic_addr;     /* 0xfee00000 */
-	uint16_t pm_base;        /* PM1a_EVT at +0, PM1a_CNT at +4, PM_TMR at +8, GPE0 at +0x20 */
-	uint8_t sci_irq;         /* 9, level-triggered active-high (override in MADT) */
-	uint16_t reset_port;     /* 0xcf9 */
-	uint8_t reset_value;     /* 0x06 */
-	uint8_t s5_slp_typ;      /* SLP_TYP for \_S5 */
+	unsigned ncpus;	      /* Local APIC ids 0..ncpus-1, all enabled */
+	uint32_t ioapic_addr; /* 0xfec00000 */
+	uint32_t lapic_addr;  /* 0xfee00000 */
+	uint16_t pm_base;     /* PM1a_EVT at +0, PM1a_CNT at +4, PM_TMR at +8, GPE0 at +0x20 */
+	uint8_t sci_irq;      /* 9, level-triggered active-high (override in MADT) */
+	uint16_t reset_port;  /* 0xcf9 */
+	uint8_t reset_value;  /* 0x06 */
+	uint8_t s5_slp_typ;   /* SLP_TYP for \_S5 */
 	const struct acpi_serial *serial;
 	unsigned nserial;
 	/* PCI host bridge: ECAM base (0: no PCI) and the 32-bit MMIO window. */

@@ -46,7 +46,7 @@ int cpuid_set(int vcpu_fd, const struct kvm_cpuid2 *sup, unsigned id, unsigned n
 			e->ebx = (e->ebx & 0x0000ffff) | (id << 24) | ((ncpus & 0xff) << 16);
 			if (ncpus > 1)
 				e->edx |= 1u << 28; /* HTT: the logical count field is valid */
-			e->ecx |= 1u << 31;         /* running under a hypervisor */
+			e->ecx |= 1u << 31;	    /* running under a hypervisor */
 			break;
 		case 4: /* Intel cache topology: cores sharing each cache */
 			e->eax = (e->eax & 0x03ffffff) | (((1u << core_bits) - 1) << 26);

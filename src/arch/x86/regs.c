@@ -9,25 +9,23 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#define CR0_PE (1ULL << 0)
-#define CR0_ET (1ULL << 4)
-#define CR0_PG (1ULL << 31)
-#define CR4_PAE (1ULL << 5)
+#define CR0_PE	 (1ULL << 0)
+#define CR0_ET	 (1ULL << 4)
+#define CR0_PG	 (1ULL << 31)
+#define CR4_PAE	 (1ULL << 5)
 #define EFER_LME (1ULL << 8)
 #define EFER_LMA (1ULL << 10)
 
-#define PTE_P 0x1ULL
+#define PTE_P  0x1ULL
 #define PTE_RW 0x2ULL
 #define PTE_PS 0x80ULL
 
-#define MSR_IA32_MISC_ENABLE 0x1a0
+#define MSR_IA32_MISC_ENABLE	0x1a0
 #define MISC_ENABLE_FAST_STRING 1ULL
 
 static const uint64_t boot_gdt[4] = {
-	0,
-	0,
-	0x00af9b000000ffffULL, /* 0x10: 64-bit code */
-	0x00cf93000000ffffULL, /* 0x18: flat data */
+    0, 0, 0x00af9b000000ffffULL, /* 0x10: 64-bit code */
+    0x00cf93000000ffffULL,	 /* 0x18: flat data */
 };
 
 int regs_write_boot_tables(const struct gmem *m)
