@@ -1,0 +1,49 @@
+/* Network attachments (Apple: VZNetworkDeviceAttachment): what carries the
+ * Ethernet frames of a virtio-net device on the host. The device never
+ * knows whether frames go to a socket, a TAP device or the NAT stack. All
+ * calls happen on the machine's I/O thread, except create/destroy. */
+#ifndef VMK_ATTACH_NET_H
+#define VMK_ATTACH_NET_H
+
+#include "vm/eventloop.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include <vmkit/error.h>
+
+struct net_backend;
+
+/* What the backend calls into the device, on the I/O thread. */
+struct net_backend_client {
+	void *ctx;
+	/* A frame for the guest (without virtio-net header). Returns false
+	 * when the guest has no receive buffer: the backend keeps the frame
+	 * and stops reading until net_backend_rx_ready(). */
+	bool (*receive)(void *ctx, const struct iovec *iov, unsigned n);
+	/* The host side went away (peer closed, TAP removed) or came back. */
+	void (*link_changed)(void *ctx, bool up);
+};
+
+struct net_backend_ops {
+	const char *name;
+	/* Starts watching host fds on io; frames go to client. */
+	int (*start)(struct net_backend *be, struct evloop *io, const struct net_backend_client *client);
+	/* One frame from the guest. Returns 0, or -errno (dropped). */
+	int (*send)(struct net_backend *be, const struct iovec *iov, unsigned n);
+	/* The guest posted receive buffers again. */
+	void (*rx_ready)(struct net_backend *be);
+	/* Stops watching; called on the I/O thread before it ends. */
+	void (*stop)(struct net_backend *be);
+	void (*destroy)(struct net_backend *be);
+};
+
+struct net_backend {
+	const struct net_backend_ops *ops;
+	/* Offloads the backend can carry (virtio-net header passed through):
+	 * only TAP with IFF_VNET_HDR does. */
+	bool vnet_hdr;
+	uint32_t mtu;
+};
+
+#endif
