@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <vmkit/boot_loader.h>
 #include <vmkit/error.h>
+#include <vmkit/network.h>
 #include <vmkit/serial.h>
 #include <vmkit/storage.h>
 
@@ -42,6 +43,11 @@ size_t vmk_config_get_serial_port_count(const vmk_config *cfg);
 /* Appends a copy of the storage device (at most 16). */
 bool vmk_config_add_storage_device(vmk_config *cfg, const vmk_storage_device *dev, vmk_error **err);
 size_t vmk_config_get_storage_device_count(const vmk_config *cfg);
+/* Appends a copy of the network device (at most 8). A device without a MAC
+ * address gets a random locally administered one here, which the copy keeps
+ * for the VM's life. */
+bool vmk_config_add_network_device(vmk_config *cfg, const vmk_network_device *dev, vmk_error **err);
+size_t vmk_config_get_network_device_count(const vmk_config *cfg);
 /* A virtio-rng device fed from the host's getrandom() (at most one). */
 bool vmk_config_add_entropy_device(vmk_config *cfg, vmk_error **err);
 /* A traditional virtio memory balloon (at most one). */

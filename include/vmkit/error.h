@@ -33,6 +33,9 @@ typedef enum vmk_error_code {
 	VMK_ERR_STORAGE_ATTACHMENT, /* missing, a directory, no permission, not a block device, bad size, in
 				       use */
 	VMK_ERR_DEVICE_IDENTIFIER,  /* longer than the device allows or not printable ASCII */
+	VMK_ERR_NETWORK_ATTACHMENT, /* not a connected datagram socket, bad MTU, no TAP or bridge, no
+				       CAP_NET_ADMIN */
+	VMK_ERR_MAC_ADDRESS,	    /* not six hex octets, or multicast */
 	VMK_ERR__COUNT
 } vmk_error_code;
 

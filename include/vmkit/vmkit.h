@@ -6,6 +6,7 @@
 #include <vmkit/config.h>
 #include <vmkit/devices.h>
 #include <vmkit/error.h>
+#include <vmkit/network.h>
 #include <vmkit/serial.h>
 #include <vmkit/storage.h>
 #include <vmkit/vm.h>

@@ -49,6 +49,12 @@ vmk_config *vmk_config_copy(const vmk_config *cfg)
 			goto oom;
 		copy->storage_count++;
 	}
+	for (size_t i = 0; i < cfg->network_count; i++) {
+		copy->network[i] = vmk_network_device_copy(cfg->network[i]);
+		if (!copy->network[i])
+			goto oom;
+		copy->network_count++;
+	}
 	copy->entropy = cfg->entropy;
 	copy->balloon = cfg->balloon;
 	return copy;
@@ -66,6 +72,8 @@ void vmk_config_free(vmk_config *cfg)
 		vmk_serial_port_free(cfg->serial_ports[i]);
 	for (size_t i = 0; i < cfg->storage_count; i++)
 		vmk_storage_device_free(cfg->storage[i]);
+	for (size_t i = 0; i < cfg->network_count; i++)
+		vmk_network_device_free(cfg->network[i]);
 	free(cfg);
 }
 

@@ -52,6 +52,26 @@ struct vmk_storage_device {
 	unsigned num_queues;
 };
 
+#define VMK_MAX_NETWORK_DEVICES 8
+
+enum net_attachment_kind { NET_ATTACH_FD = 1, NET_ATTACH_TAP, NET_ATTACH_BRIDGE, NET_ATTACH_NAT };
+
+struct nat_config; /* src/config/nat.c */
+
+struct vmk_network_attachment {
+	enum net_attachment_kind kind;
+	int fd;			/* FD: owned duplicate, else -1 */
+	unsigned mtu;		/* FD */
+	char *ifname;		/* TAP: the interface; BRIDGE: the bridge */
+	struct nat_config *nat; /* NAT: owned */
+};
+
+struct vmk_network_device {
+	struct vmk_network_attachment *attachment; /* owned copy or NULL (cable unplugged) */
+	uint8_t mac[6];
+	bool mac_set;
+};
+
 struct vmk_config {
 	unsigned cpu_count;
 	uint64_t memory_size;
@@ -61,6 +81,8 @@ struct vmk_config {
 	vmk_reboot_action reboot_action;
 	struct vmk_storage_device *storage[VMK_MAX_STORAGE_DEVICES]; /* owned copies */
 	size_t storage_count;
+	struct vmk_network_device *network[VMK_MAX_NETWORK_DEVICES]; /* owned copies, MAC set */
+	size_t network_count;
 	bool entropy;
 	bool balloon;
 };

@@ -50,6 +50,8 @@ static const char *const code_names[VMK_ERR__COUNT] = {
     [VMK_ERR_TIMEOUT] = "timeout",
     [VMK_ERR_STORAGE_ATTACHMENT] = "storage-attachment",
     [VMK_ERR_DEVICE_IDENTIFIER] = "device-identifier",
+    [VMK_ERR_NETWORK_ATTACHMENT] = "network-attachment",
+    [VMK_ERR_MAC_ADDRESS] = "mac-address",
 };
 
 const char *vmk_error_code_name(vmk_error_code code)
