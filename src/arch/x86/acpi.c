@@ -561,6 +561,31 @@ static uint8_t *build_fadt(struct area *ar, const struct acpi_params *p, uint64_
 	return t;
 }
 
+static void link_ptr(struct acpi_links *l, const uint8_t *buf, const uint8_t *field, uint8_t size)
+{
+	if (l && l->nptr < ACPI_MAX_LINKS) {
+		l->ptr[l->nptr].offset = (uint32_t)(field - buf);
+		l->ptr[l->nptr++].size = size;
+	}
+}
+
+static void link_csum(struct acpi_links *l, const uint8_t *buf, const uint8_t *t, uint32_t sum_at,
+		      uint32_t len)
+{
+	if (l && l->ncsum < ACPI_MAX_LINKS) {
+		l->csum[l->ncsum].offset = (uint32_t)(t - buf) + sum_at;
+		l->csum[l->ncsum].start = (uint32_t)(t - buf);
+		l->csum[l->ncsum++].length = len;
+	}
+}
+
+static void link_table(struct acpi_links *l, const uint8_t *buf, const uint8_t *t)
+{
+	if (t)
+		link_csum(l, buf, t, 9,
+			  (uint32_t)t[4] | (uint32_t)t[5] << 8 | (uint32_t)t[6] << 16 | (uint32_t)t[7] << 24);
+}
+
 size_t acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, const struct acpi_params *p)
 {
 	struct area ar = {.buf = buf, .cap = cap, .gpa = gpa};
@@ -579,13 +604,13 @@ size_t acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, const struct acpi_para
 	put32(facs + 4, FACS_LEN);
 	facs[32] = 2; /* version */
 
-	if (!build_dsdt(&ar, p, &dsdt_gpa))
+	uint8_t *dsdt = build_dsdt(&ar, p, &dsdt_gpa);
+	uint8_t *fadt = dsdt ? build_fadt(&ar, p, facs_gpa, dsdt_gpa, &fadt_gpa) : NULL;
+	uint8_t *madt = fadt ? build_madt(&ar, p, &madt_gpa) : NULL;
+	uint8_t *mcfg = NULL;
+	if (!madt)
 		return 0;
-	if (!build_fadt(&ar, p, facs_gpa, dsdt_gpa, &fadt_gpa))
-		return 0;
-	if (!build_madt(&ar, p, &madt_gpa))
-		return 0;
-	if (p->ecam_base && !build_mcfg(&ar, p, &mcfg_gpa))
+	if (p->ecam_base && !(mcfg = build_mcfg(&ar, p, &mcfg_gpa)))
 		return 0;
 
 	/* The RSDT serves guests that predate ACPI 2.0; it only works while
@@ -623,5 +648,31 @@ size_t acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, const struct acpi_para
 	put64(rsdp + 24, xsdt_gpa);
 	rsdp[8] = acpi_checksum(rsdp, 20);
 	rsdp[32] = acpi_checksum(rsdp, 36);
+
+	struct acpi_links *l = p->links;
+	if (l) {
+		memset(l, 0, sizeof(*l));
+		l->rsdp_len = 36;
+		if (rsdt)
+			link_ptr(l, buf, rsdp + 16, 4);
+		link_ptr(l, buf, rsdp + 24, 8);
+		link_ptr(l, buf, facs_gpa <= UINT32_MAX ? fadt + 36 : fadt + 132,
+			 facs_gpa <= UINT32_MAX ? 4 : 8);
+		if (dsdt_gpa <= UINT32_MAX)
+			link_ptr(l, buf, fadt + 40, 4);
+		link_ptr(l, buf, fadt + 140, 8);
+		for (unsigned i = 0; rsdt && i < n; i++)
+			link_ptr(l, buf, rsdt + HDR_LEN + 4 * i, 4);
+		for (unsigned i = 0; i < n; i++)
+			link_ptr(l, buf, xsdt + HDR_LEN + 8 * i, 8);
+		link_table(l, buf, dsdt);
+		link_table(l, buf, fadt);
+		link_table(l, buf, madt);
+		link_table(l, buf, mcfg);
+		link_table(l, buf, rsdt);
+		link_table(l, buf, xsdt);
+		link_csum(l, buf, rsdp, 8, 20);
+		link_csum(l, buf, rsdp, 32, 36);
+	}
 	return ar.len;
 }

@@ -10,6 +10,25 @@ struct acpi_serial {
 	uint8_t irq;
 };
 
+/* Where acpi_build put guest-physical addresses and checksums, as offsets
+ * into its buffer, so firmware can relocate the tables (the fw_cfg table
+ * loader). Pointers come in patch order, checksums in the order they must
+ * be computed (each after every pointer inside its range). */
+#define ACPI_MAX_LINKS 24
+
+struct acpi_links {
+	struct {
+		uint32_t offset;
+		uint8_t size;
+	} ptr[ACPI_MAX_LINKS];
+	unsigned nptr;
+	struct {
+		uint32_t offset, start, length;
+	} csum[ACPI_MAX_LINKS];
+	unsigned ncsum;
+	uint32_t rsdp_len; /* the RSDP is at offset 0 */
+};
+
 struct acpi_params {
 	unsigned ncpus;	      /* Local APIC ids 0..ncpus-1, all enabled */
 	uint32_t ioapic_addr; /* 0xfec00000 */
@@ -25,6 +44,8 @@ struct acpi_params {
 	uint64_t ecam_base;
 	uint32_t pci_win_base;
 	uint32_t pci_win_size;
+	/* Optional: filled with the pointer and checksum locations. */
+	struct acpi_links *links;
 };
 
 /* Builds every table into buf, which the guest will see at guest-physical
