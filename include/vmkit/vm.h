@@ -51,6 +51,10 @@ typedef struct vmk_observer {
 	void (*did_stop_with_error)(vmk_vm *vm, vmk_stop_reason reason, const vmk_error *err, void *ctx);
 	/* The guest rebooted and the machine restarted in place. */
 	void (*did_reboot)(vmk_vm *vm, void *ctx);
+	/* Network device `index` (configuration order) lost its attachment: the
+	 * peer closed the socket or the TAP interface was removed. The guest
+	 * sees its link go down; the VM keeps running. */
+	void (*network_disconnected)(vmk_vm *vm, unsigned index, void *ctx);
 } vmk_observer;
 
 /* Validates and copies the configuration: later changes to cfg do not

@@ -27,12 +27,15 @@ struct net_backend_client {
 
 struct net_backend_ops {
 	const char *name;
-	/* Starts watching host fds on io; frames go to client. */
+	/* Starts watching host fds on io; frames go to client (copied). */
 	int (*start)(struct net_backend *be, struct evloop *io, const struct net_backend_client *client);
 	/* One frame from the guest. Returns 0, or -errno (dropped). */
 	int (*send)(struct net_backend *be, const struct iovec *iov, unsigned n);
 	/* The guest posted receive buffers again. */
 	void (*rx_ready)(struct net_backend *be);
+	/* Optional: the guest's negotiated virtio-net features, so a vnet_hdr
+	 * backend hands it only offloads it accepts (vCPU thread). */
+	void (*set_offloads)(struct net_backend *be, uint64_t guest_features);
 	/* Stops watching; called on the I/O thread before it ends. */
 	void (*stop)(struct net_backend *be);
 	void (*destroy)(struct net_backend *be);
@@ -45,5 +48,15 @@ struct net_backend {
 	bool vnet_hdr;
 	uint32_t mtu;
 };
+
+struct vmk_network_attachment;
+
+/* Opens the backend an attachment describes (net.c). field names the
+ * device in errors. */
+struct net_backend *net_backend_open(const struct vmk_network_attachment *a, const char *field,
+				     vmk_error **err);
+/* The backends. */
+struct net_backend *net_fd_open(const struct vmk_network_attachment *a, const char *field, vmk_error **err);
+struct net_backend *net_tap_open(const struct vmk_network_attachment *a, const char *field, vmk_error **err);
 
 #endif

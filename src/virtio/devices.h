@@ -19,6 +19,22 @@ struct virtio_dev *virtio_blk_dev(struct virtio_blk *b);
 bool virtio_blk_change_media(struct virtio_blk *b, const struct vmk_storage_attachment *a, vmk_error **err);
 void virtio_blk_free(struct virtio_blk *b);
 
+/* virtio-net (net.c) over a network attachment. disconnected runs on the
+ * I/O thread when the attachment goes away (peer closed, TAP removed). */
+struct virtio_net;
+struct virtio_net_hooks {
+	void (*disconnected)(void *ctx, unsigned index);
+	void *ctx;
+};
+struct virtio_net *virtio_net_new(const struct vmk_network_device *cfg, unsigned index,
+				  const struct virtio_net_hooks *hooks, vmk_error **err);
+struct virtio_dev *virtio_net_dev(struct virtio_net *nd);
+/* After the transport exists: the backend starts delivering frames. */
+int virtio_net_start(struct virtio_net *nd);
+/* Before the I/O thread ends: the backend stops watching its fds. */
+void virtio_net_stop(struct virtio_net *nd);
+void virtio_net_free(struct virtio_net *nd);
+
 /* virtio-rng (rng.c): host getrandom(). */
 struct virtio_rng;
 struct virtio_rng *virtio_rng_new(vmk_error **err);

@@ -196,6 +196,28 @@ bool virtq_should_notify(struct virtq *q)
 	return (uint16_t)(now - used_event - 1) < (uint16_t)(now - old);
 }
 
+void virtq_push_batch(struct virtq *q, const uint16_t *heads, const uint32_t *written, unsigned n)
+{
+	if (!q->used || !n)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		volatile uint8_t *elem = q->used + 4 + 8u * ((uint16_t)(q->used_idx + i) % q->size);
+		st32(elem, heads[i]);
+		st32(elem + 4, written[i]);
+	}
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	q->used_idx = (uint16_t)(q->used_idx + n);
+	st16(q->used + 2, q->used_idx);
+}
+
+void virtq_unpop(struct virtq *q, unsigned n)
+{
+	q->last_avail = (uint16_t)(q->last_avail - n);
+	/* avail_event moved past these at pop: the driver must kick for them. */
+	if (q->event_idx && q->used)
+		st16(q->used + 4 + 8u * q->size, q->last_avail);
+}
+
 void virtq_set_notification(struct virtq *q, bool enable)
 {
 	if (!q->used)

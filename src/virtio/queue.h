@@ -50,6 +50,12 @@ int virtq_init(struct virtq *q, const struct gmem *mem, uint16_t size, uint64_t 
 int virtq_pop(struct virtq *q, struct virtq_elem *e);
 /* Returns the request, telling the driver `written` bytes were written. */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t written);
+/* Returns n requests at once, published by one index update: a driver
+ * reading the first (virtio-net's num_buffers) finds the rest there. */
+void virtq_push_batch(struct virtq *q, const uint16_t *heads, const uint32_t *written, unsigned n);
+/* Gives back the last n popped, unpushed requests (a device that found
+ * too few buffers); they will be popped again. */
+void virtq_unpop(struct virtq *q, unsigned n);
 /* Whether the driver wants an interrupt for what was pushed since the last
  * one (VRING_AVAIL_F_NO_INTERRUPT or used_event). Updates the bookkeeping. */
 bool virtq_should_notify(struct virtq *q);

@@ -1,6 +1,9 @@
 /* The machine's PCI devices: the host bridge, then one virtio-pci function
- * per configured device, in a stable order (storage in configuration order,
- * then console, entropy, balloon) so guest device names do not shift. */
+ * per configured device, in a stable order (storage, then network, in
+ * configuration order, then console, entropy, balloon) so guest device
+ * names do not shift. */
+#include <stdlib.h>
+
 #include "arch/x86/layout.h"
 #include "util/error_priv.h"
 #include "vm/machine_priv.h"
@@ -15,6 +18,33 @@ static bool add_transport(struct machine *m, struct virtio_dev *d, vmk_error **e
 		return false;
 	m->transports[m->ntransports++] = t;
 	return true;
+}
+
+struct net_event {
+	void *ctx;
+	unsigned index;
+};
+
+static void net_event_run(void *arg)
+{
+	struct net_event *e = arg;
+
+	vm_network_disconnected(e->ctx, e->index);
+	free(e);
+}
+
+/* From the I/O thread to the VM's event thread, which outlives the machine:
+ * the event carries the VM's context, not the machine. */
+static void net_disconnected(void *ctx, unsigned index)
+{
+	struct machine *m = ctx;
+	struct net_event *e = malloc(sizeof(*e));
+
+	if (!e)
+		return;
+	*e = (struct net_event){.ctx = m->on_exit_ctx, .index = index};
+	if (evloop_post(m->loop, net_event_run, e) != 0)
+		free(e);
 }
 
 bool machine_setup_devices(struct machine *m, const int (*serial_fds)[2], vmk_error **err)
@@ -33,6 +63,19 @@ bool machine_setup_devices(struct machine *m, const int (*serial_fds)[2], vmk_er
 		m->blk[m->nblk++] = b;
 		if (!add_transport(m, virtio_blk_dev(b), err))
 			return false;
+	}
+
+	struct virtio_net_hooks hooks = {.disconnected = net_disconnected, .ctx = m};
+	for (size_t i = 0; i < cfg->network_count; i++) {
+		struct virtio_net *n = virtio_net_new(cfg->network[i], (unsigned)i, &hooks, err);
+		if (!n)
+			return false;
+		m->net[m->nnet++] = n;
+		if (!add_transport(m, virtio_net_dev(n), err))
+			return false;
+		if (virtio_net_start(n) != 0)
+			return vmk_set_error(err, VMK_ERR_INTERNAL, "network_devices",
+					     "network_devices[%zu]: cannot watch the attachment", i);
 	}
 
 	int cfds[VMK_MAX_SERIAL_PORTS][2];
@@ -64,6 +107,8 @@ bool machine_setup_devices(struct machine *m, const int (*serial_fds)[2], vmk_er
 
 void machine_free_devices(struct machine *m)
 {
+	for (unsigned i = 0; i < m->nnet; i++)
+		virtio_net_stop(m->net[i]);
 	/* No kick or completion may run while devices go away. */
 	evloop_free(m->io);
 	m->io = NULL;
@@ -73,6 +118,9 @@ void machine_free_devices(struct machine *m)
 	for (unsigned i = 0; i < m->nblk; i++)
 		virtio_blk_free(m->blk[i]);
 	m->nblk = 0;
+	for (unsigned i = 0; i < m->nnet; i++)
+		virtio_net_free(m->net[i]);
+	m->nnet = 0;
 	if (m->console)
 		virtio_console_free(m->console);
 	if (m->rng)

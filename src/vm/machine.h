@@ -40,6 +40,9 @@ bool machine_change_storage(struct machine *m, unsigned index, const struct vmk_
 			    vmk_error **err);
 bool machine_balloon_set_target(struct machine *m, uint64_t bytes, vmk_error **err);
 bool machine_balloon_stats(struct machine *m, vmk_balloon_stats *st, vmk_error **err);
+/* Implemented by the VM (vm.c): network device `index` lost its
+ * attachment. Runs on the VM's event thread; ctx is machine_create's. */
+void vm_network_disconnected(void *ctx, unsigned index);
 /* What ended the machine, with a detail string owned by the machine. */
 enum machine_exit machine_exit_reason(struct machine *m, const char **detail);
 /* Stops (if needed) and frees everything. Must run on the loop thread. */

@@ -46,6 +46,8 @@ struct machine {
 	struct pci_host *pci;
 	struct virtio_blk *blk[VMK_MAX_STORAGE_DEVICES];
 	unsigned nblk;
+	struct virtio_net *net[VMK_MAX_NETWORK_DEVICES];
+	unsigned nnet;
 	struct virtio_rng *rng;
 	struct virtio_console *console;
 	struct virtio_balloon *balloon;

@@ -96,6 +96,18 @@ static bool vm_open_serial(vmk_vm *vm, vmk_error **err)
 	return true;
 }
 
+void vm_network_disconnected(void *ctx, unsigned index)
+{
+	vmk_vm *vm = ctx;
+
+	pthread_mutex_lock(&vm->lock);
+	vmk_observer obs = vm->obs;
+	void *obs_ctx = vm->obs_ctx;
+	pthread_mutex_unlock(&vm->lock);
+	if (obs.network_disconnected)
+		obs.network_disconnected(vm, index, obs_ctx);
+}
+
 static void vm_machine_exited(void *arg);
 
 static void vm_on_exit(void *ctx)

@@ -3,6 +3,9 @@
  * copies and validation. */
 #include "../unit/check.h"
 #include "config/network_priv.h"
+#include "virtio/net.h"
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -172,8 +175,233 @@ static void test_config(void)
 	vmk_network_attachment_free(a);
 }
 
+/* Guest RAM and one split queue the test drives as the driver would. */
+#define QSIZE 16
+#define RING  0x100000ull
+#define DATA  0x200000ull
+static struct gmem mem;
+static struct virtq vq;
+static uint16_t next_desc, avail_idx, used_seen;
+
+static void *g(uint64_t gpa, uint64_t len)
+{
+	return gmem_ptr(&mem, gpa, len);
+}
+
+static void q_reset(bool event_idx)
+{
+	memset(g(RING, 0x3000), 0, 0x3000);
+	next_desc = avail_idx = used_seen = 0;
+	CHECK(virtq_init(&vq, &mem, QSIZE, RING, RING + 0x1000, RING + 0x2000, event_idx, false) == 0,
+	      "queue");
+}
+
+struct buf {
+	uint64_t gpa;
+	uint32_t len;
+	bool write;
+};
+
+static void drv_add(const struct buf *b, unsigned n)
+{
+	uint16_t head = next_desc;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint16_t idx = (uint16_t)((head + i) % QSIZE), next = (uint16_t)((idx + 1) % QSIZE);
+		uint16_t flags = (b[i].write ? VIRTQ_DESC_F_WRITE : 0) | (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0);
+		uint8_t *d = g(RING + 16ull * idx, 16);
+
+		memcpy(d, &b[i].gpa, 8);
+		memcpy(d + 8, &b[i].len, 4);
+		memcpy(d + 12, &flags, 2);
+		memcpy(d + 14, &next, 2);
+	}
+	next_desc = (uint16_t)((head + n) % QSIZE);
+	uint8_t *avail = g(RING + 0x1000, 4 + 2 * QSIZE);
+	memcpy(avail + 4 + 2 * (avail_idx % QSIZE), &head, 2);
+	avail_idx++;
+	memcpy(avail + 2, &avail_idx, 2);
+}
+
+static bool drv_used(uint32_t *id, uint32_t *len)
+{
+	uint8_t *used = g(RING + 0x2000, 4 + 8 * QSIZE);
+	uint16_t idx;
+
+	memcpy(&idx, used + 2, 2);
+	if (idx == used_seen)
+		return false;
+	memcpy(id, used + 4 + 8 * (used_seen % QSIZE), 4);
+	memcpy(len, used + 8 + 8 * (used_seen % QSIZE), 4);
+	used_seen++;
+	return true;
+}
+
+static int pop_tx(const struct buf *b, unsigned n, const struct net_limits *lim, struct net_tx *tx)
+{
+	static struct virtq_elem e;
+
+	q_reset(false);
+	drv_add(b, n);
+	if (virtq_pop(&vq, &e) != 1)
+		return -100;
+	return net_tx_parse(&e, lim, tx);
+}
+
+static void test_tx(void)
+{
+	static struct net_tx tx;
+	struct net_limits plain = {.max_frame = 1518}, tap = {.vnet_hdr = true, .max_frame = 1518};
+	struct virtio_net_hdr *h = g(DATA, 12);
+
+	tap.features = 1ull << VIRTIO_NET_F_CSUM | 1ull << VIRTIO_NET_F_HOST_TSO4;
+	memset(g(DATA, 0x20000), 0xab, 0x20000);
+	memset(h, 0, 12);
+	/* Header split over two descriptors, frame in a third. */
+	struct buf split[] = {{DATA, 5, false}, {DATA + 5, 7 + 20, false}, {DATA + 0x1000, 40, false}};
+	CHECK(pop_tx(split, 3, &plain, &tx) == 0 && tx.frame_len == 60 && tx.niov == 2 &&
+		  tx.iov[0].iov_base == g(DATA + 12, 1) && tx.iov[0].iov_len == 20,
+	      "split header stripped: %zu bytes in %u iovecs", tx.frame_len, tx.niov);
+	CHECK(pop_tx(split, 3, &tap, &tx) == 0 && tx.niov == 3 && tx.iov[0].iov_base == &tx.hdr,
+	      "vnet_hdr backend gets a host copy of the header first");
+	struct buf shorty[] = {{DATA, 12 + 13, false}};
+	CHECK(pop_tx(shorty, 1, &plain, &tx) == -EINVAL, "frame shorter than an Ethernet header dropped");
+	struct buf hdr_only[] = {{DATA, 11, false}};
+	CHECK(pop_tx(hdr_only, 1, &plain, &tx) == -EINVAL, "short header dropped");
+	struct buf big[] = {{DATA, 12 + 1519, false}};
+	CHECK(pop_tx(big, 1, &plain, &tx) == -EINVAL, "frame above the MTU dropped");
+	big[0].len = 12 + 1518;
+	CHECK(pop_tx(big, 1, &plain, &tx) == 0, "frame at the MTU (with VLAN tag) sent");
+	struct buf wr[] = {{DATA, 12 + 60, false}, {DATA + 0x1000, 16, true}};
+	CHECK(pop_tx(wr, 2, &plain, &tx) == -EINVAL, "writable buffer in a transmit chain dropped");
+
+	struct buf f[] = {{DATA, 12 + 100, false}};
+	h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h->csum_start = 34;
+	h->csum_offset = 16;
+	CHECK(pop_tx(f, 1, &plain, &tx) == -EINVAL, "checksum offload without vnet_hdr dropped");
+	CHECK(pop_tx(f, 1, &tap, &tx) == 0, "checksum offload within the frame sent");
+	h->csum_start = 90;
+	CHECK(pop_tx(f, 1, &tap, &tx) == -EINVAL, "checksum offset beyond the frame dropped");
+	h->csum_start = 0xffff;
+	h->csum_offset = 0xffff;
+	CHECK(pop_tx(f, 1, &tap, &tx) == -EINVAL, "csum_start + offset overflow dropped");
+	h->csum_start = 34;
+	h->csum_offset = 16;
+	h->flags = 0x80;
+	CHECK(pop_tx(f, 1, &tap, &tx) == -EINVAL, "unknown flag dropped");
+	h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	h->gso_size = 1448;
+	h->hdr_len = 54;
+	struct buf tso[] = {{DATA, 12 + 0x10000, false}};
+	CHECK(pop_tx(tso, 1, &tap, &tx) == 0 && tx.frame_len == 0x10000, "TSO4 frame of 64 KiB sent");
+	h->gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
+	CHECK(pop_tx(tso, 1, &tap, &tx) == -EINVAL, "TSO6 not negotiated: dropped");
+	h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN;
+	CHECK(pop_tx(tso, 1, &tap, &tx) == -EINVAL, "ECN not negotiated: dropped");
+	h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	h->gso_size = 0;
+	CHECK(pop_tx(tso, 1, &tap, &tx) == -EINVAL, "GSO without segment size dropped");
+	h->gso_size = 1448;
+	tso[0].len = 12 + NET_MAX_GSO_FRAME + 1;
+	CHECK(pop_tx(tso, 1, &tap, &tx) == -EINVAL, "GSO frame above 64 KiB dropped");
+	h->gso_type = 3;
+	tso[0].len = 12 + 1000;
+	CHECK(pop_tx(tso, 1, &tap, &tx) == -EINVAL, "unknown GSO type dropped");
+	memset(h, 0, 12);
+}
+
+static void test_rx(void)
+{
+	static struct net_rx_scratch s;
+	static uint8_t frame[4000];
+	struct virtio_net_hdr hdr = {.num_buffers = 1}, got;
+	struct iovec iov[2] = {{frame, 1000}, {frame + 1000, 3000}};
+	uint32_t id, len;
+
+	for (size_t i = 0; i < sizeof(frame); i++)
+		frame[i] = (uint8_t)(i * 7);
+	/* Mergeable: 1500-byte buffers, a 4000-byte frame takes three. */
+	q_reset(true);
+	for (int i = 0; i < 4; i++)
+		drv_add(&(struct buf){DATA + 0x1000ull * i, 1500, true}, 1);
+	CHECK(net_rx_deliver(&vq, true, &hdr, iov, 2, 4000, &s) == 1, "frame delivered");
+	memcpy(&got, g(DATA, 12), 12);
+	CHECK(got.num_buffers == 3, "num_buffers %u", got.num_buffers);
+	CHECK(memcmp(g(DATA + 12, 1488), frame, 1488) == 0 &&
+		  memcmp(g(DATA + 0x1000, 1500), frame + 1488, 1500) == 0 &&
+		  memcmp(g(DATA + 0x2000, 1012), frame + 2988, 1012) == 0,
+	      "frame bytes in order across buffers");
+	CHECK(drv_used(&id, &len) && id == 0 && len == 1500, "first buffer: %u bytes", len);
+	CHECK(drv_used(&id, &len) && id == 1 && len == 1500, "second buffer");
+	CHECK(drv_used(&id, &len) && id == 2 && len == 1012, "third buffer: %u bytes", len);
+	CHECK(!drv_used(&id, &len), "fourth buffer left for the next frame");
+
+	/* Too few buffers: nothing consumed, and the same buffers serve later. */
+	CHECK(net_rx_deliver(&vq, true, &hdr, iov, 2, 4000, &s) == 0 && !drv_used(&id, &len),
+	      "not enough buffers: frame kept, no buffer used");
+	for (int i = 4; i < 6; i++)
+		drv_add(&(struct buf){DATA + 0x1000ull * i, 1500, true}, 1);
+	CHECK(net_rx_deliver(&vq, true, &hdr, iov, 2, 4000, &s) == 1, "delivered once buffers came");
+	CHECK(drv_used(&id, &len) && id == 3, "the buffer given back is reused first");
+
+	/* Without mergeable buffers a frame needs one big buffer. */
+	q_reset(false);
+	drv_add(&(struct buf){DATA, 1500, true}, 1);
+	CHECK(net_rx_deliver(&vq, false, &hdr, iov, 2, 4000, &s) == 1 && !drv_used(&id, &len),
+	      "too big for the buffer: dropped, buffer kept");
+	CHECK(net_rx_deliver(&vq, false, &hdr, iov, 1, 1000, &s) == 1 && drv_used(&id, &len) && len == 1012,
+	      "small frame fits: %u", len);
+
+	/* Hostile buffers. */
+	q_reset(false);
+	drv_add(&(struct buf){DATA, 8, true}, 1);
+	CHECK(net_rx_deliver(&vq, true, &hdr, iov, 1, 100, &s) == -EINVAL, "buffer smaller than the header");
+	q_reset(false);
+	drv_add(&(struct buf){DATA, 100, false}, 1);
+	CHECK(net_rx_deliver(&vq, true, &hdr, iov, 1, 100, &s) == -EINVAL, "read-only receive buffer");
+	/* Tiny mergeable buffers: the frame can never fit the queue. */
+	q_reset(false);
+	for (int i = 0; i < QSIZE; i++)
+		drv_add(&(struct buf){DATA + 0x100ull * i, 16, true}, 1);
+	CHECK(net_rx_deliver(&vq, true, &hdr, iov, 2, 4000, &s) == 1 && !drv_used(&id, &len),
+	      "frame larger than the whole queue dropped");
+}
+
+static void test_ctrl(void)
+{
+	uint64_t f = 1ull << VIRTIO_NET_F_CTRL_VQ | 1ull << VIRTIO_NET_F_CTRL_RX;
+	uint8_t cmd[2 + 8 + 6 * 3] = {VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 1};
+	uint32_t n;
+
+	CHECK(net_ctrl_handle(cmd, 3, f) == VIRTIO_NET_OK, "promisc on");
+	CHECK(net_ctrl_handle(cmd, 3, 0) == VIRTIO_NET_ERR, "CTRL_RX not negotiated");
+	CHECK(net_ctrl_handle(cmd, 4, f) == VIRTIO_NET_ERR, "promisc with trailing bytes");
+	CHECK(net_ctrl_handle(cmd, 1, f) == VIRTIO_NET_ERR, "one byte");
+	cmd[1] = 9;
+	CHECK(net_ctrl_handle(cmd, 3, f) == VIRTIO_NET_ERR, "unknown rx command");
+	cmd[0] = VIRTIO_NET_CTRL_MAC;
+	cmd[1] = VIRTIO_NET_CTRL_MAC_TABLE_SET;
+	n = 1;
+	memcpy(cmd + 2, &n, 4);
+	n = 2;
+	memcpy(cmd + 12, &n, 4);
+	CHECK(net_ctrl_handle(cmd, sizeof(cmd), f) == VIRTIO_NET_OK, "MAC tables 1 + 2");
+	CHECK(net_ctrl_handle(cmd, sizeof(cmd) - 1, f) == VIRTIO_NET_ERR, "multicast table cut short");
+	n = 0xffffffff;
+	memcpy(cmd + 12, &n, 4);
+	CHECK(net_ctrl_handle(cmd, sizeof(cmd), f) == VIRTIO_NET_ERR, "huge entry count");
+	cmd[0] = 77;
+	CHECK(net_ctrl_handle(cmd, sizeof(cmd), f) == VIRTIO_NET_ERR, "unknown class");
+}
+
 int main(void)
 {
+	CHECK(gmem_init(&mem, 64ull << 20) == 0, "guest memory");
+	test_tx();
+	test_rx();
+	test_ctrl();
 	test_mac();
 	test_attachments();
 	test_config();

@@ -1,0 +1,261 @@
+/* TAP network attachments (beyond Apple's entitlement-gated bridging): an
+ * existing TAP interface, or a new one added to a host bridge. The TAP
+ * carries the virtio-net header (IFF_VNET_HDR, 12 bytes), so checksum and
+ * segmentation offloads pass through untouched. vhost-net is not used yet:
+ * frames go through the I/O thread. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "attach/net.h"
+#include "config/network_priv.h"
+#include "util/error_priv.h"
+#include "virtio/net.h"
+
+#define TAP_BUF (NET_HDR_LEN + NET_MAX_GSO_FRAME)
+
+struct net_tap {
+	struct net_backend be;
+	int fd;
+	char ifname[IFNAMSIZ];
+	struct evloop *io;
+	struct net_backend_client client;
+	bool watching, paused, down;
+	size_t pending;
+	uint8_t buf[TAP_BUF];
+};
+
+static void disconnect(struct net_tap *t)
+{
+	if (t->down)
+		return;
+	t->down = true;
+	t->pending = 0;
+	if (t->watching)
+		evloop_del_fd(t->io, t->fd);
+	t->watching = false;
+	if (t->client.link_changed)
+		t->client.link_changed(t->client.ctx, false);
+}
+
+static void drain(struct net_tap *t)
+{
+	for (int budget = 256; budget > 0 && !t->down; budget--) {
+		if (!t->pending) {
+			ssize_t n = read(t->fd, t->buf, sizeof(t->buf));
+
+			if (n < 0) {
+				/* The interface was deleted under us. */
+				if (errno == EBADFD || errno == EIO || errno == ENODEV)
+					disconnect(t);
+				return;
+			}
+			if ((size_t)n <= NET_HDR_LEN)
+				continue;
+			t->pending = (size_t)n;
+		}
+		struct iovec iov = {t->buf, t->pending};
+		if (!t->client.receive(t->client.ctx, &iov, 1)) {
+			t->paused = true;
+			evloop_mod_fd(t->io, t->fd, 0);
+			return;
+		}
+		t->pending = 0;
+	}
+}
+
+static void tap_event(void *ctx, uint32_t events)
+{
+	struct net_tap *t = ctx;
+
+	drain(t);
+	if (!t->down && (events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN))
+		disconnect(t);
+}
+
+static int tap_start(struct net_backend *be, struct evloop *io, const struct net_backend_client *client)
+{
+	struct net_tap *t = (struct net_tap *)be;
+	int r;
+
+	t->io = io;
+	t->client = *client;
+	r = evloop_add_fd(io, t->fd, EPOLLIN, tap_event, t);
+	t->watching = r == 0;
+	return r;
+}
+
+static int tap_send(struct net_backend *be, const struct iovec *iov, unsigned n)
+{
+	struct net_tap *t = (struct net_tap *)be;
+
+	if (t->down)
+		return -ENOTCONN;
+	if (writev(t->fd, iov, (int)n) >= 0)
+		return 0;
+	if (errno == EBADFD || errno == EIO || errno == ENODEV) {
+		int e = errno;
+		disconnect(t);
+		return -e;
+	}
+	return -errno;
+}
+
+static void tap_rx_ready(struct net_backend *be)
+{
+	struct net_tap *t = (struct net_tap *)be;
+
+	if (!t->paused || t->down)
+		return;
+	t->paused = false;
+	evloop_mod_fd(t->io, t->fd, EPOLLIN);
+	drain(t);
+}
+
+/* The kernel hands the guest only what its driver negotiated. */
+static void tap_set_offloads(struct net_backend *be, uint64_t f)
+{
+	struct net_tap *t = (struct net_tap *)be;
+	unsigned off = 0;
+
+	if (f & 1ull << VIRTIO_NET_F_GUEST_CSUM) {
+		off |= TUN_F_CSUM;
+		if (f & 1ull << VIRTIO_NET_F_GUEST_TSO4)
+			off |= TUN_F_TSO4;
+		if (f & 1ull << VIRTIO_NET_F_GUEST_TSO6)
+			off |= TUN_F_TSO6;
+	}
+	ioctl(t->fd, TUNSETOFFLOAD, off);
+}
+
+static void tap_stop(struct net_backend *be)
+{
+	struct net_tap *t = (struct net_tap *)be;
+
+	if (t->watching)
+		evloop_del_fd(t->io, t->fd);
+	t->watching = false;
+}
+
+static void tap_destroy(struct net_backend *be)
+{
+	struct net_tap *t = (struct net_tap *)be;
+
+	close(t->fd);
+	free(t);
+}
+
+static const struct net_backend_ops tap_ops = {
+    .name = "tap",
+    .start = tap_start,
+    .send = tap_send,
+    .rx_ready = tap_rx_ready,
+    .set_offloads = tap_set_offloads,
+    .stop = tap_stop,
+    .destroy = tap_destroy,
+};
+
+/* Brings the new TAP up and enslaves it to the bridge. */
+static bool add_to_bridge(struct net_tap *t, const char *br, const char *field, vmk_error **err)
+{
+	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = {0};
+	bool ok = false;
+
+	if (s < 0)
+		return vmk_set_errno(err, VMK_ERR_NETWORK_ATTACHMENT, field, errno, "%s: socket", field);
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", t->ifname);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", br);
+	ifr.ifr_ifindex = (int)if_nametoindex(t->ifname);
+	if (ioctl(s, SIOCBRADDIF, &ifr) == 0)
+		ok = true;
+	else if (errno == EPERM)
+		vmk_set_error(
+		    err, VMK_ERR_NETWORK_ATTACHMENT, field,
+		    "%s: adding %s to bridge %s needs CAP_NET_ADMIN, which this process does not have", field,
+		    t->ifname, br);
+	else if (errno == ENODEV)
+		vmk_set_error(err, VMK_ERR_NETWORK_ATTACHMENT, field,
+			      "%s: bridge %s does not exist on this host", field, br);
+	else if (errno == EOPNOTSUPP || errno == EINVAL)
+		vmk_set_error(err, VMK_ERR_NETWORK_ATTACHMENT, field, "%s: %s is not a bridge", field, br);
+	else
+		vmk_set_errno(err, VMK_ERR_NETWORK_ATTACHMENT, field, errno, "%s: cannot add %s to bridge %s",
+			      field, t->ifname, br);
+	close(s);
+	return ok;
+}
+
+struct net_backend *net_tap_open(const struct vmk_network_attachment *a, const char *field, vmk_error **err)
+{
+	bool bridge = a->kind == NET_ATTACH_BRIDGE;
+	struct ifreq ifr = {0};
+	int hdr = NET_HDR_LEN;
+	struct net_tap *t;
+
+	if (!net_attachment_check(a, field, err))
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, field, "%s: out of memory", field);
+		return NULL;
+	}
+	t->fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (t->fd < 0) {
+		vmk_set_errno(err, VMK_ERR_NETWORK_ATTACHMENT, field, errno, "%s: cannot open /dev/net/tun",
+			      field);
+		free(t);
+		return NULL;
+	}
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (!bridge)
+		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", a->ifname);
+	if (ioctl(t->fd, TUNSETIFF, &ifr) != 0) {
+		if (errno == EPERM)
+			vmk_set_error(err, VMK_ERR_NETWORK_ATTACHMENT, field,
+				      "%s: %s needs CAP_NET_ADMIN (or owning the TAP interface), which this "
+				      "process does not have",
+				      field, bridge ? "creating a TAP interface" : a->ifname);
+		else if (errno == EBUSY)
+			vmk_set_error(err, VMK_ERR_NETWORK_ATTACHMENT, field,
+				      "%s: TAP interface %s is in use by another process", field, a->ifname);
+		else if (errno == EINVAL && !bridge)
+			vmk_set_error(err, VMK_ERR_NETWORK_ATTACHMENT, field, "%s: %s is not a TAP interface",
+				      field, a->ifname);
+		else
+			vmk_set_errno(err, VMK_ERR_NETWORK_ATTACHMENT, field, errno,
+				      "%s: cannot attach to TAP interface %s", field,
+				      bridge ? "(new)" : a->ifname);
+		goto fail;
+	}
+	memcpy(t->ifname, ifr.ifr_name, IFNAMSIZ);
+	t->ifname[IFNAMSIZ - 1] = '\0';
+	if (ioctl(t->fd, TUNSETVNETHDRSZ, &hdr) != 0 || ioctl(t->fd, TUNSETOFFLOAD, 0) != 0) {
+		vmk_set_errno(err, VMK_ERR_NETWORK_ATTACHMENT, field, errno,
+			      "%s: TAP interface %s does not take virtio-net headers", field, t->ifname);
+		goto fail;
+	}
+	if (bridge && !add_to_bridge(t, a->ifname, field, err))
+		goto fail;
+	t->be = (struct net_backend){.ops = &tap_ops, .vnet_hdr = true, .mtu = 1500};
+	return &t->be;
+fail:
+	close(t->fd);
+	free(t);
+	return NULL;
+}

@@ -1,0 +1,490 @@
+/* virtio-net (virtio 1.2 section 5.1) over a network attachment
+ * (src/attach/net.h): one receive/transmit queue pair and a control queue.
+ * Transmit chains are parsed into a checked frame (net_tx_parse) before the
+ * backend sees them; received frames fill mergeable buffers. All frame work
+ * runs on the machine's I/O thread. Offloads (checksum, TSO) are offered
+ * only when the backend carries the virtio-net header (TAP). */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attach/net.h"
+#include "util/error_priv.h"
+#include "virtio/devices.h"
+#include "virtio/net.h"
+
+#define QUEUE_SIZE 256
+#define RXQ	   0
+#define TXQ	   1
+#define CTRLQ	   2
+/* Class, command, the largest MAC table pair we accept. */
+#define CTRL_MAX (2 + 2 * (4 + VIRTIO_NET_CTRL_MAC_TABLE_MAX * 6))
+
+struct net_config {
+	uint8_t mac[6];
+	uint16_t status;
+	uint16_t max_virtqueue_pairs;
+	uint16_t mtu;
+} __attribute__((packed));
+
+struct virtio_net {
+	struct virtio_dev dev;
+	struct net_config config;
+	unsigned index;
+	struct net_backend *be; /* NULL: no attachment, the cable is out */
+	void (*disconnected)(void *ctx, unsigned index);
+	void *disconnected_ctx;
+
+	/* Set by activate (vCPU thread), cleared by reset on the I/O thread:
+	 * backend frames arriving meanwhile are dropped, as on a real NIC
+	 * without a driver. */
+	atomic_bool active;
+	struct net_limits lim; /* written before active is set */
+	bool mrg;
+
+	/* I/O thread only. */
+	bool link_up;
+	struct virtq_elem elem;
+	struct net_tx tx;
+	struct net_rx_scratch rx;
+};
+
+static size_t min_size(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+static bool tx_header_ok(const struct virtio_net_hdr *h, size_t frame_len, const struct net_limits *lim)
+{
+	uint8_t gso = h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+	uint64_t f = lim->features;
+
+	if (!lim->vnet_hdr)
+		return h->flags == 0 && h->gso_type == VIRTIO_NET_HDR_GSO_NONE;
+	if (h->flags & ~(VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID))
+		return false;
+	if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		if (!(f & 1ull << VIRTIO_NET_F_CSUM))
+			return false;
+		if ((size_t)h->csum_start + h->csum_offset + 2 > frame_len)
+			return false;
+	}
+	if ((h->gso_type & VIRTIO_NET_HDR_GSO_ECN) && !(f & 1ull << VIRTIO_NET_F_HOST_ECN))
+		return false;
+	switch (gso) {
+	case VIRTIO_NET_HDR_GSO_NONE:
+		return !(h->gso_type & VIRTIO_NET_HDR_GSO_ECN);
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+		if (!(f & 1ull << VIRTIO_NET_F_HOST_TSO4))
+			return false;
+		break;
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		if (!(f & 1ull << VIRTIO_NET_F_HOST_TSO6))
+			return false;
+		break;
+	default:
+		return false;
+	}
+	/* Segmentation needs the checksum to be completed per segment. */
+	return (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && h->gso_size && h->hdr_len <= frame_len;
+}
+
+int net_tx_parse(const struct virtq_elem *e, const struct net_limits *lim, struct net_tx *out)
+{
+	size_t skip = NET_HDR_LEN, frame_len, max;
+	unsigned n = 0;
+
+	/* Transmit buffers are device-readable only. */
+	if (e->nin || e->out_len < NET_HDR_LEN + NET_ETH_HLEN)
+		return -EINVAL;
+	frame_len = (size_t)e->out_len - NET_HDR_LEN;
+	if (iov_copy_from(e->iov, e->nout, 0, &out->hdr, NET_HDR_LEN) != NET_HDR_LEN)
+		return -EINVAL;
+	out->hdr.num_buffers = 0;
+	max = out->hdr.gso_type == VIRTIO_NET_HDR_GSO_NONE ? lim->max_frame : NET_MAX_GSO_FRAME;
+	if (frame_len > max || !tx_header_ok(&out->hdr, frame_len, lim))
+		return -EINVAL;
+	if (lim->vnet_hdr)
+		out->iov[n++] = (struct iovec){&out->hdr, NET_HDR_LEN};
+	for (unsigned i = 0; i < e->nout; i++) {
+		size_t l = e->iov[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		out->iov[n++] = (struct iovec){(uint8_t *)e->iov[i].iov_base + skip, l - skip};
+		skip = 0;
+	}
+	out->niov = n;
+	out->frame_len = frame_len;
+	return 0;
+}
+
+/* A read position in the backend's frame. */
+struct src_cursor {
+	const struct iovec *iov;
+	unsigned n, i;
+	size_t off;
+};
+
+/* Copies up to room bytes from c into dst at dst_off; returns the count. */
+static size_t copy_iov(const struct iovec *dst, unsigned nd, size_t dst_off, size_t room,
+		       struct src_cursor *c)
+{
+	size_t done = 0;
+
+	while (done < room && c->i < c->n) {
+		size_t chunk = min_size(c->iov[c->i].iov_len - c->off, room - done);
+		size_t w = iov_copy_to(dst, nd, dst_off + done,
+				       (const uint8_t *)c->iov[c->i].iov_base + c->off, chunk);
+
+		done += w;
+		c->off += w;
+		if (c->off == c->iov[c->i].iov_len) {
+			c->i++;
+			c->off = 0;
+		}
+		if (w < chunk)
+			break;
+	}
+	return done;
+}
+
+int net_rx_deliver(struct virtq *vq, bool mrg, const struct virtio_net_hdr *hdr, const struct iovec *iov,
+		   unsigned n, size_t len, struct net_rx_scratch *s)
+{
+	const unsigned max_bufs = sizeof(s->heads) / sizeof(s->heads[0]);
+	struct src_cursor c = {.iov = iov, .n = n};
+	struct virtio_net_hdr h = *hdr;
+	size_t left = len;
+	unsigned nbuf = 0;
+
+	while (nbuf == 0 || left) {
+		struct virtq_elem *e = nbuf ? &s->next : &s->first;
+		size_t room, start = nbuf ? 0 : NET_HDR_LEN, got;
+		int r;
+
+		/* Every buffer of the queue taken and still too small: it can
+		 * never fit. */
+		if (nbuf == max_bufs || nbuf == vq->size || (nbuf && !mrg)) {
+			virtq_unpop(vq, nbuf);
+			return 1;
+		}
+		r = virtq_pop(vq, e);
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			virtq_unpop(vq, nbuf);
+			return 0;
+		}
+		if (e->in_len < start + (nbuf ? 1 : 0) || e->in_len > UINT32_MAX)
+			return -EINVAL;
+		room = min_size((size_t)e->in_len - start, left);
+		got = copy_iov(e->iov + e->nout, e->nin, start, room, &c);
+		if (got != room)
+			return -EINVAL;
+		left -= got;
+		s->heads[nbuf] = e->head;
+		s->lens[nbuf] = (uint32_t)(start + got);
+		nbuf++;
+	}
+	h.num_buffers = (uint16_t)nbuf;
+	iov_copy_to(s->first.iov + s->first.nout, s->first.nin, 0, &h, NET_HDR_LEN);
+	virtq_push_batch(vq, s->heads, s->lens, nbuf);
+	return 1;
+}
+
+uint8_t net_ctrl_handle(const uint8_t *cmd, size_t len, uint64_t features)
+{
+	size_t off = 2;
+
+	if (len < 2)
+		return VIRTIO_NET_ERR;
+	switch (cmd[0]) {
+	case VIRTIO_NET_CTRL_RX:
+		/* Every frame reaches the guest anyway: the modes are accepted and
+		 * change nothing. */
+		if (!(features & 1ull << VIRTIO_NET_F_CTRL_RX) || len != 3 || cmd[2] > 1)
+			return VIRTIO_NET_ERR;
+		return cmd[1] == VIRTIO_NET_CTRL_RX_PROMISC || cmd[1] == VIRTIO_NET_CTRL_RX_ALLMULTI
+			   ? VIRTIO_NET_OK
+			   : VIRTIO_NET_ERR;
+	case VIRTIO_NET_CTRL_MAC:
+		if (!(features & 1ull << VIRTIO_NET_F_CTRL_RX) || cmd[1] != VIRTIO_NET_CTRL_MAC_TABLE_SET)
+			return VIRTIO_NET_ERR;
+		/* Unicast table, then multicast table; both must be exactly there. */
+		for (int t = 0; t < 2; t++) {
+			uint32_t entries;
+
+			if (len - off < 4)
+				return VIRTIO_NET_ERR;
+			memcpy(&entries, cmd + off, 4);
+			off += 4;
+			if (entries > VIRTIO_NET_CTRL_MAC_TABLE_MAX || len - off < (size_t)entries * 6)
+				return VIRTIO_NET_ERR;
+			off += (size_t)entries * 6;
+		}
+		return off == len ? VIRTIO_NET_OK : VIRTIO_NET_ERR;
+	}
+	return VIRTIO_NET_ERR;
+}
+
+static bool rx_gso_ok(uint8_t gso_type, uint64_t f)
+{
+	switch (gso_type) {
+	case VIRTIO_NET_HDR_GSO_NONE:
+		return true;
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+		return f & 1ull << VIRTIO_NET_F_GUEST_TSO4;
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		return f & 1ull << VIRTIO_NET_F_GUEST_TSO6;
+	}
+	return false;
+}
+
+static bool net_receive(void *ctx, const struct iovec *iov, unsigned n)
+{
+	struct virtio_net *nd = ctx;
+	struct virtio_net_hdr h = {.num_buffers = 1};
+	struct iovec frame[64];
+	size_t len = 0, skip;
+	unsigned nf = 0;
+	struct virtq *vq;
+	int r;
+
+	if (!atomic_load(&nd->active) || !(vq = virtio_queue(&nd->dev, RXQ)))
+		return true;
+	for (unsigned i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	/* A vnet_hdr backend puts its header first: take it apart here so the
+	 * guest sees a header its negotiated features allow. */
+	skip = nd->lim.vnet_hdr ? NET_HDR_LEN : 0;
+	if (len < skip + NET_ETH_HLEN || n > 64)
+		return true;
+	if (skip) {
+		if (iov_copy_from(iov, n, 0, &h, NET_HDR_LEN) != NET_HDR_LEN)
+			return true;
+		h.num_buffers = 1;
+		if (!(nd->lim.features & 1ull << VIRTIO_NET_F_GUEST_CSUM))
+			h.flags = 0;
+		/* The backend was told the guest's offloads; a frame needing more
+		 * is dropped rather than handed to a driver that cannot take it. */
+		if (!rx_gso_ok(h.gso_type, nd->lim.features))
+			return true;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			continue;
+		}
+		frame[nf++] = (struct iovec){(uint8_t *)iov[i].iov_base + skip, iov[i].iov_len - skip};
+		skip = 0;
+	}
+	len -= nd->lim.vnet_hdr ? NET_HDR_LEN : 0;
+	r = net_rx_deliver(vq, nd->mrg, &h, frame, nf, len, &nd->rx);
+	if (r < 0) {
+		atomic_store(&nd->active, false);
+		virtio_set_needs_reset(&nd->dev, "virtio-net: malformed receive queue");
+		return true;
+	}
+	if (r == 1)
+		virtio_notify_queue(&nd->dev, RXQ);
+	return r == 1;
+}
+
+static void net_link_changed(void *ctx, bool up)
+{
+	struct virtio_net *nd = ctx;
+	uint16_t st = up ? VIRTIO_NET_S_LINK_UP : 0;
+
+	if (nd->link_up == up)
+		return;
+	nd->link_up = up;
+	nd->config.status = st;
+	virtio_config_changed(&nd->dev);
+	if (!up && nd->disconnected)
+		nd->disconnected(nd->disconnected_ctx, nd->index);
+}
+
+static void net_tx(struct virtio_net *nd, struct virtq *vq)
+{
+	bool pushed = false;
+	int r;
+
+	while ((r = virtq_pop(vq, &nd->elem)) == 1) {
+		/* A frame the guest got wrong is dropped, as a NIC would. */
+		if (net_tx_parse(&nd->elem, &nd->lim, &nd->tx) == 0 && nd->be)
+			nd->be->ops->send(nd->be, nd->tx.iov, nd->tx.niov);
+		virtq_push(vq, nd->elem.head, 0);
+		pushed = true;
+	}
+	if (r < 0) {
+		atomic_store(&nd->active, false);
+		virtio_set_needs_reset(&nd->dev, "virtio-net: malformed transmit queue");
+	}
+	if (pushed)
+		virtio_notify_queue(&nd->dev, TXQ);
+}
+
+static void net_ctrl(struct virtio_net *nd, struct virtq *vq)
+{
+	uint8_t cmd[CTRL_MAX], ack;
+	bool pushed = false;
+	int r;
+
+	while ((r = virtq_pop(vq, &nd->elem)) == 1) {
+		struct virtq_elem *e = &nd->elem;
+
+		if (!e->nin || !e->in_len) {
+			r = -EINVAL;
+			break;
+		}
+		ack = e->out_len > sizeof(cmd)
+			  ? VIRTIO_NET_ERR
+			  : net_ctrl_handle(cmd, iov_copy_from(e->iov, e->nout, 0, cmd, sizeof(cmd)),
+					    nd->lim.features);
+		/* The ack is the last device-writable byte. */
+		iov_copy_to(e->iov + e->nout, e->nin, (size_t)e->in_len - 1, &ack, 1);
+		virtq_push(vq, e->head, 1);
+		pushed = true;
+	}
+	if (r < 0)
+		virtio_set_needs_reset(&nd->dev, "virtio-net: malformed control queue");
+	if (pushed)
+		virtio_notify_queue(&nd->dev, CTRLQ);
+}
+
+static void net_queue_notify(void *opaque, unsigned q)
+{
+	struct virtio_net *nd = opaque;
+	struct virtq *vq = virtio_queue(&nd->dev, q);
+
+	if (!vq || !atomic_load(&nd->active))
+		return;
+	if (q == RXQ && nd->be)
+		nd->be->ops->rx_ready(nd->be);
+	else if (q == TXQ)
+		net_tx(nd, vq);
+	else if (q == CTRLQ)
+		net_ctrl(nd, vq);
+}
+
+static int net_activate(void *opaque)
+{
+	struct virtio_net *nd = opaque;
+	uint64_t f = 0;
+
+	for (unsigned b = 0; b < 64; b++)
+		if (virtio_has_feature(&nd->dev, b))
+			f |= 1ull << b;
+	nd->lim.features = f;
+	nd->mrg = f & 1ull << VIRTIO_NET_F_MRG_RXBUF;
+	if (nd->be && nd->be->ops->set_offloads)
+		nd->be->ops->set_offloads(nd->be, f);
+	atomic_store(&nd->active, true);
+	return 0;
+}
+
+static void net_reset(void *opaque)
+{
+	struct virtio_net *nd = opaque;
+
+	atomic_store(&nd->active, false);
+}
+
+struct virtio_net *virtio_net_new(const struct vmk_network_device *cfg, unsigned index,
+				  const struct virtio_net_hooks *hooks, vmk_error **err)
+{
+	struct virtio_net *nd = calloc(1, sizeof(*nd));
+	char field[48];
+	uint64_t features;
+
+	snprintf(field, sizeof(field), "network_devices[%u].attachment", index);
+	if (!nd) {
+		vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, field, "%s: out of memory", field);
+		return NULL;
+	}
+	if (cfg->attachment) {
+		nd->be = net_backend_open(cfg->attachment, field, err);
+		if (!nd->be) {
+			free(nd);
+			return NULL;
+		}
+	}
+	nd->index = index;
+	nd->disconnected = hooks ? hooks->disconnected : NULL;
+	nd->disconnected_ctx = hooks ? hooks->ctx : NULL;
+	memcpy(nd->config.mac, cfg->mac, 6);
+	nd->link_up = nd->be != NULL;
+	nd->config.status = nd->link_up ? VIRTIO_NET_S_LINK_UP : 0;
+	nd->config.max_virtqueue_pairs = 1;
+	nd->config.mtu = nd->be && nd->be->mtu <= UINT16_MAX ? (uint16_t)nd->be->mtu : 1500;
+	nd->lim.vnet_hdr = nd->be && nd->be->vnet_hdr;
+	nd->lim.max_frame = nd->config.mtu + NET_ETH_HLEN + 4;
+	features = 1ull << VIRTIO_NET_F_MAC | 1ull << VIRTIO_NET_F_MTU | 1ull << VIRTIO_NET_F_STATUS |
+		   1ull << VIRTIO_NET_F_MRG_RXBUF | 1ull << VIRTIO_NET_F_CTRL_VQ |
+		   1ull << VIRTIO_NET_F_CTRL_RX;
+	if (nd->lim.vnet_hdr)
+		features |= 1ull << VIRTIO_NET_F_CSUM | 1ull << VIRTIO_NET_F_GUEST_CSUM |
+			    1ull << VIRTIO_NET_F_HOST_TSO4 | 1ull << VIRTIO_NET_F_HOST_TSO6 |
+			    1ull << VIRTIO_NET_F_GUEST_TSO4 | 1ull << VIRTIO_NET_F_GUEST_TSO6;
+	nd->dev = (struct virtio_dev){
+	    .name = "virtio-net",
+	    .device_id = VIRTIO_ID_NET,
+	    .pci_class = 0x020000,
+	    .features = features,
+	    .num_queues = 3,
+	    .queue_max_size = QUEUE_SIZE,
+	    .config = (uint8_t *)&nd->config,
+	    .config_size = sizeof(nd->config),
+	    .opaque = nd,
+	    .activate = net_activate,
+	    .queue_notify = net_queue_notify,
+	    .reset = net_reset,
+	};
+	return nd;
+}
+
+struct virtio_dev *virtio_net_dev(struct virtio_net *nd)
+{
+	return &nd->dev;
+}
+
+int virtio_net_start(struct virtio_net *nd)
+{
+	struct net_backend_client client = {
+	    .ctx = nd,
+	    .receive = net_receive,
+	    .link_changed = net_link_changed,
+	};
+
+	if (!nd->be)
+		return 0;
+	return nd->be->ops->start(nd->be, virtio_io_loop(&nd->dev), &client);
+}
+
+static void stop_on_io(void *ctx)
+{
+	struct virtio_net *nd = ctx;
+
+	nd->be->ops->stop(nd->be);
+}
+
+void virtio_net_stop(struct virtio_net *nd)
+{
+	if (nd->be && nd->dev.transport)
+		evloop_call(virtio_io_loop(&nd->dev), stop_on_io, nd);
+}
+
+void virtio_net_free(struct virtio_net *nd)
+{
+	if (!nd)
+		return;
+	/* The I/O loop is gone: the backend's fds are no longer watched. */
+	if (nd->be)
+		nd->be->ops->destroy(nd->be);
+	free(nd);
+}
