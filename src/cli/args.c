@@ -57,8 +57,7 @@ static const struct option_def options[] = {
 
 /* vfkit device types that vmkit does not emulate yet. */
 static const char *const unsupported_devices[] = {
-    "nvme",	    "usb-mass-storage", "nbd",	      "virtio-net",
-    "virtio-vsock", "virtio-fs",	"virtio-gpu", "virtio-input",
+    "nvme", "usb-mass-storage", "nbd", "virtio-vsock", "virtio-fs", "virtio-gpu", "virtio-input",
 };
 
 __attribute__((format(printf, 1, 2))) static bool usage_error(const char *fmt, ...)
@@ -90,6 +89,9 @@ void cli_usage(FILE *out)
 	      "  -d, --device virtio-blk,path=PATH[,type=image|dev][,readonly][,deviceId=ID]\n"
 	      "                 [,cache=auto|cached|uncached][,sync=full|fsync|none][,queues=N]\n"
 	      "                                virtio block device on a disk image or block device\n"
+	      "  -d, --device virtio-net,nat[,mac=MAC][,hostfwd=tcp|udp:[ADDR]:PORT-:PORT]...\n"
+	      "                 [,subnet=CIDR][,outbound=on|off]\n"
+	      "                                virtio network device on user-mode NAT (libslirp)\n"
 	      "  -d, --device virtio-rng       entropy device fed from the host\n"
 	      "  -d, --device virtio-balloon   traditional memory balloon\n"
 	      "      --reboot restart|stop     what a guest reboot does (default restart)\n"
@@ -340,6 +342,92 @@ static bool parse_disk(struct cli_options *opts, const char *opt, struct spec *s
 	return true;
 }
 
+static bool parse_port(const char *opt, const char *what, const char *s, uint16_t *port)
+{
+	uint64_t n;
+
+	if (!*s)
+		return usage_error("%s: hostfwd: no %s port", opt, what);
+	if (!parse_number(opt, s, 65535, &n))
+		return false;
+	if (!n)
+		return usage_error("%s: hostfwd: %s port 0 is not allowed", opt, what);
+	*port = (uint16_t)n;
+	return true;
+}
+
+/* tcp:[HOSTADDR]:HOSTPORT-:GUESTPORT. value is the parser's own copy. */
+static bool parse_hostfwd(const char *opt, struct cli_net *n, char *value)
+{
+	struct cli_forward f = {0};
+	char *host, *guest, *colon;
+
+	if (strncmp(value, "tcp:", 4) == 0)
+		f.proto = VMK_NAT_TCP;
+	else if (strncmp(value, "udp:", 4) == 0)
+		f.proto = VMK_NAT_UDP;
+	else
+		return usage_error("%s: hostfwd=%s: must start with tcp: or udp:", opt, value);
+	host = value + 4;
+	guest = strchr(host, '-');
+	colon = guest ? memrchr(host, ':', (size_t)(guest - host)) : NULL;
+	if (!guest || !colon)
+		return usage_error("%s: hostfwd=%s: expected tcp:[HOSTADDR]:HOSTPORT-:GUESTPORT", opt, value);
+	*guest++ = '\0';
+	*colon = '\0';
+	/* The guest address is the one slirp's DHCP hands out; naming another
+	 * would forward to nobody. */
+	if (*guest != ':')
+		return usage_error("%s: hostfwd: leave the guest address empty (\"-:PORT\"); the guest is "
+				   "the DHCP address",
+				   opt);
+	if (!parse_port(opt, "host", colon + 1, &f.host_port) ||
+	    !parse_port(opt, "guest", guest + 1, &f.guest_port))
+		return false;
+	f.host_addr = *host ? host : NULL;
+	if (n->forward_count == CLI_MAX_FORWARDS)
+		return usage_error("%s: too many hostfwd= (at most %d)", opt, CLI_MAX_FORWARDS);
+	n->forwards[n->forward_count++] = f;
+	return true;
+}
+
+static bool parse_net(struct cli_options *opts, const char *opt, struct spec *spec)
+{
+	struct cli_net n = {0};
+
+	for (size_t i = 1; i < spec->count; i++) {
+		char *value;
+		const char *key = item_key(spec->items[i], &value);
+
+		if (strcmp(key, "nat") == 0 && !value) {
+			n.nat = true;
+		} else if (strcmp(key, "mac") == 0) {
+			if (!value || !*value)
+				return usage_error("%s: mac= needs an address", opt);
+			n.mac = value;
+		} else if (strcmp(key, "hostfwd") == 0) {
+			if (!value || !parse_hostfwd(opt, &n, value))
+				return value ? false : usage_error("%s: hostfwd= needs a rule", opt);
+		} else if (strcmp(key, "subnet") == 0) {
+			if (!value || !*value)
+				return usage_error("%s: subnet= needs a network like 10.0.2.0/24", opt);
+			n.subnet = value;
+		} else if (strcmp(key, "outbound") == 0) {
+			if (!value || (strcmp(value, "on") && strcmp(value, "off")))
+				return usage_error("%s: outbound= must be on or off", opt);
+			n.no_outbound = strcmp(value, "off") == 0;
+		} else {
+			return usage_error("%s: unknown virtio-net option \"%s\"", opt, key);
+		}
+	}
+	if (!n.nat)
+		return usage_error("%s: virtio-net needs an attachment: nat", opt);
+	if (opts->net_count == CLI_MAX_NETS)
+		return usage_error("%s: too many virtio-net devices (at most %d)", opt, CLI_MAX_NETS);
+	opts->nets[opts->net_count++] = n;
+	return true;
+}
+
 /* A device without options that a VM has at most once. */
 static bool parse_single(const char *opt, struct spec *spec, bool *slot)
 {
@@ -364,6 +452,8 @@ static bool parse_device(struct cli_options *opts, const char *opt, const char *
 		return parse_serial(opts, opt, &spec, type[0] == 'v');
 	if (strcmp(type, "virtio-blk") == 0)
 		return parse_disk(opts, opt, &spec);
+	if (strcmp(type, "virtio-net") == 0)
+		return parse_net(opts, opt, &spec);
 	if (strcmp(type, "virtio-rng") == 0)
 		return parse_single(opt, &spec, &opts->entropy);
 	if (strcmp(type, "virtio-balloon") == 0)

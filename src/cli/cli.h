@@ -33,6 +33,27 @@ struct cli_disk {
 	unsigned queues;
 };
 
+#define CLI_MAX_NETS	 8
+#define CLI_MAX_FORWARDS 32
+
+/* hostfwd=tcp:[HOSTADDR]:HOSTPORT-:GUESTPORT (QEMU's spelling) */
+struct cli_forward {
+	vmk_nat_protocol proto;
+	const char *host_addr; /* NULL: loopback */
+	uint16_t host_port;
+	uint16_t guest_port;
+};
+
+/* --device virtio-net,nat[,mac=MAC][,hostfwd=...][,subnet=CIDR][,outbound=on|off] */
+struct cli_net {
+	bool nat;
+	const char *mac; /* NULL: random */
+	struct cli_forward forwards[CLI_MAX_FORWARDS];
+	size_t forward_count;
+	const char *subnet; /* NULL: 10.0.2.0/24 */
+	bool no_outbound;
+};
+
 struct cli_serial {
 	bool stdio;
 	const char *log_path; /* when !stdio */
@@ -52,6 +73,8 @@ struct cli_options {
 	vmk_reboot_action reboot;
 	struct cli_disk disks[CLI_MAX_DISKS];
 	size_t disk_count;
+	struct cli_net nets[CLI_MAX_NETS];
+	size_t net_count;
 	bool entropy; /* virtio-rng */
 	bool balloon; /* virtio-balloon */
 	const char *pidfile;

@@ -125,6 +125,42 @@ static bool add_disk(vmk_config *cfg, const struct cli_disk *cd)
 	return ok;
 }
 
+static bool add_net(vmk_config *cfg, const struct cli_net *cn)
+{
+	vmk_network_attachment *a = vmk_nat_network_attachment_new();
+	vmk_network_device *dev = NULL;
+	vmk_error *err = NULL;
+	bool ok = false;
+
+	if (!a) {
+		fprintf(stderr, "vmkit: virtio-net: out of memory\n");
+		return false;
+	}
+	if (cn->subnet && !vmk_nat_network_attachment_set_subnet(a, cn->subnet, &err))
+		goto out;
+	for (size_t i = 0; i < cn->forward_count; i++) {
+		const struct cli_forward *f = &cn->forwards[i];
+
+		if (!vmk_nat_network_attachment_add_port_forward(a, f->proto, f->host_addr, f->host_port,
+								 f->guest_port, &err))
+			goto out;
+	}
+	vmk_nat_network_attachment_set_outbound(a, !cn->no_outbound);
+	dev = vmk_virtio_network_device_new(a);
+	if (!dev) {
+		fprintf(stderr, "vmkit: virtio-net: out of memory\n");
+		goto out;
+	}
+	if (!cn->mac || vmk_virtio_network_device_set_mac(dev, cn->mac, &err))
+		ok = vmk_config_add_network_device(cfg, dev, &err);
+out:
+	print_errors(err);
+	vmk_error_free(err);
+	vmk_network_device_free(dev);
+	vmk_network_attachment_free(a);
+	return ok;
+}
+
 static vmk_config *build_config(const struct cli_options *o, struct session *s)
 {
 	vmk_config *cfg = vmk_config_new();
@@ -150,6 +186,9 @@ static vmk_config *build_config(const struct cli_options *o, struct session *s)
 			goto fail;
 	for (size_t i = 0; i < o->disk_count; i++)
 		if (!add_disk(cfg, &o->disks[i]))
+			goto fail;
+	for (size_t i = 0; i < o->net_count; i++)
+		if (!add_net(cfg, &o->nets[i]))
 			goto fail;
 	if ((o->entropy && !vmk_config_add_entropy_device(cfg, &err)) ||
 	    (o->balloon && !vmk_config_add_memory_balloon(cfg, &err))) {

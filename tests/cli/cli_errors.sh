@@ -93,6 +93,15 @@ check "virtio-blk odd size" 1 1 'not a multiple of 512-byte sectors' -- \
 	-b linux,kernel="$kernel" -d virtio-blk,path="$tmp/odd.img"
 check "virtio-blk dev on a file" 1 1 'is not a block device' -- \
 	-b linux,kernel="$kernel" -d virtio-blk,path="$tmp/disk.img",type=dev
+check "virtio-net without attachment" 2 1 'virtio-net needs an attachment' -- -b linux,kernel="$kernel" -d virtio-net
+check "hostfwd bad protocol" 2 1 'hostfwd=icmp:1-:2' 'tcp: or udp:' -- -b linux,kernel="$kernel" -d virtio-net,nat,hostfwd=icmp:1-:2
+check "hostfwd without host port" 2 1 'tcp:[HOSTADDR]:HOSTPORT-:GUESTPORT' -- \
+	-b linux,kernel="$kernel" -d virtio-net,nat,hostfwd=tcp:8080-:80
+check "hostfwd guest address" 2 1 'leave the guest address empty' -- \
+	-b linux,kernel="$kernel" -d virtio-net,nat,hostfwd=tcp::8080-10.0.2.15:80
+check "hostfwd port 0" 2 1 'host port 0' -- -b linux,kernel="$kernel" -d virtio-net,nat,hostfwd=tcp::0-:80
+check "hostfwd port too large" 2 1 '"99999" is too large' -- -b linux,kernel="$kernel" -d virtio-net,nat,hostfwd=udp::99999-:53
+check "unknown virtio-net option" 2 1 'unknown virtio-net option "bogus"' -- -b linux,kernel="$kernel" -d virtio-net,nat,bogus
 check "unknown serial option" 2 1 'unknown serial option "baud"' -- \
 	-b linux,kernel="$kernel" -d serial,stdio,baud=9600
 check "two stdio ports" 2 1 'only one serial port can use stdio' -- \
@@ -132,6 +141,14 @@ check "log file is a directory" 1 1 'serial_ports[0].attachment' "$tmp/dir is a 
 check "five COM ports" 1 1 'at most 4 16550 ports' -- -b linux,kernel="$kernel" \
 	-d serial,logFilePath="$tmp/1" -d serial,logFilePath="$tmp/2" -d serial,logFilePath="$tmp/3" \
 	-d serial,logFilePath="$tmp/4" -d serial,logFilePath="$tmp/5"
+check "nat subnet with host bits" 1 1 'subnet: "10.0.2.1/24"' 'host bits' -- \
+	-b linux,kernel="$kernel" -d virtio-net,nat,subnet=10.0.2.1/24
+check "nat forward to a host name" 1 1 'port_forwards: host address "localhost"' -- \
+	-b linux,kernel="$kernel" -d virtio-net,nat,hostfwd=tcp:localhost:8080-:80
+check "nat duplicate forward" 1 1 'tcp 127.0.0.1:8080 is already forwarded' -- \
+	-b linux,kernel="$kernel" -d virtio-net,nat,hostfwd=tcp::8080-:80,hostfwd=tcp:127.0.0.1:8080-:81
+check "virtio-net multicast MAC" 1 1 'mac_address: "01:00:00:00:00:00"' 'multicast' -- \
+	-b linux,kernel="$kernel" -d virtio-net,nat,mac=01:00:00:00:00:00
 check "three problems, three lines" 1 3 'cpu_count: 0' 'memory_size: 16777216' "$tmp/nope" -- \
 	-c 0 -m 16 -b linux,kernel="$tmp/nope"
 [ -e "$tmp/1" ] && { failed=$((failed + 1)); echo "not ok - validation created a log file"; }
