@@ -70,7 +70,7 @@ fi
 # Fuzzers (clang + libFuzzer) over the guest-controlled parsers, time-bounded.
 if CC=clang build build-fuzz -Dfuzz=true -Db_sanitize=none; then
     for f in build-fuzz/tests/fuzz_*; do
-        [ -x "$f" ] || continue
+        [ -f "$f" ] && [ -x "$f" ] || continue
         n=$(basename "$f")
         mkdir -p "build-fuzz/corpus-$n"
         if "$f" -max_total_time="${VMK_FUZZ_SECONDS:-45}" -timeout=10 "build-fuzz/corpus-$n" \
