@@ -86,6 +86,30 @@ run hvc0 api --memory 256 --console virtio --cmdline "console=ttyS0 panic=-1 vmk
 run balloon api --memory 512 --balloon 1 --cmdline "$C vmkit.test=balloon" --on BALLOON-WAIT=rss \
     --on BALLOON-WAIT=balloon:256 --on BALLOON-DONE=rss --on BALLOON-DONE=stats
 umount /scratch
+# NAT (libslirp): DHCP and a download from L1's loopback through the gateway;
+# port forwards from L1 into the guest (on a non-default subnet).
+ip link set lo up
+nat_http() {
+    w=$(mktemp -d); head -c 2000000 /dev/urandom >"$w/data.bin"
+    echo "HOST-MD5=$(md5sum <"$w/data.bin" | cut -d' ' -f1)"
+    busybox httpd -f -p 127.0.0.1:18080 -h "$w" & hp=$!
+    vmkit --memory 256 --bootloader "linux,kernel=$K,initrd=$I,cmdline=\"$C vmkit.test=nat-http\"" \
+        --device serial,stdio --device virtio-net,nat
+    rc=$?; kill $hp; rm -rf "$w"; return $rc
+}
+run nat-http nat_http
+nat_fwd() {
+    o=$(mktemp)
+    timeout 120 vmkit --memory 256 --bootloader "linux,kernel=$K,initrd=$I,cmdline=\"$C vmkit.test=nat-fwd\"" \
+        --device serial,stdio \
+        --device "virtio-net,nat,subnet=10.9.0.0/24,hostfwd=tcp:127.0.0.1:18081-:80,hostfwd=tcp::18082-:81" >"$o" 2>&1 &
+    vp=$!
+    for i in $(seq 90); do grep -q NAT-SERVER-UP "$o" && break; sleep 1; done
+    echo "HOST-GOT=$(busybox wget -q -O - http://127.0.0.1:18081/page.txt)"
+    echo fetched | busybox nc 127.0.0.1 18082
+    wait $vp; rc=$?; cat "$o"; rm -f "$o"; return $rc
+}
+run nat-fwd nat_fwd
 run cli-cpus vmkit --cpus 2 --memory 256 --bootloader "linux,kernel=$K,initrd=$I,cmdline=\"$C vmkit.test=cpus\"" --device serial,stdio
 exit 0
 L1
@@ -170,6 +194,10 @@ fi
 check blk-id "BLK-SERIAL=vmkit-disk-0001" "BLK-SIZE=8192" "BLK-QUEUES=2" "VMKIT-TEST-EXIT=0"
 check cli-virtio "BLK-SERIAL=cli-disk" "BLK-QUEUES=1" "VMKIT-TEST-EXIT=0"
 check hvc0 "^HVC-42" "stop-reason guest-poweroff"
+check nat-http "NAT-DHCP ip=10.0.2.15 router=10.0.2.2 dns=10.0.2.3" "VMKIT-TEST-EXIT=0" &&
+    same_values nat-http NAT-MD5 HOST-MD5
+check nat-fwd "NAT-DHCP ip=10.9.0.15 router=10.9.0.2" "NAT-HOST-SAID=fetched" "VMKIT-TEST-EXIT=0" &&
+    same_values nat-fwd NAT-PAGE HOST-GOT
 f="$VMK_LOGDIR/nested-balloon.log"; section balloon >"$f"
 m1=$(grep -Eo '^BALLOON-MEM-1=[0-9]+' "$f" | cut -d= -f2); m2=$(grep -Eo '^BALLOON-MEM-2=[0-9]+' "$f" | cut -d= -f2)
 r1=$(grep -Eo 'API VmRSS:[[:space:]]*[0-9]+' "$f" | head -1 | grep -Eo '[0-9]+$')
