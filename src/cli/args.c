@@ -78,6 +78,9 @@ void cli_usage(FILE *out)
 	      "  -c, --cpus N                  virtual CPUs (default 1)\n"
 	      "  -m, --memory MiB              memory in MiB (default 512)\n"
 	      "  -b, --bootloader linux,kernel=PATH[,initrd=PATH][,cmdline=\"ARGS\"]\n"
+	      "  -b, --bootloader efi,variable-store=PATH[,create]\n"
+	      "                         UEFI firmware (OVMF) with its variable store; create\n"
+	      "                         makes a new store from OVMF's template if none exists\n"
 	      "  -k, --kernel PATH             legacy: kernel (with -i, -C)\n"
 	      "  -i, --initrd PATH             legacy: initial ramdisk\n"
 	      "  -C, --kernel-cmdline ARGS     legacy: kernel command line\n"
@@ -203,13 +206,30 @@ static bool parse_bootloader(struct cli_options *opts, const char *opt, const ch
 	if (!split_spec(opts, opt, s, &spec))
 		return false;
 	type = spec.items[0];
-	if (strcmp(type, "efi") == 0)
-		return usage_error("%s: efi is not supported yet; use linux,kernel=PATH", opt);
+	if (strcmp(type, "efi") == 0) {
+		opts->kernel = opts->initrd = opts->cmdline = NULL;
+		opts->efi_vars = NULL;
+		opts->efi_create = false;
+		for (size_t i = 1; i < spec.count; i++) {
+			char *value;
+			const char *key = item_key(spec.items[i], &value);
+			if (strcmp(key, "variable-store") == 0 && value && *value)
+				opts->efi_vars = value;
+			else if (strcmp(key, "create") == 0 && !value)
+				opts->efi_create = true;
+			else
+				return usage_error("%s: unknown efi option \"%s\"", opt, spec.items[i]);
+		}
+		if (!opts->efi_vars)
+			return usage_error("%s: efi needs variable-store=PATH", opt);
+		return true;
+	}
 	if (strcmp(type, "macos") == 0)
 		return usage_error("%s: macos boots only on macOS hosts, not on Linux", opt);
 	if (strcmp(type, "linux") != 0)
-		return usage_error("%s: unknown boot loader \"%s\" (expected linux)", opt, type);
+		return usage_error("%s: unknown boot loader \"%s\" (expected linux or efi)", opt, type);
 	opts->kernel = opts->initrd = opts->cmdline = NULL;
+	opts->efi_vars = NULL;
 	for (size_t i = 1; i < spec.count; i++) {
 		char *value;
 		const char *key = item_key(spec.items[i], &value);
@@ -591,7 +611,7 @@ bool cli_parse_args(int argc, char **argv, struct cli_options *opts)
 	if (legacy && bootloader)
 		return usage_error(
 		    "--kernel, --initrd and --kernel-cmdline cannot be combined with --bootloader");
-	if (!opts->kernel)
+	if (!opts->kernel && !opts->efi_vars)
 		return usage_error(legacy ? "--initrd and --kernel-cmdline need --kernel PATH"
 					  : "no boot loader: use --bootloader linux,kernel=PATH");
 	return true;

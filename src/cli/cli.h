@@ -68,6 +68,9 @@ struct cli_options {
 	const char *kernel;
 	const char *initrd;
 	const char *cmdline;
+	/* --bootloader efi,variable-store=PATH[,create] */
+	const char *efi_vars;
+	bool efi_create;
 	struct cli_serial serials[CLI_MAX_SERIALS];
 	size_t serial_count;
 	vmk_reboot_action reboot;

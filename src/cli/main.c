@@ -164,7 +164,8 @@ out:
 static vmk_config *build_config(const struct cli_options *o, struct session *s)
 {
 	vmk_config *cfg = vmk_config_new();
-	vmk_boot_loader *bl = vmk_linux_boot_loader_new(o->kernel);
+	vmk_boot_loader *bl =
+	    o->efi_vars ? vmk_efi_boot_loader_new(o->efi_vars) : vmk_linux_boot_loader_new(o->kernel);
 	vmk_error *err = NULL;
 
 	if (!cfg || !bl) {
@@ -174,6 +175,13 @@ static vmk_config *build_config(const struct cli_options *o, struct session *s)
 	vmk_config_set_cpu_count(cfg, o->cpus);
 	vmk_config_set_memory_size(cfg, o->memory_mib * MiB);
 	vmk_config_set_reboot_action(cfg, o->reboot);
+	/* vfkit's create: make the store unless one is there already. */
+	if (o->efi_vars && o->efi_create && access(o->efi_vars, F_OK) != 0 &&
+	    !vmk_efi_variable_store_create(o->efi_vars, NULL, false, &err)) {
+		print_errors(err);
+		vmk_error_free(err);
+		goto fail;
+	}
 	if (o->initrd)
 		vmk_linux_boot_loader_set_initrd(bl, o->initrd);
 	if (o->cmdline)

@@ -1,4 +1,4 @@
-/* Boot loaders (Apple: VZLinuxBootLoader): paths and a command line, copied
+/* Boot loaders (Apple: VZLinuxBootLoader, VZEFIBootLoader): paths and a command line, copied
  * on every set so the caller's buffers never outlive their use. */
 #include <stdlib.h>
 #include <string.h>
@@ -68,28 +68,61 @@ const char *vmk_linux_boot_loader_get_cmdline(const vmk_boot_loader *bl)
 	return bl ? bl->cmdline : NULL;
 }
 
+static bool copy_str(char **dst, const char *src)
+{
+	*dst = src ? strdup(src) : NULL;
+	return !src || *dst;
+}
+
 vmk_boot_loader *vmk_boot_loader_copy(const vmk_boot_loader *bl)
 {
 	struct vmk_boot_loader *copy;
 
 	if (!bl)
 		return NULL;
-	copy = vmk_linux_boot_loader_new(bl->kernel);
+	copy = calloc(1, sizeof(*copy));
 	if (!copy)
 		return NULL;
 	copy->kind = bl->kind;
-	vmk_linux_boot_loader_set_cmdline(copy, bl->cmdline);
-	if (bl->initrd) {
-		vmk_linux_boot_loader_set_initrd(copy, bl->initrd);
-		if (!copy->initrd)
-			goto oom;
+	if (!copy_str(&copy->kernel, bl->kernel) || !copy_str(&copy->initrd, bl->initrd) ||
+	    !copy_str(&copy->cmdline, bl->cmdline) || !copy_str(&copy->firmware, bl->firmware) ||
+	    !copy_str(&copy->variable_store, bl->variable_store)) {
+		vmk_boot_loader_free(copy);
+		return NULL;
 	}
-	if (strcmp(copy->cmdline, bl->cmdline) != 0)
-		goto oom;
 	return copy;
-oom:
-	vmk_boot_loader_free(copy);
-	return NULL;
+}
+
+vmk_boot_loader *vmk_efi_boot_loader_new(const char *variable_store_path)
+{
+	struct vmk_boot_loader *bl = calloc(1, sizeof(*bl));
+
+	if (!bl)
+		return NULL;
+	bl->kind = VMK_BOOT_LOADER_EFI;
+	bl->firmware = strdup(VMK_EFI_DEFAULT_FIRMWARE);
+	bl->variable_store = strdup(variable_store_path ? variable_store_path : "");
+	if (!bl->firmware || !bl->variable_store) {
+		vmk_boot_loader_free(bl);
+		return NULL;
+	}
+	return bl;
+}
+
+void vmk_efi_boot_loader_set_firmware(vmk_boot_loader *bl, const char *firmware_path)
+{
+	if (bl && bl->kind == VMK_BOOT_LOADER_EFI)
+		replace(&bl->firmware, firmware_path ? firmware_path : VMK_EFI_DEFAULT_FIRMWARE);
+}
+
+const char *vmk_efi_boot_loader_get_firmware(const vmk_boot_loader *bl)
+{
+	return bl ? bl->firmware : NULL;
+}
+
+const char *vmk_efi_boot_loader_get_variable_store(const vmk_boot_loader *bl)
+{
+	return bl ? bl->variable_store : NULL;
 }
 
 void vmk_boot_loader_free(vmk_boot_loader *bl)
@@ -99,5 +132,7 @@ void vmk_boot_loader_free(vmk_boot_loader *bl)
 	free(bl->kernel);
 	free(bl->initrd);
 	free(bl->cmdline);
+	free(bl->firmware);
+	free(bl->variable_store);
 	free(bl);
 }

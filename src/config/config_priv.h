@@ -13,9 +13,11 @@
 
 struct vmk_boot_loader {
 	vmk_boot_loader_kind kind;
-	char *kernel;  /* LINUX */
-	char *initrd;  /* LINUX, may be NULL */
-	char *cmdline; /* LINUX, never NULL ("" by default) */
+	char *kernel;	      /* LINUX */
+	char *initrd;	      /* LINUX, may be NULL */
+	char *cmdline;	      /* LINUX, never NULL ("" by default) */
+	char *firmware;	      /* EFI, never NULL */
+	char *variable_store; /* EFI, never NULL */
 };
 
 enum serial_attachment_kind { SERIAL_ATTACH_FD = 1, SERIAL_ATTACH_FILE = 2 };

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config/config_priv.h"
+#include "config/efi_priv.h"
 #include "config/network_priv.h"
 #include "config/storage_priv.h"
 #include "util/error_priv.h"
@@ -178,12 +179,27 @@ static void check_linux(const struct vmk_boot_loader *bl, vmk_error **err)
 	}
 }
 
+static void check_efi(const struct vmk_boot_loader *bl, vmk_error **err)
+{
+	uint64_t code = 0, vars = 0;
+	bool ok = efi_check_firmware(bl->firmware, "boot_loader.firmware", &code, err);
+	ok &= efi_check_variable_store(bl->variable_store, true, "boot_loader.variable_store", &vars, err);
+	if (ok && code + vars > EFI_FLASH_MAX)
+		vmk_set_error(err, VMK_ERR_FIRMWARE, "boot_loader.firmware",
+			      "boot_loader.firmware: %s and its variable store together exceed 16 MiB",
+			      bl->firmware);
+}
+
 static void check_boot_loader(const vmk_config *cfg, vmk_error **err)
 {
 	const struct vmk_boot_loader *bl = cfg->boot_loader;
 
 	if (!bl) {
 		vmk_set_error(err, VMK_ERR_NO_BOOT_LOADER, "boot_loader", "boot_loader: none is set");
+		return;
+	}
+	if (bl->kind == VMK_BOOT_LOADER_EFI) {
+		check_efi(bl, err);
 		return;
 	}
 	if (bl->kind != VMK_BOOT_LOADER_LINUX) {

@@ -256,7 +256,12 @@ int pci_host_add(struct pci_host *h, struct pci_dev *d)
 	unsigned s = 1;
 	while (s < PCI_MAX_SLOTS && h->slots[s])
 		s++;
-	if (s == PCI_MAX_SLOTS)
+	return pci_host_add_slot(h, d, s);
+}
+
+int pci_host_add_slot(struct pci_host *h, struct pci_dev *d, unsigned s)
+{
+	if (s == 0 || s >= PCI_MAX_SLOTS || h->slots[s])
 		return -ENOSPC;
 	/* Firmware's job done here for direct Linux boot: naturally aligned
 	 * BARs in the window, memory decode on. The guest may move them. */

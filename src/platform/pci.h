@@ -76,6 +76,8 @@ struct pci_host *pci_host_new(struct bus *pio, struct bus *mmio, uint64_t ecam, 
 /* Places d in the next free slot and gives its BARs initial addresses in
  * the window (as firmware would). Before vCPUs run. Returns 0 or -errno. */
 int pci_host_add(struct pci_host *h, struct pci_dev *d);
+/* Places d at a fixed slot (chipset functions firmware finds by address). */
+int pci_host_add_slot(struct pci_host *h, struct pci_dev *d, unsigned slot);
 void pci_host_free(struct pci_host *h);
 
 /* Config-space access, for the bus handlers and the unit tests. */

@@ -371,6 +371,11 @@ int pflash_attach(struct pflash *p, struct bus *mmio)
 	return bus_register(mmio, &d);
 }
 
+void pflash_set_base(struct pflash *p, uint64_t base)
+{
+	p->base = base;
+}
+
 uint64_t pflash_size(const struct pflash *p)
 {
 	return p->size;

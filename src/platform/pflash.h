@@ -23,6 +23,8 @@ struct pflash *pflash_new(const char *path, bool writable, uint64_t base, const 
  * flash mapped as a read-only memory slot only sees the guest's writes
  * there, which it ignores. */
 int pflash_attach(struct pflash *p, struct bus *mmio);
+/* Moves the flash before it is attached (its size decides where). */
+void pflash_set_base(struct pflash *p, uint64_t base);
 uint64_t pflash_size(const struct pflash *p);
 uint64_t pflash_base(const struct pflash *p);
 /* The flash contents, for a read-only KVM memory slot. */

@@ -52,6 +52,8 @@ static const char *const code_names[VMK_ERR__COUNT] = {
     [VMK_ERR_DEVICE_IDENTIFIER] = "device-identifier",
     [VMK_ERR_NETWORK_ATTACHMENT] = "network-attachment",
     [VMK_ERR_MAC_ADDRESS] = "mac-address",
+    [VMK_ERR_FIRMWARE] = "firmware",
+    [VMK_ERR_VARIABLE_STORE] = "variable-store",
 };
 
 const char *vmk_error_code_name(vmk_error_code code)

@@ -2,7 +2,9 @@
 #include "arch/x86/acpi.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/x86.h"
+#include "boot/firmware.h"
 #include "boot/linux.h"
+#include "platform/lpc.h"
 #include "util/error_priv.h"
 #include "vm/machine_priv.h"
 #include <errno.h>
@@ -15,8 +17,11 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#define KVM_TSS_ADDR	      0xfffbd000UL
-#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
+/* Where QEMU puts them, below the firmware flash that ends at 4 GiB;
+ * firmware_e820() reserves these pages. */
+#define KVM_TSS_ADDR	      0xfeffd000UL
+#define KVM_IDENTITY_MAP_ADDR 0xfeffc000ULL
+#define FLASH_CODE_SLOT	      2
 #define S5_SLP_TYP	      0
 
 static const struct {
@@ -125,6 +130,51 @@ static bool machine_setup_serial(struct machine *m, const int (*fds)[2], vmk_err
 	return true;
 }
 
+/* UEFI: the firmware flash ends at 4 GiB, code on top and the variable
+ * store below it, as on QEMU, where OVMF expects them. The code is a
+ * read-only memory slot so it runs at full speed; the variable store
+ * exits on every access, which is what lets its writes be seen. */
+static bool machine_setup_efi(struct machine *m, const struct acpi_params *ap, vmk_error **err)
+{
+	const struct vmk_boot_loader *bl = m->cfg->boot_loader;
+	m->flash_code = pflash_new(bl->firmware, false, 0, "boot_loader.firmware", err);
+	if (!m->flash_code)
+		return false;
+	uint64_t code_base = (1ULL << 32) - pflash_size(m->flash_code);
+	m->flash_vars = pflash_new(bl->variable_store, true, 0, "boot_loader.variable_store", err);
+	if (!m->flash_vars)
+		return false;
+	uint64_t vars_base = code_base - pflash_size(m->flash_vars);
+	if (vars_base < KVM_TSS_ADDR + 0x3000)
+		return vmk_set_error(err, VMK_ERR_FIRMWARE, "boot_loader.firmware",
+				     "firmware and variable store together are too big");
+	pflash_set_base(m->flash_code, code_base);
+	pflash_set_base(m->flash_vars, vars_base);
+	struct kvm_userspace_memory_region r = {
+	    .slot = FLASH_CODE_SLOT,
+	    .flags = KVM_MEM_READONLY,
+	    .guest_phys_addr = code_base,
+	    .memory_size = pflash_size(m->flash_code),
+	    .userspace_addr = (uint64_t)(uintptr_t)pflash_host(m->flash_code),
+	};
+	if (ioctl(m->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) <= 0)
+		return vmk_set_error(err, VMK_ERR_NOT_SUPPORTED, "boot_loader",
+				     "this KVM cannot map read-only memory, which UEFI firmware needs");
+	if (ioctl(m->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		return vmk_set_errno(err, VMK_ERR_KVM, "boot_loader", errno, "cannot map the firmware");
+	if (pflash_attach(m->flash_code, &m->mmio) < 0 || pflash_attach(m->flash_vars, &m->mmio) < 0)
+		return vmk_set_error(err, VMK_ERR_INTERNAL, "boot_loader", "flash range taken");
+	m->fw_cfg = fw_cfg_new(&m->pio, &m->mem);
+	if (!m->fw_cfg)
+		return vmk_set_error(err, VMK_ERR_INTERNAL, NULL, "cannot create fw_cfg");
+	if (!firmware_fw_cfg_setup(m->fw_cfg, &m->mem, m->ncpus, ap, err))
+		return false;
+	m->lpc = lpc_new(m->pci);
+	if (!m->lpc)
+		return vmk_set_error(err, VMK_ERR_INTERNAL, NULL, "cannot add the LPC bridge");
+	return true;
+}
+
 static bool machine_setup_platform(struct machine *m, vmk_error **err)
 {
 	m->rtc = rtc_new(&m->pio, &m->hooks, gmem_below_4g(&m->mem), gmem_above_4g(&m->mem), m->ncpus);
@@ -151,6 +201,8 @@ static bool machine_setup_platform(struct machine *m, vmk_error **err)
 	    .pci_win_base = (uint32_t)LAYOUT_PCI_WIN,
 	    .pci_win_size = (uint32_t)LAYOUT_PCI_WIN_SIZE,
 	};
+	if (m->cfg->boot_loader && m->cfg->boot_loader->kind == VMK_BOOT_LOADER_EFI)
+		return machine_setup_efi(m, &ap, err);
 	uint8_t *acpi = gmem_ptr(&m->mem, LAYOUT_ACPI, LAYOUT_ACPI_SIZE);
 	if (!acpi || acpi_build(acpi, LAYOUT_ACPI_SIZE, LAYOUT_ACPI, &ap) == 0)
 		return vmk_set_error(err, VMK_ERR_INTERNAL, NULL, "ACPI tables do not fit");
@@ -241,14 +293,18 @@ struct machine *machine_create(const struct vmk_config *cfg, const int (*serial_
 	    (struct platform_hooks){.ctx = m, .set_irq = hook_set_irq, .system_event = hook_system_event};
 
 	struct linux_boot boot;
-	if (!machine_setup_kvm(m, err) || !machine_setup_vcpus(m, err) ||
-	    !machine_setup_serial(m, serial_fds, err) || !machine_setup_platform(m, err) ||
-	    !machine_setup_devices(m, serial_fds, err))
-		goto fail;
 	if (!m->cfg->boot_loader) {
 		vmk_set_error(err, VMK_ERR_NO_BOOT_LOADER, "boot_loader", "no boot loader");
 		goto fail;
 	}
+	/* The platform needs the PCI host for the LPC bridge under UEFI. */
+	if (!machine_setup_kvm(m, err) || !machine_setup_vcpus(m, err) ||
+	    !machine_setup_serial(m, serial_fds, err) || !machine_setup_devices(m, serial_fds, err) ||
+	    !machine_setup_platform(m, err))
+		goto fail;
+	/* The firmware starts at the reset vector: the vCPUs keep KVM's reset state. */
+	if (m->cfg->boot_loader->kind == VMK_BOOT_LOADER_EFI)
+		return m;
 	if (!linux_load(&m->mem, m->cfg->boot_loader, LAYOUT_ACPI, &boot, err))
 		goto fail;
 	int r = regs_write_boot_tables(&m->mem);
@@ -342,6 +398,11 @@ void machine_destroy(struct machine *m)
 		uart_free(m->serial[i].uart);
 	}
 	machine_free_devices(m);
+	lpc_free(m->lpc);
+	fw_cfg_free(m->fw_cfg);
+	/* After the vCPUs stopped: the last variable writes reach the file. */
+	pflash_free(m->flash_vars);
+	pflash_free(m->flash_code);
 	if (m->irq_ready)
 		irq_router_destroy(&m->irq);
 	for (unsigned i = 0; m->vcpus && i < m->ncpus; i++)

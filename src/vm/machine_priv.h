@@ -4,6 +4,8 @@
 
 #include "platform/bus.h"
 #include "platform/devices.h"
+#include "platform/fw_cfg.h"
+#include "platform/pflash.h"
 #include "platform/pci.h"
 #include "platform/uart.h"
 #include "virtio/devices.h"
@@ -38,6 +40,11 @@ struct machine {
 	struct pm *pm;
 	struct serial_link serial[VMK_MAX_16550_PORTS];
 	unsigned nserial;
+
+	/* UEFI boot only: firmware flash, fw_cfg, the LPC bridge. */
+	struct pflash *flash_code, *flash_vars;
+	struct fw_cfg *fw_cfg;
+	struct pci_dev *lpc;
 
 	/* PCI and virtio devices (devices.c); device work runs on io. */
 	struct irq_router irq;

@@ -106,7 +106,8 @@ check "unknown serial option" 2 1 'unknown serial option "baud"' -- \
 	-b linux,kernel="$kernel" -d serial,stdio,baud=9600
 check "two stdio ports" 2 1 'only one serial port can use stdio' -- \
 	-b linux,kernel="$kernel" -d serial,stdio -d serial,stdio
-check "efi boot loader" 2 1 'efi is not supported yet' -- -b efi,variable-store="$tmp/vars"
+check "efi without variable store" 2 1 'efi needs variable-store=PATH' -- -b efi
+check "unknown efi option" 2 1 'unknown efi option "bogus"' -- -b efi,variable-store="$tmp/vars",bogus
 check "macos boot loader" 2 1 'macos' 'not on Linux' -- -b macos,machineIdentifierPath=/x
 check "unknown boot loader" 2 1 'unknown boot loader "grub"' -- -b grub
 check "linux without kernel" 2 1 'linux needs kernel=PATH' -- -b linux,initrd=/x
