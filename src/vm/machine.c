@@ -134,8 +134,32 @@ static bool machine_setup_serial(struct machine *m, const int (*fds)[2], vmk_err
  * store below it, as on QEMU, where OVMF expects them. The code is a
  * read-only memory slot so it runs at full speed; the variable store
  * exits on every access, which is what lets its writes be seen. */
-static bool machine_setup_efi(struct machine *m, const struct acpi_params *ap, vmk_error **err)
+static void acpi_params_fill(struct machine *m, struct acpi_params *ap, struct acpi_serial *ser)
 {
+	for (unsigned i = 0; i < m->nserial; i++)
+		ser[i] = (struct acpi_serial){.port = com_ports[i].port, .irq = com_ports[i].irq};
+	*ap = (struct acpi_params){
+	    .ncpus = m->ncpus,
+	    .ioapic_addr = (uint32_t)LAYOUT_IOAPIC,
+	    .lapic_addr = (uint32_t)LAYOUT_LAPIC,
+	    .pm_base = LAYOUT_PM_BASE,
+	    .sci_irq = LAYOUT_SCI_IRQ,
+	    .reset_port = LAYOUT_RESET_PORT,
+	    .reset_value = 0x06,
+	    .s5_slp_typ = S5_SLP_TYP,
+	    .serial = ser,
+	    .nserial = m->nserial,
+	    .ecam_base = LAYOUT_ECAM,
+	    .pci_win_base = (uint32_t)LAYOUT_PCI_WIN,
+	    .pci_win_size = (uint32_t)LAYOUT_PCI_WIN_SIZE,
+	};
+}
+
+static bool machine_setup_efi(struct machine *m, vmk_error **err)
+{
+	struct acpi_serial ser[VMK_MAX_16550_PORTS];
+	struct acpi_params ap;
+	acpi_params_fill(m, &ap, ser);
 	const struct vmk_boot_loader *bl = m->cfg->boot_loader;
 	m->flash_code = pflash_new(bl->firmware, false, 0, "boot_loader.firmware", err);
 	if (!m->flash_code)
@@ -167,7 +191,7 @@ static bool machine_setup_efi(struct machine *m, const struct acpi_params *ap, v
 	m->fw_cfg = fw_cfg_new(&m->pio, &m->mem);
 	if (!m->fw_cfg)
 		return vmk_set_error(err, VMK_ERR_INTERNAL, NULL, "cannot create fw_cfg");
-	if (!firmware_fw_cfg_setup(m->fw_cfg, &m->mem, m->ncpus, ap, err))
+	if (!firmware_fw_cfg_setup(m->fw_cfg, &m->mem, m->ncpus, &ap, err))
 		return false;
 	m->lpc = lpc_new(m->pci);
 	if (!m->lpc)
@@ -184,25 +208,11 @@ static bool machine_setup_platform(struct machine *m, vmk_error **err)
 		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, NULL, "cannot create platform devices");
 
 	struct acpi_serial ser[VMK_MAX_16550_PORTS];
-	for (unsigned i = 0; i < m->nserial; i++)
-		ser[i] = (struct acpi_serial){.port = com_ports[i].port, .irq = com_ports[i].irq};
-	struct acpi_params ap = {
-	    .ncpus = m->ncpus,
-	    .ioapic_addr = (uint32_t)LAYOUT_IOAPIC,
-	    .lapic_addr = (uint32_t)LAYOUT_LAPIC,
-	    .pm_base = LAYOUT_PM_BASE,
-	    .sci_irq = LAYOUT_SCI_IRQ,
-	    .reset_port = LAYOUT_RESET_PORT,
-	    .reset_value = 0x06,
-	    .s5_slp_typ = S5_SLP_TYP,
-	    .serial = ser,
-	    .nserial = m->nserial,
-	    .ecam_base = LAYOUT_ECAM,
-	    .pci_win_base = (uint32_t)LAYOUT_PCI_WIN,
-	    .pci_win_size = (uint32_t)LAYOUT_PCI_WIN_SIZE,
-	};
+	struct acpi_params ap;
+	acpi_params_fill(m, &ap, ser);
+	/* UEFI firmware gets the tables through fw_cfg (machine_setup_efi). */
 	if (m->cfg->boot_loader && m->cfg->boot_loader->kind == VMK_BOOT_LOADER_EFI)
-		return machine_setup_efi(m, &ap, err);
+		return true;
 	uint8_t *acpi = gmem_ptr(&m->mem, LAYOUT_ACPI, LAYOUT_ACPI_SIZE);
 	if (!acpi || acpi_build(acpi, LAYOUT_ACPI_SIZE, LAYOUT_ACPI, &ap) == 0)
 		return vmk_set_error(err, VMK_ERR_INTERNAL, NULL, "ACPI tables do not fit");
@@ -297,13 +307,13 @@ struct machine *machine_create(const struct vmk_config *cfg, const int (*serial_
 		vmk_set_error(err, VMK_ERR_NO_BOOT_LOADER, "boot_loader", "no boot loader");
 		goto fail;
 	}
-	/* The platform needs the PCI host for the LPC bridge under UEFI. */
+	bool efi = m->cfg->boot_loader->kind == VMK_BOOT_LOADER_EFI;
 	if (!machine_setup_kvm(m, err) || !machine_setup_vcpus(m, err) ||
-	    !machine_setup_serial(m, serial_fds, err) || !machine_setup_devices(m, serial_fds, err) ||
-	    !machine_setup_platform(m, err))
+	    !machine_setup_serial(m, serial_fds, err) || !machine_setup_platform(m, err) ||
+	    !machine_setup_devices(m, serial_fds, err) || (efi && !machine_setup_efi(m, err)))
 		goto fail;
 	/* The firmware starts at the reset vector: the vCPUs keep KVM's reset state. */
-	if (m->cfg->boot_loader->kind == VMK_BOOT_LOADER_EFI)
+	if (efi)
 		return m;
 	if (!linux_load(&m->mem, m->cfg->boot_loader, LAYOUT_ACPI, &boot, err))
 		goto fail;
