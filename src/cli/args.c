@@ -93,6 +93,8 @@ void cli_usage(FILE *out)
 	      "                 [,cache=auto|cached|uncached][,sync=full|fsync|none][,queues=N]\n"
 	      "                                virtio block device on a disk image or block device\n"
 	      "  -d, --device virtio-net,nat[,mac=MAC][,hostfwd=tcp|udp:[ADDR]:PORT-:PORT]...\n"
+	      "  -d, --device virtio-net,fd=N|unixSocketPath=PATH[,mtu=N][,mac=MAC]\n"
+	      "  -d, --device virtio-net,tap=IFNAME|bridge=BR[,mac=MAC]\n"
 	      "                 [,subnet=CIDR][,outbound=on|off]\n"
 	      "                                virtio network device on user-mode NAT (libslirp)\n"
 	      "  -d, --device virtio-rng       entropy device fed from the host\n"
@@ -413,7 +415,8 @@ static bool parse_hostfwd(const char *opt, struct cli_net *n, char *value)
 
 static bool parse_net(struct cli_options *opts, const char *opt, struct spec *spec)
 {
-	struct cli_net n = {0};
+	struct cli_net n = {.fd = -1};
+	uint64_t num;
 
 	for (size_t i = 1; i < spec->count; i++) {
 		char *value;
@@ -425,6 +428,32 @@ static bool parse_net(struct cli_options *opts, const char *opt, struct spec *sp
 			if (!value || !*value)
 				return usage_error("%s: mac= needs an address", opt);
 			n.mac = value;
+		} else if (strcmp(key, "fd") == 0) {
+			if (!value || !*value)
+				return usage_error("%s: fd= needs a file descriptor number", opt);
+			if (!parse_number(opt, value, INT32_MAX, &num))
+				return false;
+			n.fd = (int)num;
+		} else if (strcmp(key, "unixSocketPath") == 0) {
+			if (!value || !*value)
+				return usage_error("%s: unixSocketPath= needs a path", opt);
+			n.unix_path = value;
+		} else if (strcmp(key, "tap") == 0) {
+			if (!value || !*value)
+				return usage_error("%s: tap= needs an interface name", opt);
+			n.tap = value;
+		} else if (strcmp(key, "bridge") == 0) {
+			if (!value || !*value)
+				return usage_error("%s: bridge= needs a bridge name", opt);
+			n.bridge = value;
+		} else if (strcmp(key, "mtu") == 0) {
+			if (!value || !*value)
+				return usage_error("%s: mtu= needs a number", opt);
+			if (!parse_number(opt, value, UINT32_MAX, &num))
+				return false;
+			if (num < 1500 || num > 65535)
+				return usage_error("%s: mtu=%s is not between 1500 and 65535", opt, value);
+			n.mtu = (unsigned)num;
 		} else if (strcmp(key, "hostfwd") == 0) {
 			if (!value || !parse_hostfwd(opt, &n, value))
 				return value ? false : usage_error("%s: hostfwd= needs a rule", opt);
@@ -440,8 +469,19 @@ static bool parse_net(struct cli_options *opts, const char *opt, struct spec *sp
 			return usage_error("%s: unknown virtio-net option \"%s\"", opt, key);
 		}
 	}
-	if (!n.nat)
-		return usage_error("%s: virtio-net needs an attachment: nat", opt);
+	int kinds = n.nat + (n.fd >= 0) + !!n.unix_path + !!n.tap + !!n.bridge;
+	if (kinds == 0)
+		return usage_error(
+		    "%s: virtio-net needs an attachment: nat, fd=N, unixSocketPath=PATH, tap=IFNAME "
+		    "or bridge=BR",
+		    opt);
+	if (kinds > 1)
+		return usage_error(
+		    "%s: virtio-net takes one attachment (nat, fd, unixSocketPath, tap or bridge)", opt);
+	if (!n.nat && (n.forward_count || n.subnet || n.no_outbound))
+		return usage_error("%s: hostfwd, subnet and outbound apply to nat only", opt);
+	if (n.mtu && n.fd < 0 && !n.unix_path)
+		return usage_error("%s: mtu= applies to fd and unixSocketPath only", opt);
 	if (opts->net_count == CLI_MAX_NETS)
 		return usage_error("%s: too many virtio-net devices (at most %d)", opt, CLI_MAX_NETS);
 	opts->nets[opts->net_count++] = n;

@@ -44,10 +44,16 @@ struct cli_forward {
 	uint16_t guest_port;
 };
 
-/* --device virtio-net,nat[,mac=MAC][,hostfwd=...][,subnet=CIDR][,outbound=on|off] */
+/* --device virtio-net,nat[,mac=MAC][,hostfwd=...][,subnet=CIDR][,outbound=on|off]
+ * --device virtio-net,fd=N|unixSocketPath=PATH[,mtu=N]|tap=IFNAME|bridge=BR[,mac=MAC] */
 struct cli_net {
 	bool nat;
-	const char *mac; /* NULL: random */
+	int fd;		       /* fd=N: an inherited datagram socket, else -1 */
+	const char *unix_path; /* unixSocketPath=PATH: vmkit connects a datagram socket */
+	const char *tap;       /* tap=IFNAME (extension) */
+	const char *bridge;    /* bridge=BR (extension) */
+	unsigned mtu;	       /* mtu=N for fd and unixSocketPath; 0: default */
+	const char *mac;       /* NULL: random */
 	struct cli_forward forwards[CLI_MAX_FORWARDS];
 	size_t forward_count;
 	const char *subnet; /* NULL: 10.0.2.0/24 */

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -125,27 +127,93 @@ static bool add_disk(vmk_config *cfg, const struct cli_disk *cd)
 	return ok;
 }
 
-static bool add_net(vmk_config *cfg, const struct cli_net *cn)
+/* vfkit's unixSocketPath: our own datagram socket, bound (to an abstract
+ * address the kernel picks, so nothing is left on disk) so the peer can
+ * answer, and connected to PATH. */
+static int connect_unix_dgram(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd, sndbuf = 1 << 20, rcvbuf = 4 << 20;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "vmkit: virtio-net: unixSocketPath %s is longer than %zu bytes\n", path,
+			sizeof(sa.sun_path) - 1);
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa_family_t)) != 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		fprintf(stderr, "vmkit: virtio-net: cannot connect to unixSocketPath %s: %s\n", path,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	/* Bursts of full-size frames must not be dropped at the socket. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	return fd;
+}
+
+static vmk_network_attachment *net_attachment(const struct cli_net *cn, vmk_error **err)
+{
+	vmk_network_attachment *a = NULL;
+	int fd;
+
+	if (cn->tap)
+		return vmk_tap_network_attachment_new(cn->tap, err);
+	if (cn->bridge)
+		return vmk_bridge_network_attachment_new(cn->bridge, err);
+	if (cn->fd >= 0) {
+		a = vmk_fd_network_attachment_new(cn->fd, err);
+	} else {
+		fd = connect_unix_dgram(cn->unix_path);
+		if (fd < 0)
+			return NULL;
+		a = vmk_fd_network_attachment_new(fd, err);
+		close(fd);
+	}
+	if (a && cn->mtu && !vmk_fd_network_attachment_set_mtu(a, cn->mtu, err)) {
+		vmk_network_attachment_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+static vmk_network_attachment *nat_attachment(const struct cli_net *cn, vmk_error **err)
 {
 	vmk_network_attachment *a = vmk_nat_network_attachment_new();
-	vmk_network_device *dev = NULL;
-	vmk_error *err = NULL;
-	bool ok = false;
 
 	if (!a) {
 		fprintf(stderr, "vmkit: virtio-net: out of memory\n");
-		return false;
+		return NULL;
 	}
-	if (cn->subnet && !vmk_nat_network_attachment_set_subnet(a, cn->subnet, &err))
-		goto out;
+	if (cn->subnet && !vmk_nat_network_attachment_set_subnet(a, cn->subnet, err))
+		goto fail;
 	for (size_t i = 0; i < cn->forward_count; i++) {
 		const struct cli_forward *f = &cn->forwards[i];
 
 		if (!vmk_nat_network_attachment_add_port_forward(a, f->proto, f->host_addr, f->host_port,
-								 f->guest_port, &err))
-			goto out;
+								 f->guest_port, err))
+			goto fail;
 	}
 	vmk_nat_network_attachment_set_outbound(a, !cn->no_outbound);
+	return a;
+fail:
+	vmk_network_attachment_free(a);
+	return NULL;
+}
+
+static bool add_net(vmk_config *cfg, const struct cli_net *cn)
+{
+	vmk_network_device *dev = NULL;
+	vmk_error *err = NULL;
+	bool ok = false;
+	vmk_network_attachment *a = cn->nat ? nat_attachment(cn, &err) : net_attachment(cn, &err);
+
+	if (!a)
+		goto out;
 	dev = vmk_virtio_network_device_new(a);
 	if (!dev) {
 		fprintf(stderr, "vmkit: virtio-net: out of memory\n");

@@ -102,6 +102,21 @@ check "hostfwd guest address" 2 1 'leave the guest address empty' -- \
 check "hostfwd port 0" 2 1 'host port 0' -- -b linux,kernel="$kernel" -d virtio-net,nat,hostfwd=tcp::0-:80
 check "hostfwd port too large" 2 1 '"99999" is too large' -- -b linux,kernel="$kernel" -d virtio-net,nat,hostfwd=udp::99999-:53
 check "unknown virtio-net option" 2 1 'unknown virtio-net option "bogus"' -- -b linux,kernel="$kernel" -d virtio-net,nat,bogus
+check "virtio-net two attachments" 2 1 'takes one attachment' -- -b linux,kernel="$kernel" -d virtio-net,nat,tap=tap0
+check "virtio-net mtu too small" 2 1 'mtu=1400 is not between 1500 and 65535' -- \
+	-b linux,kernel="$kernel" -d virtio-net,unixSocketPath=/x,mtu=1400
+check "virtio-net mtu with tap" 2 1 'mtu= applies to fd and unixSocketPath only' -- \
+	-b linux,kernel="$kernel" -d virtio-net,tap=tap0,mtu=9000
+check "virtio-net missing bridge" 1 1 'bridge vmkno-br0 does not exist' -- \
+	-b linux,kernel="$kernel" -d virtio-net,bridge=vmkno-br0
+check "virtio-net missing tap" 1 1 'TAP interface vmkno-tap0 does not exist' -- \
+	-b linux,kernel="$kernel" -d virtio-net,tap=vmkno-tap0
+check "virtio-net fd not a socket" 1 1 'file descriptor 0 is not a socket' -- \
+	-b linux,kernel="$kernel" -d virtio-net,fd=0
+check "virtio-net no unix socket" 1 1 'cannot connect to unixSocketPath /nonexistent/vmkit.sock' -- \
+	-b linux,kernel="$kernel" -d virtio-net,unixSocketPath=/nonexistent/vmkit.sock
+check "virtio-net multicast mac" 1 1 'multicast' -- \
+	-b linux,kernel="$kernel" -d virtio-net,tap=lo,mac=03:00:00:00:00:01
 check "unknown serial option" 2 1 'unknown serial option "baud"' -- \
 	-b linux,kernel="$kernel" -d serial,stdio,baud=9600
 check "two stdio ports" 2 1 'only one serial port can use stdio' -- \
