@@ -8,6 +8,8 @@
  *        [--memory MiB] [--reboot restart|stop] [--timeout SEC]
  *        [--expect REASON] [--expect-reboots N] [--stop-after-reboots N]
  *        [--entropy 1] [--balloon 1] [--console 16550|virtio]
+ *        [--efi VARSTORE --firmware CODE.fd --vars-template VARS.fd] (instead of --kernel;
+ *        the store is created from the template unless it exists)
  *        [--disk PATH[,ro][,sync=full|fsync|none][,cache=cached|uncached][,id=ID][,queues=N]]...
  *        more ACTIONs: media:PATH | eject | balloon:MiB | stats | rss | kill
  *        [--on MARKER=ACTION]...  ACTION: request-stop | stop | pause-resume
@@ -144,6 +146,29 @@ static bool do_action(vmk_vm *vm, const char *action)
 	return ok;
 }
 
+/* Runs the rules whose marker appears in line, each once. */
+static bool match_rules(vmk_vm *vm, const char *line, struct on_rule *on, unsigned non, struct on_rule *send,
+			unsigned nsend, int to_guest)
+{
+	bool ok = true;
+	for (unsigned j = 0; j < non; j++) {
+		if (!on[j].done && strstr(line, on[j].marker)) {
+			on[j].done = true;
+			if (!do_action(vm, on[j].action))
+				ok = false;
+		}
+	}
+	for (unsigned j = 0; j < nsend; j++) {
+		if (!send[j].done && strstr(line, send[j].marker)) {
+			send[j].done = true;
+			/* CR: what a terminal's Enter sends; Linux ttys map it, firmware expects it. */
+			(void)!write(to_guest, send[j].action, strlen(send[j].action));
+			(void)!write(to_guest, "\r", 1);
+		}
+	}
+	return ok;
+}
+
 /* PATH[,ro][,sync=..][,cache=..][,id=..] -> a virtio-blk device. */
 static bool add_disk(vmk_config *cfg, const char *spec, vmk_error **err)
 {
@@ -189,6 +214,7 @@ static bool add_disk(vmk_config *cfg, const char *spec, vmk_error **err)
 int main(int argc, char **argv)
 {
 	const char *kernel = NULL, *initrd = NULL, *cmdline = "", *expect = "guest-poweroff";
+	const char *efi = NULL, *firmware = NULL, *vars_template = NULL;
 	unsigned cpus = 1, mem = 128, timeout = 60;
 	int expect_reboots = -1, stop_after_reboots = -1, entropy = 0, balloon = 0;
 	vmk_serial_port_kind console = VMK_SERIAL_PORT_16550;
@@ -218,6 +244,12 @@ int main(int argc, char **argv)
 			expect = v;
 		else if (!strcmp(k, "--expect-reboots"))
 			expect_reboots = atoi(v);
+		else if (!strcmp(k, "--efi"))
+			efi = v;
+		else if (!strcmp(k, "--firmware"))
+			firmware = v;
+		else if (!strcmp(k, "--vars-template"))
+			vars_template = v;
 		else if (!strcmp(k, "--console"))
 			console =
 			    !strcmp(v, "virtio") ? VMK_SERIAL_PORT_VIRTIO_CONSOLE : VMK_SERIAL_PORT_16550;
@@ -244,8 +276,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!kernel) {
-		fprintf(stderr, "api_test: --kernel is required\n");
+	if (!kernel && !efi) {
+		fprintf(stderr, "api_test: --kernel or --efi is required\n");
 		return 2;
 	}
 
@@ -257,10 +289,22 @@ int main(int argc, char **argv)
 	vmk_config_set_cpu_count(cfg, cpus);
 	vmk_config_set_memory_size(cfg, (uint64_t)mem << 20);
 	vmk_config_set_reboot_action(cfg, reboot);
-	vmk_boot_loader *bl = vmk_linux_boot_loader_new(kernel);
-	if (initrd)
-		vmk_linux_boot_loader_set_initrd(bl, initrd);
-	vmk_linux_boot_loader_set_cmdline(bl, cmdline);
+	vmk_boot_loader *bl;
+	if (efi) {
+		if (access(efi, F_OK) != 0 &&
+		    !vmk_efi_variable_store_create(efi, vars_template, false, &err)) {
+			print_errors("variable store", err);
+			return 1;
+		}
+		bl = vmk_efi_boot_loader_new(efi);
+		if (firmware)
+			vmk_efi_boot_loader_set_firmware(bl, firmware);
+	} else {
+		bl = vmk_linux_boot_loader_new(kernel);
+		if (initrd)
+			vmk_linux_boot_loader_set_initrd(bl, initrd);
+		vmk_linux_boot_loader_set_cmdline(bl, cmdline);
+	}
 	vmk_config_set_boot_loader(cfg, bl);
 	if ((entropy && !vmk_config_add_entropy_device(cfg, &err)) ||
 	    (balloon && !vmk_config_add_memory_balloon(cfg, &err))) {
@@ -358,20 +402,14 @@ int main(int argc, char **argv)
 				fprintf(stderr, "API host-clock %lld.%03ld\n", (long long)rt.tv_sec,
 					rt.tv_nsec / 1000000);
 			}
-			for (unsigned j = 0; j < non; j++) {
-				if (!on[j].done && strstr(line, on[j].marker)) {
-					on[j].done = true;
-					if (!do_action(vm, on[j].action))
-						failed = true;
-				}
-			}
-			for (unsigned j = 0; j < nsend; j++) {
-				if (!send[j].done && strstr(line, send[j].marker)) {
-					send[j].done = true;
-					(void)!write(to_guest[1], send[j].action, strlen(send[j].action));
-					(void)!write(to_guest[1], "\n", 1);
-				}
-			}
+			if (!match_rules(vm, line, on, non, send, nsend, to_guest[1]))
+				failed = true;
+		}
+		/* Prompts ("Shell> ", "login: ") end without a newline. */
+		if (ll) {
+			line[ll] = 0;
+			if (!match_rules(vm, line, on, non, send, nsend, to_guest[1]))
+				failed = true;
 		}
 	}
 	vmk_stop_reason r = vmk_vm_wait(vm, 10000);
