@@ -78,6 +78,13 @@ blk_discard() {
     echo "HOST-KB-AFTER=$(du -k $S/d.img | cut -f1)"
 }
 run blk-discard blk_discard
+# An ISO 9660 image (built on the host, see below) as a read-only disk: the guest's "DVD".
+iso() {
+    echo "HOST-ISO-BEFORE=$(md5sum <$GUEST_DATA/vmkit.iso | cut -d' ' -f1)"
+    api --memory 256 --disk "$GUEST_DATA/vmkit.iso,ro" --cmdline "$C vmkit.test=iso"
+    echo "HOST-ISO-AFTER=$(md5sum <$GUEST_DATA/vmkit.iso | cut -d' ' -f1)"
+}
+run iso iso
 run blk-id api --memory 256 --cpus 2 --disk "$GUEST_DATA/empty.img,id=vmkit-disk-0001,queues=2" --cmdline "$C vmkit.test=blk-id"
 run cli-virtio vmkit --memory 256 --bootloader "linux,kernel=$K,initrd=$I,cmdline=\"$C vmkit.test=blk-id\"" \
     --device serial,stdio --device "virtio-blk,path=$GUEST_DATA/empty.img,deviceId=cli-disk" --device virtio-rng
@@ -115,16 +122,30 @@ exit 0
 L1
 
 log="$VMK_LOGDIR/nested.log"
+# Data files for L1's /data ($GUEST_DATA): an empty disk and an ISO 9660 image
+# holding a file of known content (xorriso, scripts/deps.sh).
+tg=$(mktemp -d /tmp/vmkit-tg.XXXXXX)
+truncate -s 4M "$tg/empty.img"
+mkdir -p "$tg/isodir/vmkit"
+yes vmkit-iso-content | head -c 1000000 >"$tg/isodir/vmkit/data.bin"
+iso_md5=$(md5sum <"$tg/isodir/vmkit/data.bin" | cut -d' ' -f1)
+if xorriso -as mkisofs -R -o "$tg/vmkit.iso" -V VMKITISO "$tg/isodir" >"$VMK_LOGDIR/nested-iso-build.log" 2>&1; then
+    chmod 0644 "$tg/vmkit.iso"
+else
+    t_fail nested-iso-build "xorriso failed (log $VMK_LOGDIR/nested-iso-build.log)"
+    truncate -s 1M "$tg/vmkit.iso"
+fi
 if [ "${VMK_DIRECT:-0}" = 1 ]; then
+    # The variables are for the shell that runs the script (L1 sets them itself); the
+    # script is a file so that its commands' stdin is /dev/null, not the script.
+    sed -i "s#/data/vmkit-testguest.bzimage#$BUILD/tests/direct/vmkit-testguest.bzimage#" "$l1"
     PATH="$BUILD:$BUILD/tests:$PATH" GUEST_KERNEL=$CACHE/guest/vmlinuz GUEST_INITRD=$CACHE/guest/initrd.cpio.gz \
-        sed "s#/data/vmkit-testguest.bzimage#$BUILD/tests/direct/vmkit-testguest.bzimage#" "$l1" | sh </dev/null >"$log" 2>&1
+        GUEST_DATA=$tg sh "$l1" </dev/null >"$log" 2>&1
 else
     # A copy without the x bit, so the rig puts it in /data.
-    tg=$(mktemp -d /tmp/vmkit-tg.XXXXXX)
     install -m 0644 "$BUILD/tests/direct/vmkit-testguest.bzimage" "$tg/"
-    truncate -s 4M "$tg/empty.img"
     "$ROOT/tests/nested/run-l1.sh" --timeout 1500 "$l1" "$BUILD/vmkit" "$BUILD/tests/vmkit-api-test" "$tg/vmkit-testguest.bzimage" \
-        "$tg/empty.img" "$(command -v mke2fs)" "$(command -v debugfs)" \
+        "$tg/empty.img" "$tg/vmkit.iso" "$(command -v mke2fs)" "$(command -v debugfs)" \
         </dev/null >"$log" 2>&1
 fi
 rc=$?
@@ -191,6 +212,8 @@ if grep -q "DISCARD-RC=0" "$f" && [ -n "$kb1" ] && [ -n "$kb2" ] && [ "$kb2" -lt
 else
     t_fail nested-blk-discard "image ${kb1:-?} KiB before, ${kb2:-?} KiB after"
 fi
+check iso "ISO-RO=1" "ISO-MOUNT=ok" "ISO-LABEL=VMKITISO" "ISO-MD5=$iso_md5" "VMKIT-TEST-EXIT=0" &&
+    same_values iso HOST-ISO-BEFORE HOST-ISO-AFTER
 check blk-id "BLK-SERIAL=vmkit-disk-0001" "BLK-SIZE=8192" "BLK-QUEUES=2" "VMKIT-TEST-EXIT=0"
 check cli-virtio "BLK-SERIAL=cli-disk" "BLK-QUEUES=1" "VMKIT-TEST-EXIT=0"
 check hvc0 "^HVC-42" "stop-reason guest-poweroff"

@@ -74,10 +74,11 @@ fi
 
 # Modules wanted in the guest, in the order they should load once dependencies are met.
 # evdev + button give /dev/input/event* for the ACPI power button (acpid reads it);
-# virtio_mmio covers VMMs that use virtio-mmio instead of PCI.
+# virtio_mmio covers VMMs that use virtio-mmio instead of PCI; isofs (which needs cdrom)
+# mounts ISO 9660 images attached as read-only disks.
 WANT=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_mmio
       virtio_blk failover net_failover virtio_net virtio_console rng-core virtio-rng
-      virtio_balloon evdev button)
+      virtio_balloon evdev button cdrom isofs)
 
 # Module names use '_' where file names may use '-'; index every .ko by normalized name.
 declare -A KO=()
