@@ -369,6 +369,13 @@ int main(int argc, char **argv)
 		char buf[4096];
 		ssize_t n;
 		if (poll(&p, 1, 200) <= 0) {
+			/* A prompt ("Shell> ", "login: ") ends without a newline:
+			 * once the guest has gone quiet, match the partial line. */
+			if (ll) {
+				line[ll] = 0;
+				if (!match_rules(vm, line, on, non, send, nsend, to_guest[1]))
+					failed = true;
+			}
 			vmk_state s = vmk_vm_get_state(vm);
 			if (s == VMK_STATE_STOPPED || s == VMK_STATE_ERROR) {
 				/* Drain what the guest printed before it stopped. */
@@ -402,12 +409,6 @@ int main(int argc, char **argv)
 				fprintf(stderr, "API host-clock %lld.%03ld\n", (long long)rt.tv_sec,
 					rt.tv_nsec / 1000000);
 			}
-			if (!match_rules(vm, line, on, non, send, nsend, to_guest[1]))
-				failed = true;
-		}
-		/* Prompts ("Shell> ", "login: ") end without a newline. */
-		if (ll) {
-			line[ll] = 0;
 			if (!match_rules(vm, line, on, non, send, nsend, to_guest[1]))
 				failed = true;
 		}
