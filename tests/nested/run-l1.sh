@@ -4,8 +4,12 @@
 # Linux guests and firmware are tested on machines whose own /dev/kvm cannot run them (PVM,
 # see /work/shared/ENVIRONMENT.md), and how QEMU-vs-vmkit benchmarks run side by side.
 #
-# usage: run-l1.sh [--timeout SEC] [--mem MIB] SCRIPT [FILE...]
+# usage: run-l1.sh [--timeout SEC] [--mem MIB] [--disk-mib N] SCRIPT [FILE...]
 #
+#   --disk-mib N  gives L1 a real disk: a sparse N MiB file under /var/tmp (removed at exit)
+#            attached to the outer QEMU as a virtio disk (raw, cache=none, aio=io_uring or
+#            threads); L1 sees it as /dev/vda, blank (the script can mke2fs and mount it;
+#            pass /sbin/mke2fs as a FILE).
 #   SCRIPT   runs as `sh /run.sh` in L1 (cwd /, PATH=/bin:/sbin:/usr/bin:/usr/sbin), after
 #            /dev/kvm is up. Its exit status becomes run-l1.sh's exit status.
 #   FILE     copied into L1: executables (the -x bit) go to /bin/<name> together with every
@@ -25,18 +29,20 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 timeout_s=900
 mem=3072
+disk_mib=
 interactive=0
 while [[ $# -gt 0 ]]; do
     case $1 in
         --timeout) timeout_s=$2; shift 2 ;;
         --mem) mem=$2; shift 2 ;;
+        --disk-mib) disk_mib=$2; shift 2 ;;
         --interactive) interactive=1; shift ;;
         --) shift; break ;;
         -*) echo "run-l1: unknown option $1" >&2; exit 2 ;;
         *) break ;;
     esac
 done
-[[ $# -ge 1 ]] || { sed -n '8,24p' "${BASH_SOURCE[0]}" >&2; exit 2; }
+[[ $# -ge 1 ]] || { sed -n '8,28p' "${BASH_SOURCE[0]}" >&2; exit 2; }
 script=$1; shift
 [[ -f $script ]] || { echo "run-l1: no script $script" >&2; exit 2; }
 
@@ -64,6 +70,13 @@ mount -t devtmpfs devtmpfs /dev
 [ -t 1 ] || exec 0<>/dev/console 1>&0 2>&0
 mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts
 for m in irqbypass kvm kvm-amd; do insmod /lib/modules/$m.ko || echo "L1: insmod $m failed"; done
+# virtio-blk (run-l1.sh --disk-mib), only when there is a virtio PCI device (vendor 0x1af4)
+# and only the modules that exist.
+if grep -qs 0x1af4 /sys/bus/pci/devices/*/vendor; then
+    for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+        [ -f /lib/modules/$m.ko ] && { insmod /lib/modules/$m.ko || echo "L1: insmod $m failed"; }
+    done
+fi
 if [ ! -c /dev/kvm ]; then
     echo "L1: no /dev/kvm"
     echo "L1-EXIT=126"
@@ -79,13 +92,18 @@ sync
 poweroff -f
 INIT
 
+VBLK_MODS=("$G"/modules/drivers/virtio/{virtio_ring,virtio,virtio_pci_legacy_dev,virtio_pci_modern_dev,virtio_pci}.ko
+           "$G"/modules/drivers/block/virtio_blk.ko)
+
 # Base archive (busybox, kvm modules, L2 guest, /init), cached under a key of its inputs so
 # only the small per-run archive is built each time. Uncompressed on purpose: L1 runs under
 # TCG, where gunzip of ~20 MB would cost more than QEMU copying the bytes in.
 key=$( { echo "$L1_INIT"; cat "$G/kernel-release";
          stat -L -c '%n %s %Y' "$G/busybox" "$G/vmlinuz" "$G/initrd.cpio.gz" \
              "$G"/modules/virt/lib/irqbypass.ko "$G"/modules/arch/x86/kvm/kvm.ko \
-             "$G"/modules/arch/x86/kvm/kvm-amd.ko; } | sha256sum | cut -c1-16)
+             "$G"/modules/arch/x86/kvm/kvm-amd.ko; echo virtio-blk
+         for f in "${VBLK_MODS[@]}"; do [[ -f $f ]] && stat -L -c '%n %s %Y' "$f"; done; true; } |
+       sha256sum | cut -c1-16)
 base=$N/l1-base-$key.cpio
 if [[ ! -f $base ]]; then
     t=$(mktemp -d "$N/.base.XXXXXX")
@@ -98,6 +116,7 @@ if [[ ! -f $base ]]; then
     done < <("$G/busybox" --list-full)
     cp "$G"/modules/virt/lib/irqbypass.ko "$G"/modules/arch/x86/kvm/kvm.ko \
        "$G"/modules/arch/x86/kvm/kvm-amd.ko "$r/lib/modules/"
+    for f in "${VBLK_MODS[@]}"; do if [[ -f $f ]]; then cp "$f" "$r/lib/modules/"; fi; done
     cp "$G/vmlinuz" "$G/initrd.cpio.gz" "$r/guest/"
     printf '%s\n' "$L1_INIT" > "$r/init"; chmod 0755 "$r/init"
     mknod -m 0600 "$r/dev/console" c 5 1 2>/dev/null || true
@@ -112,10 +131,12 @@ fi
 # order, so these entries land on top of the base.
 work=$(mktemp -d "${TMPDIR:-/tmp}/vmk-l1.XXXXXX")
 qpid=running
+disk=
 cleanup() {
     # timeout(1) passes the TERM on to QEMU.
     [[ -n $qpid && -f $work/qemu.pid ]] && kill "$(cat "$work/qemu.pid")" 2>/dev/null
     rm -rf "$work"
+    if [[ -n $disk ]]; then rm -f "$disk"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -144,6 +165,20 @@ find "$r" -type d -exec chmod 0755 {} +
 img=$work/l1.cpio
 { cat "$base"; (cd "$r" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet); } > "$img"
 
+# --disk-mib: a sparse raw file, L1's /dev/vda. cache=none so L1's I/O reaches the file
+# (O_DIRECT) rather than this host's page cache; io_uring when this QEMU has it.
+disk_args=()
+if [[ -n $disk_mib ]]; then
+    disk=$(mktemp /var/tmp/vmk-l1-disk.XXXXXX)
+    truncate -s "${disk_mib}M" "$disk"
+    aio=threads     # the probe QEMU runs until timeout stops it (124) unless it rejects aio=
+    prc=0; timeout 3 qemu-system-x86_64 -machine none -nodefaults -display none -S \
+        -drive "file=$disk,if=none,format=raw,cache=none,aio=io_uring" </dev/null >/dev/null 2>&1 || prc=$?
+    [[ $prc == 124 ]] && aio=io_uring
+    echo "run-l1: L1 disk ${disk_mib} MiB, aio=$aio" >&2
+    disk_args=(-drive "file=$disk,if=virtio,format=raw,cache=none,aio=$aio")
+fi
+
 # Measured recipe (ENVIRONMENT.md): one L1 vCPU (2 soft-locks L1 when L2 has 2 vCPUs),
 # single-threaded TCG (MTTCG once asserted while L2 ran), -cpu EPYC,+svm (host fails on MSR).
 log=$work/console.log
@@ -152,7 +187,7 @@ if [[ $interactive == 1 ]]; then
     qemu-system-x86_64 -M q35 -accel tcg,thread=single -cpu EPYC,+svm \
         -smp 1 -m "$mem" -nodefaults -no-user-config -display none \
         -chardev stdio,id=con,signal=off -serial chardev:con -no-reboot \
-        -kernel "$G/vmlinuz" -initrd "$img" \
+        -kernel "$G/vmlinuz" -initrd "$img" "${disk_args[@]}" \
         -append "console=ttyS0 quiet panic=-1 ${VMK_L1_APPEND:-}" ${VMK_L1_QEMU_ARGS:-} 2>/dev/null
     exit $?
 fi
@@ -160,7 +195,7 @@ fi
 {
     timeout -k 10 "$timeout_s" qemu-system-x86_64 -M q35 -accel tcg,thread=single -cpu EPYC,+svm \
         -smp 1 -m "$mem" -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
-        -kernel "$G/vmlinuz" -initrd "$img" \
+        -kernel "$G/vmlinuz" -initrd "$img" "${disk_args[@]}" \
         -append "console=ttyS0 quiet panic=-1 ${VMK_L1_APPEND:-}" ${VMK_L1_QEMU_ARGS:-} \
         </dev/null 2>&1 &
     echo $! > "$work/qemu.pid"
