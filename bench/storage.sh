@@ -4,7 +4,7 @@
 #
 #   bench/storage.sh [--runtime SEC] [--rounds N] [--image-mib MIB] [--cpus N]
 #                    [--qemu-aio io_uring|threads[,..]] [--qemu-machine M] [--warmup]
-#                    [--no-vmkit] [BUILD_DIR]
+#                    [--no-vmkit] [--on-disk] [--no-tmpfs] [BUILD_DIR]
 #
 # Jobs (bench/guest-fio.sh, run as /tests/fio.sh in a fio variant of the test guest's initrd;
 # ioengine=libaio, direct=1, time-based, SEC each after a 1 s ramp, default 5):
@@ -12,21 +12,26 @@
 #   randread-qd32  4 KiB random read, iodepth 32     (IOPS)
 #   seqread        1 MiB sequential read, iodepth 8  (MiB/s)
 #   seqwrite       1 MiB sequential write, iodepth 8 (MiB/s)
-# The disk is a raw image (default 1024 MiB, zero-filled so every page exists) on a tmpfs in
-# L1: L1's only storage is RAM. Both VMMs use the host page cache (vmkit cache=cached, QEMU
-# cache=writeback; tmpfs has no O_DIRECT on this kernel, so "uncached" cannot be measured).
+# The disk is a raw image (default 1024 MiB, zero-filled so every page exists), by default on
+# a tmpfs in L1. Both VMMs use the host page cache (vmkit cache=cached, QEMU cache=writeback;
+# tmpfs has no O_DIRECT on this kernel, so "uncached" needs --on-disk, below).
 # vmkit: vmkit-api-test --disk IMG,cache=cached. QEMU: -M q35, -device virtio-blk-pci with an
 # iothread, -drive ...,cache=writeback,aio=io_uring (--qemu-aio threads,io_uring compares
 # both; the first is the reference for the ratios). Both with N vCPUs (default 1) and 512 MiB.
 # Runs alternate (ABBA across rounds, default 2); medians and vmkit/QEMU ratios are printed
-# as a markdown table on stdout and written to bench/results/storage-<date>.md; the L1
+# as markdown tables on stdout and written to bench/results/storage-<date>.md; the L1
 # console (every guest line) goes to bench/results/storage-<date>.log.
+# --on-disk adds the same jobs with the raw image on ext4 on a real disk in L1 (run-l1.sh
+# --disk-mib: a sparse file on this host, a virtio disk of the outer QEMU with cache=none):
+# vmkit cache=cached vs QEMU cache=writeback, and vmkit cache=uncached (O_DIRECT works on
+# ext4) vs QEMU cache=none, each pair its own table. --no-tmpfs skips the tmpfs pair.
 set -euo pipefail
 invocation="bench/storage.sh $*"
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 
 runtime=5 rounds=2 image_mib=1024 cpus=1 aios=io_uring machine=q35 warmup=0 vmkit=1
+on_disk=0 tmpfs=1
 MEM=512
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -38,7 +43,9 @@ while [[ $# -gt 0 ]]; do
         --qemu-machine) machine=$2; shift 2 ;;
         --warmup) warmup=1; shift ;;
         --no-vmkit) vmkit=0; shift ;;
-        -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        --on-disk) on_disk=1; shift ;;
+        --no-tmpfs) tmpfs=0; shift ;;
+        -h|--help) sed -n '2,30p' "${BASH_SOURCE[0]}"; exit 0 ;;
         -*) echo "storage.sh: unknown option $1" >&2; exit 2 ;;
         *) break ;;
     esac
@@ -104,20 +111,36 @@ echo "storage.sh: fio initrd $(( $(stat -c %s "$FI") / 1048576 )) MiB ($(du -sm 
 CMDLINE="console=ttyS0 quiet panic=-1 vmkit.test=fio vmkit.fio_runtime=$runtime"
 IMG=/scratch/disk.img
 FIO_L1=/data/initrd-fio.cpio
-names=() cases="" n=0
-if [[ $vmkit == 1 ]]; then
-    names+=(vmkit)
-    cases+="    $n) run_one vmkit vmkit-api-test --kernel \"\$GUEST_KERNEL\" --initrd $FIO_L1 --cpus $cpus --memory $MEM --disk $IMG,cache=cached --cmdline \"\$CMDLINE\" --timeout \$VMM_TIMEOUT ;;
+DIMG=/disk/disk.img
+names=() cases="" n=0 groups=()
+vmkit_cfg() {   # NAME IMG CACHE
+    names+=("$1")
+    cases+="    $n) run_one '$1' vmkit-api-test --kernel \"\$GUEST_KERNEL\" --initrd $FIO_L1 --cpus $cpus --memory $MEM --disk $2,cache=$3 --cmdline \"\$CMDLINE\" --timeout \$VMM_TIMEOUT ;;
 "
     n=$((n + 1))
-fi
+}
+qemu_cfg() {    # NAME IMG CACHE AIO
+    names+=("$1")
+    cases+="    $n) run_one '$1' qemu-system-x86_64 -L /data -enable-kvm -cpu host -M $machine -smp $cpus -m $MEM -nodefaults -no-user-config -no-reboot -display none -serial stdio -kernel \"\$GUEST_KERNEL\" -initrd $FIO_L1 -append \"\$CMDLINE\" -object iothread,id=io0 -drive file=$2,if=none,id=d0,format=raw,cache=$3,aio=$4 -device virtio-blk-pci,drive=d0,iothread=io0 ;;
+"
+    n=$((n + 1))
+}
 IFS=, read -r -a aio_list <<< "$aios"
-for a in "${aio_list[@]}"; do
-    names+=("qemu-$a")
-    cases+="    $n) run_one 'qemu-$a' qemu-system-x86_64 -L /data -enable-kvm -cpu host -M $machine -smp $cpus -m $MEM -nodefaults -no-user-config -no-reboot -display none -serial stdio -kernel \"\$GUEST_KERNEL\" -initrd $FIO_L1 -append \"\$CMDLINE\" -object iothread,id=io0 -drive file=$IMG,if=none,id=d0,format=raw,cache=writeback,aio=$a -device virtio-blk-pci,drive=d0,iothread=io0 ;;
-"
-    n=$((n + 1))
-done
+if [[ $tmpfs == 1 ]]; then
+    g=""
+    [[ $vmkit == 1 ]] && { vmkit_cfg vmkit $IMG cached; g=vmkit; }
+    for a in "${aio_list[@]}"; do qemu_cfg "qemu-$a" $IMG writeback "$a"; g+=" qemu-$a"; done
+    groups+=("tmpfs|$g")
+fi
+if [[ $on_disk == 1 ]]; then
+    a=${aio_list[0]}
+    for pair in cached:writeback uncached:none; do
+        vc=${pair%:*} qc=${pair#*:} g=""
+        [[ $vmkit == 1 ]] && { vmkit_cfg "vmkit-ext4-$vc" $DIMG "$vc"; g="vmkit-ext4-$vc"; }
+        qemu_cfg "qemu-ext4-$qc" $DIMG "$qc" "$a"; g+=" qemu-ext4-$qc"
+        groups+=("ext4-$vc|$g")
+    done
+fi
 ncfg=$n
 # Guest boot (~10 s in L1) + 4 jobs x (ramp + runtime) + fio start-up, generously.
 vmm_timeout=$((240 + 8 * (runtime + 1)))
@@ -127,9 +150,18 @@ cat > "$work/l1.sh" <<EOF
 # Generated by bench/storage.sh: runs in L1.
 CMDLINE='$CMDLINE'
 VMM_TIMEOUT=$vmm_timeout
-mkdir -p /scratch && mount -t tmpfs -o size=$((image_mib + 64))m tmpfs /scratch || exit 1
-dd if=/dev/zero of=$IMG bs=1M count=$image_mib 2>/dev/null || exit 1
-echo "BENCH-IMAGE \$(ls -l $IMG)"
+if [ $tmpfs = 1 ]; then
+    mkdir -p /scratch && mount -t tmpfs -o size=$((image_mib + 64))m tmpfs /scratch || exit 1
+    dd if=/dev/zero of=$IMG bs=1M count=$image_mib 2>/dev/null || exit 1
+    echo "BENCH-IMAGE \$(ls -l $IMG)"
+fi
+if [ $on_disk = 1 ]; then
+    # busybox's ash runs its own mke2fs applet first: call e2fsprogs' by path.
+    /bin/mke2fs -q -t ext4 -F /dev/vda || exit 1
+    mkdir -p /disk && mount -t ext4 /dev/vda /disk || exit 1
+    dd if=/dev/zero of=$DIMG bs=1M count=$image_mib conv=fsync 2>/dev/null || exit 1
+    echo "BENCH-IMAGE \$(ls -l $DIMG) on \$(grep ' /disk ' /proc/mounts)"
+fi
 echo "BENCH-L1 \$(uname -r) mem: \$(grep MemTotal /proc/meminfo)"
 run_one() {
     name=\$1; shift
@@ -153,11 +185,13 @@ while [ \$i -le $rounds ]; do
     for c in \$o; do run_cfg \$c; done
     i=\$((i + 1))
 done
-umount /scratch
+[ $tmpfs = 1 ] && umount /scratch
+[ $on_disk = 1 ] && umount /disk
 echo BENCH-DONE
 EOF
 
 files=("$work/vmmrun" "$FI")
+[[ $on_disk == 1 ]] && files+=(/sbin/mke2fs)
 [[ $vmkit == 1 ]] && files+=("$work/vmkit-api-test")
 mapfile -t qf < <("$ROOT/tests/nested/qemu-files.sh")
 files+=("${qf[@]}")
@@ -168,7 +202,11 @@ log=$HERE/results/storage-$stamp.log
 md=$HERE/results/storage-$stamp.md
 echo "storage.sh: $ncfg configurations x $rounds rounds in L1 (console in $log)" >&2
 rc=0
-"$ROOT/tests/nested/run-l1.sh" --mem $((3072 + image_mib)) \
+l1_mem=3072 l1_args=()
+[[ $tmpfs == 1 ]] && l1_mem=$((l1_mem + image_mib))
+# The cached ext4 runs keep the image in L1's page cache.
+[[ $on_disk == 1 ]] && { l1_mem=$((l1_mem + image_mib)); l1_args=(--disk-mib $((image_mib + 512))); }
+"$ROOT/tests/nested/run-l1.sh" --mem $l1_mem "${l1_args[@]}" \
     --timeout $((600 + (rounds + warmup) * ncfg * (vmm_timeout / 2))) "$work/l1.sh" "${files[@]}" \
     > "$log" 2>&1 || rc=$?
 [[ $rc == 0 ]] || echo "storage.sh: run-l1.sh exited $rc" >&2
@@ -179,11 +217,19 @@ grep -q BENCH-DONE "$log" || { echo "storage.sh: L1 did not finish; see $log" >&
     echo
     echo "\`$invocation\`; $rounds rounds, alternating, medians; fio $(LD_LIBRARY_PATH=$LP "$FIO" --version) in the guest"
     echo "(libaio, direct=1, ${runtime} s per job after a 1 s ramp) on /dev/vda; $cpus vCPU, $MEM MiB;"
-    echo "raw ${image_mib} MiB image on a tmpfs in L1 (QEMU TCG, nested KVM), host page cache"
-    echo "(vmkit cache=cached, QEMU cache=writeback); QEMU \`-M $machine\`, virtio-blk-pci + iothread;"
+    echo "raw ${image_mib} MiB image in L1 (QEMU TCG, nested KVM); QEMU \`-M $machine\`, virtio-blk-pci + iothread;"
     echo "guest kernel $(cat "$G/kernel-release" 2>/dev/null || echo '?')."
+    for grp in "${groups[@]}"; do
+    gname=${grp%%|*}
+    read -r -a gcfgs <<< "${grp#*|}"
     echo
-    tr -d '\r' < "$log" | awk -v names="$(printf '%s\n' "${names[@]}")" '
+    case $gname in
+        tmpfs) echo "**Image on a tmpfs in L1**, host page cache (vmkit cache=cached, QEMU cache=writeback):" ;;
+        ext4-cached) echo "**Image on ext4 on L1's disk**, page cache (vmkit cache=cached, QEMU cache=writeback):" ;;
+        ext4-uncached) echo "**Image on ext4 on L1's disk**, O_DIRECT (vmkit cache=uncached, QEMU cache=none):" ;;
+    esac
+    echo
+    tr -d '\r' < "$log" | awk -v names="$(printf '%s\n' "${gcfgs[@]}")" '
     function med(a, n,   i, j, t) {
         for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
         if (n == 0) return -1
@@ -205,8 +251,8 @@ grep -q BENCH-DONE "$log" || { echo "storage.sh: L1 did not finish; see $log" >&
     END {
         printf "| metric |"; for (ci = 1; ci <= nc; ci++) printf " %s |", cn[ci]
         ref = ""; for (ci = 1; ci <= nc; ci++) if (ref == "" && cn[ci] ~ /^qemu/) ref = cn[ci]
-        hasr = (cn[1] == "vmkit" && ref != "")
-        if (hasr) printf " vmkit / %s |", ref
+        hasr = (cn[1] ~ /^vmkit/ && ref != "")
+        if (hasr) printf " %s / %s |", cn[1], ref
         printf "\n|---|"; for (ci = 1; ci <= nc + hasr; ci++) printf "---|"; printf "\n"
         for (m = 1; m <= nm; m++) {
             printf "| %s |", hdr[M[m]]
@@ -217,7 +263,7 @@ grep -q BENCH-DONE "$log" || { echo "storage.sh: L1 did not finish; see $log" >&
                 if (n == 0) printf " - |"
                 else printf (v[c] >= 100 ? " %.0f |" : " %.2f |"), v[c]
             }
-            if (hasr) printf (v[ref] > 0 && v["vmkit"] >= 0) ? " **%.2f** |" : " - |", (v[ref] > 0) ? v["vmkit"] / v[ref] : 0
+            if (hasr) printf (v[ref] > 0 && v[cn[1]] >= 0) ? " **%.2f** |" : " - |", (v[ref] > 0) ? v[cn[1]] / v[ref] : 0
             printf "\n"
         }
         printf "| runs (failed VMM runs / failed fio jobs) |"
@@ -225,6 +271,7 @@ grep -q BENCH-DONE "$log" || { echo "storage.sh: L1 did not finish; see $log" >&
         if (hasr) printf " |"
         printf "\n"
     }'
+    done
     echo
     echo "Per-run values (IOPS for randread, MiB/s for seq):"
     echo
