@@ -142,6 +142,17 @@ install -m 0755 "$VMKIT" "$nb/vmkit"; install -m 0644 "$G" "$nb/guest"; chmod 07
 setpriv --reuid=65534 --regid=65534 --clear-groups "$nb/vmkit" --memory 64 --bootloader "linux,kernel=$nb/guest" \
     </dev/null >"$log" 2>&1
 echo "rc=$?" >>"$log"
+# Disk images a user cannot write, and a directory, are refused before anything starts.
+head -c 1048576 /dev/zero >"$nb/disk.img"
+chmod 0600 "$nb/disk.img"
+nlog=$VMK_LOGDIR/direct-cli-disk-permission.log
+for d in "$nb/disk.img" "$nb"; do
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$nb/vmkit" --memory 64 \
+        --bootloader "linux,kernel=$nb/guest" --device "virtio-blk,path=$d" </dev/null >>"$nlog" 2>&1
+    echo "rc=$?" >>"$nlog"
+done
+t_expect cli-disk-permission "$nlog" "cannot open disk image .*disk.img for writing: Permission denied" \
+    "is a directory" "^rc=1$"
 rm -rf "$nb"
 t_expect cli-kvm-permission "$log" "^vmkit: /dev/kvm: no permission" "^rc=1$"
 log=$VMK_LOGDIR/direct-cli-no-kvm.log
