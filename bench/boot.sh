@@ -118,7 +118,7 @@ grep -q BENCH-DONE "$log" || { echo "boot.sh: L1 did not finish; see $log" >&2; 
     echo
     echo "\`$invocation\`; $runs runs per VMM, alternating, medians (ms, MiB);"
     echo "1 vCPU, $MEM MiB, cmdline \`$CMDLINE\`; inside L1 (QEMU TCG, nested KVM);"
-    echo "guest kernel $(cat "$("$ROOT/tools/guest/build-guest.sh" --print-dir)/guest/kernel-release" 2>/dev/null || echo '?')."
+    echo "guest kernel $(cat "$("$ROOT/tools/guest/build-guest.sh" --print-guest-dir)/kernel-release" 2>/dev/null || echo '?')."
     echo
     tr -d '\r' < "$log" | grep '^BENCH phase=run' | awk -v names="$(printf '%s\n' "${names[@]}")" '
     function med(a, n,   i, j, t) {

@@ -66,7 +66,7 @@ cc -O2 -Wall -static -o "$work/vmmrun" "$HERE/vmmrun.c" 2>/dev/null ||
 # start 4-byte aligned, hence the zero padding after the gzip'd base).
 "$ROOT/tools/guest/build-guest.sh" >/dev/null
 CACHE=$("$ROOT/tools/guest/build-guest.sh" --print-dir)
-G=$CACHE/guest
+G=$("$ROOT/tools/guest/build-guest.sh" --print-guest-dir)
 fetch_deb() {   # NAME -> extracted into $X (apt-get download + dpkg -x, cached .deb)
     local deb
     deb=$(ls -t "$CACHE/debs/$1"_*.deb 2>/dev/null | head -n1 || true)

@@ -8,7 +8,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ninja -C "$ROOT/build" >/dev/null
 "$ROOT/tools/guest/build-guest.sh" >/dev/null
 CACHE=$("$ROOT/tools/guest/build-guest.sh" --print-dir)
-K=$CACHE/guest/vmlinuz I=$CACHE/guest/initrd.cpio.gz
+G=$("$ROOT/tools/guest/build-guest.sh" --print-guest-dir)
+K=$G/vmlinuz I=$G/initrd.cpio.gz
 args=(--cpus 2 --memory 512 --device serial,stdio)
 if [ "$("$ROOT/scripts/kvm-kind.sh")" = direct ]; then
     exec "$ROOT/build/vmkit" "${args[@]}" --bootloader "linux,kernel=$K,initrd=$I,cmdline=\"console=ttyS0 quiet\""

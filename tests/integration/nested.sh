@@ -11,7 +11,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 BUILD=$(cd "${1:?build dir}" && pwd)
 
 "$ROOT/tools/guest/build-guest.sh" >/dev/null || { t_fail nested-guest-build; exit 0; }
-CACHE=$("$ROOT/tools/guest/build-guest.sh" --print-dir)
+GD=$("$ROOT/tools/guest/build-guest.sh" --print-guest-dir)
 ovmf=$("$ROOT/tools/guest/fetch-ovmf.sh") || { t_fail nested-ovmf-fetch; exit 0; }
 
 # The script L1 runs. Each test's output is fenced so the host can judge it.
@@ -148,7 +148,7 @@ if [ "${VMK_DIRECT:-0}" = 1 ]; then
     # The variables are for the shell that runs the script (L1 sets them itself); the
     # script is a file so that its commands' stdin is /dev/null, not the script.
     sed -i "s#/data/vmkit-testguest.bzimage#$BUILD/tests/direct/vmkit-testguest.bzimage#" "$l1"
-    PATH="$BUILD:$BUILD/tests:$PATH" GUEST_KERNEL=$CACHE/guest/vmlinuz GUEST_INITRD=$CACHE/guest/initrd.cpio.gz \
+    PATH="$BUILD:$BUILD/tests:$PATH" GUEST_KERNEL=$GD/vmlinuz GUEST_INITRD=$GD/initrd.cpio.gz \
         GUEST_DATA=$tg sh "$l1" </dev/null >"$log" 2>&1
 else
     # A copy without the x bit, so the rig puts it in /data.

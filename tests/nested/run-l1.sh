@@ -54,7 +54,7 @@ fi
 # The L2 guest and the kernel/busybox that L1 shares with it.
 "$ROOT/tools/guest/build-guest.sh" >/dev/null
 CACHE=$("$ROOT/tools/guest/build-guest.sh" --print-dir)
-G=$CACHE/guest
+G=$("$ROOT/tools/guest/build-guest.sh" --print-guest-dir)
 N=$CACHE/nested
 mkdir -p "$N"
 
@@ -123,8 +123,9 @@ if [[ ! -f $base ]]; then
     (cd "$r" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) > "$t/base.cpio"
     mv "$t/base.cpio" "$base"
     rm -rf "$t"
-    # Drop archives of older inputs.
-    find "$N" -maxdepth 1 -name 'l1-base-*.cpio' ! -name "$(basename "$base")" -delete
+    # Drop archives of older inputs once no run can still be starting from them (several
+    # checkouts may share the cache, each with its own inputs).
+    find "$N" -maxdepth 1 -name 'l1-base-*.cpio' ! -name "$(basename "$base")" -mmin +180 -delete
 fi
 
 # Per-run archive: the script and FILEs. The kernel unpacks concatenated cpio archives in

@@ -4,10 +4,12 @@
 #
 #   tools/guest/build-guest.sh              build (or reuse) and print the paths
 #   tools/guest/build-guest.sh --print-dir  print the cache folder only
+#   tools/guest/build-guest.sh --print-guest-dir  print the output folder only
 #
 # Everything comes from Debian packages (apt-get download + dpkg -x), so no root state is
 # touched and the cache (${VMK_CACHE:-/var/cache/vmkit}) is reused across runs and checkouts.
-# Outputs (in $CACHE/guest/):
+# Outputs (in $VMK_GUEST_DIR, default $CACHE/guest/; a separate folder lets two checkouts
+# with different guest scripts build side by side without replacing each other's initrd):
 #   vmlinuz            kernel of linux-image-cloud-amd64's versioned package
 #   initrd.cpio.gz     busybox + modules + /init + /tests/*.sh
 #   kernel-release     e.g. 6.1.0-56-cloud-amd64
@@ -24,10 +26,12 @@ if [[ -z ${VMK_CACHE:-} ]] && ! { mkdir -p "$CACHE" && [[ -w $CACHE ]]; } 2>/dev
 fi
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+G=${VMK_GUEST_DIR:-$CACHE/guest}
 if [[ ${1:-} == --print-dir ]]; then echo "$CACHE"; exit 0; fi
+if [[ ${1:-} == --print-guest-dir ]]; then echo "$G"; exit 0; fi
 
 log() { echo "build-guest: $*" >&2; }
-mkdir -p "$CACHE/debs" "$CACHE/pkg" "$CACHE/guest"
+mkdir -p "$CACHE/debs" "$CACHE/pkg" "$G"
 
 # fetch_pkg NAME -> prints the folder NAME's newest candidate is extracted to.
 # A package that is already extracted is reused without asking apt again.
@@ -61,7 +65,6 @@ kmod="$kdir/lib/modules/$krel/kernel"
 BB="$bbdir/bin/busybox"
 [[ -f $kdir/boot/vmlinuz-$krel && -d $kmod && -x $BB ]] || { log "unexpected package layout"; exit 1; }
 
-G=$CACHE/guest
 # Nothing to do when the inputs (these scripts, the kernel and busybox) are unchanged.
 stamp=$( { cat "$HERE/build-guest.sh" "$HERE/init" "$HERE/rc.main" "$HERE/inittab" "$HERE"/tests/*.sh;
            echo "$kpkg"; stat -c '%s %Y' "$BB" "$kdir/boot/vmlinuz-$krel"; } | sha256sum | cut -c1-32)
@@ -109,7 +112,7 @@ for m in "${WANT[@]}"; do visit "$m"; done
 
 # Build the tree in a temp folder and only replace the cached initrd when its content
 # changed (reproducible cpio), so concurrent users see either the old or the new file.
-work=$(mktemp -d "$CACHE/guest/.build.XXXXXX")
+work=$(mktemp -d "$G/.build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 root=$work/root
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc/acpi,proc,sys,dev,tmp,run,root,var/log,lib/modules,tests}
