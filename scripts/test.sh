@@ -28,6 +28,32 @@ PY
     done
 }
 
+# Nested runs are one single-threaded L1 (QEMU TCG) each: they run as background
+# jobs, VMK_JOBS at a time (default 2, one per core), beside the builds and the
+# direct tier. Each job's output is kept and printed when all are done.
+JOBS=()
+SLOTS=$(mktemp -d /tmp/vmkit-slots.XXXXXX)
+job() {    # job NAME CMD...: starts now, runs once one of the VMK_JOBS slots is free
+    local name=$1; shift
+    (
+        while :; do
+            for i in $(seq "${VMK_JOBS:-2}"); do
+                exec 9>"$SLOTS/$i"
+                if flock -n 9; then "$@" 9>&- >"$VMK_LOGDIR/job-$name.out" 2>&1; exit 0; fi
+                exec 9>&-
+            done
+            sleep 2
+        done
+    ) &
+    JOBS+=("$VMK_LOGDIR/job-$name.out")
+}
+wait_jobs() {
+    wait
+    local n
+    for n in "${JOBS[@]}"; do echo "--- $(basename "$n" .out)"; cat "$n"; done
+    rm -rf "$SLOTS"
+}
+
 run_tier() {
     local b=$1
     meson_suite "$b"
@@ -38,7 +64,11 @@ run_tier() {
     local s
     for s in tests/integration/nested.sh tests/integration/nested-*.sh; do
         [ -f "$s" ] || continue
-        if [ "$kind" = direct ]; then VMK_DIRECT=1 bash "$s" "$b"; else bash "$s" "$b"; fi
+        if [ "$kind" = direct ]; then
+            job "${VMK_PREFIX:-}$(basename "$s" .sh)" env VMK_DIRECT=1 bash "$s" "$b"
+        else
+            job "${VMK_PREFIX:-}$(basename "$s" .sh)" bash "$s" "$b"
+        fi
     done
 }
 
@@ -85,6 +115,7 @@ else
     t_fail fuzz-build "see $VMK_LOGDIR/ninja-build-fuzz.log"
 fi
 
+wait_jobs
 passed=$(grep -c '^pass ' "$VMK_RESULTS" || true)
 failed=$(grep -c '^fail ' "$VMK_RESULTS" || true)
 if [ "$failed" -gt 0 ]; then
