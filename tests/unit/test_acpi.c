@@ -3,24 +3,11 @@
 #include "arch/x86/acpi.h"
 #include "arch/x86/layout.h"
 
+#include "check.h"
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                                     \
-	do {                                                                                                 \
-		if (cond) {                                                                                  \
-			printf("ok - ");                                                                     \
-		} else {                                                                                     \
-			printf("not ok - ");                                                                 \
-			failures++;                                                                          \
-		}                                                                                            \
-		printf(__VA_ARGS__);                                                                         \
-		printf("\n");                                                                                \
-	} while (0)
 
 static uint8_t buf[LAYOUT_ACPI_SIZE];
 static const uint64_t base = LAYOUT_ACPI;
@@ -284,6 +271,5 @@ int main(void)
 	p.ncpus = 0;
 	CHECK(acpi_build(buf, sizeof(buf), base, &p) == 0, "no CPUs is refused");
 
-	printf("%s\n", failures ? "FAIL" : "PASS");
-	return failures ? 1 : 0;
+	return check_done();
 }

@@ -19,19 +19,8 @@
 #include <vmkit/vmkit.h>
 
 #include "attach/disk.h"
-
-static int test_no, failed;
-
-#define CHECK(cond, name)                                                                                    \
-	do {                                                                                                 \
-		test_no++;                                                                                   \
-		if (cond) {                                                                                  \
-			printf("ok %d - %s\n", test_no, name);                                               \
-		} else {                                                                                     \
-			printf("not ok %d - %s (%s:%d: %s)\n", test_no, name, __FILE__, __LINE__, #cond);    \
-			failed++;                                                                            \
-		}                                                                                            \
-	} while (0)
+#include "check.h"
+#include "disk_run.h"
 
 #define FILE_SIZE (4u << 20)
 
@@ -149,36 +138,6 @@ static void loop_detach(void)
 	CHECK(ioctl(loop_fd, LOOP_CLR_FD, 0) == 0, "loop device detached (LOOP_CLR_FD)");
 	close(loop_fd);
 	loop_fd = -1;
-}
-
-static int last_res, ndone;
-
-static void on_done(struct disk_io *io, int res)
-{
-	(void)io;
-	last_res = res;
-	ndone++;
-}
-
-static int run(struct disk *d, struct disk_io *io)
-{
-	int r;
-
-	io->done = on_done;
-	ndone = 0;
-	r = disk_submit(d, io);
-	if (r)
-		return r;
-	disk_drain(d);
-	return ndone == 1 ? last_res : -999;
-}
-
-static int rw(struct disk *d, enum disk_op op, uint64_t off, void *buf, size_t len)
-{
-	struct iovec iov[2] = {{buf, len / 2}, {(uint8_t *)buf + len / 2, len - len / 2}};
-	struct disk_io io = {.op = op, .offset = off, .iov = iov, .iovcnt = 2};
-
-	return run(d, &io);
 }
 
 static bool matches_pattern(const uint8_t *p, size_t off, size_t n)
@@ -384,7 +343,7 @@ int main(void)
 
 	why = loop_attach();
 	if (why) {
-		printf("ok %d - loop device block device tests # SKIP %s\n", ++test_no, why);
+		printf("ok %d - loop device block device tests # SKIP %s\n", ++check_n, why);
 	} else {
 		printf("# %s over %s\n", loop_path, file_path);
 		test_attachments();
@@ -397,6 +356,5 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", dir);
-	printf("1..%d\n", test_no);
-	return failed ? 1 : 0;
+	return check_done();
 }

@@ -8,23 +8,11 @@
 #include <unistd.h>
 #include <vmkit/vmkit.h>
 
+#include "check.h"
 #include "config/config_priv.h"
 #include "util/error_priv.h"
 
 #define MiB (1024ull * 1024)
-
-static int test_no, failed;
-
-#define CHECK(cond, name)                                                                                    \
-	do {                                                                                                 \
-		test_no++;                                                                                   \
-		if (cond) {                                                                                  \
-			printf("ok %d - %s\n", test_no, name);                                               \
-		} else {                                                                                     \
-			printf("not ok %d - %s (%s:%d: %s)\n", test_no, name, __FILE__, __LINE__, #cond);    \
-			failed++;                                                                            \
-		}                                                                                            \
-	} while (0)
 
 static char dir[] = "/tmp/vmkit-test-config-XXXXXX";
 static char path_buf[8][512];
@@ -432,6 +420,5 @@ int main(void)
 		if (path_buf[i][0])
 			unlink(path_buf[i]);
 	rmdir(dir);
-	printf("1..%d\n", test_no);
-	return failed ? 1 : 0;
+	return check_done();
 }

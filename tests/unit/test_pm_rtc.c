@@ -3,24 +3,11 @@
 #include "platform/bus.h"
 #include "platform/devices.h"
 
+#include "check.h"
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                                     \
-	do {                                                                                                 \
-		if (cond) {                                                                                  \
-			printf("ok - ");                                                                     \
-		} else {                                                                                     \
-			printf("not ok - ");                                                                 \
-			failures++;                                                                          \
-		}                                                                                            \
-		printf(__VA_ARGS__);                                                                         \
-		printf("\n");                                                                                \
-	} while (0)
 
 static int irq_level[24];
 static unsigned irq_calls;
@@ -254,6 +241,5 @@ int main(void)
 	test_pm();
 	test_rtc();
 	test_i8042();
-	printf("%s\n", failures ? "FAIL" : "PASS");
-	return failures ? 1 : 0;
+	return check_done();
 }

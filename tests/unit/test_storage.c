@@ -12,22 +12,11 @@
 #include <vmkit/vmkit.h>
 
 #include "attach/disk.h"
+#include "check.h"
 #include "config/config_priv.h"
+#include "disk_run.h"
 #include "virtio/blk.h"
 #include "virtio/devices.h"
-
-static int test_no, failed;
-
-#define CHECK(cond, name)                                                                                    \
-	do {                                                                                                 \
-		test_no++;                                                                                   \
-		if (cond) {                                                                                  \
-			printf("ok %d - %s\n", test_no, name);                                               \
-		} else {                                                                                     \
-			printf("not ok %d - %s (%s:%d: %s)\n", test_no, name, __FILE__, __LINE__, #cond);    \
-			failed++;                                                                            \
-		}                                                                                            \
-	} while (0)
 
 static char dir[] = "/var/tmp/vmkit-test-storage-XXXXXX";
 static char path_buf[8][512];
@@ -132,7 +121,7 @@ static void test_attachments(void)
 			       "no write permission refused");
 		chmod(tmp_path(0, "disk.img"), 0644);
 	} else {
-		printf("ok %d - no write permission refused # SKIP running as root\n", ++test_no);
+		printf("ok %d - no write permission refused # SKIP running as root\n", ++check_n);
 	}
 	CHECK(strcmp(vmk_error_code_name(VMK_ERR_STORAGE_ATTACHMENT), "storage-attachment") == 0 &&
 		  strcmp(vmk_error_code_name(VMK_ERR_DEVICE_IDENTIFIER), "device-identifier") == 0,
@@ -215,38 +204,6 @@ static void test_devices_and_copies(void)
 	vmk_storage_device_free(d);
 	vmk_storage_attachment_free(a);
 	vmk_storage_attachment_free(ac);
-}
-
-static int last_res;
-static int ndone;
-
-static void on_done(struct disk_io *io, int res)
-{
-	(void)io;
-	last_res = res;
-	ndone++;
-}
-
-/* Runs one request to completion; returns its result or the submit error. */
-static int run(struct disk *d, struct disk_io *io)
-{
-	int r;
-
-	io->done = on_done;
-	ndone = 0;
-	r = disk_submit(d, io);
-	if (r)
-		return r;
-	disk_drain(d);
-	return ndone == 1 ? last_res : -999;
-}
-
-static int rw(struct disk *d, enum disk_op op, uint64_t off, void *buf, size_t len)
-{
-	struct iovec iov[2] = {{buf, len / 2}, {(uint8_t *)buf + len / 2, len - len / 2}};
-	struct disk_io io = {.op = op, .offset = off, .iov = iov, .iovcnt = 2};
-
-	return run(d, &io);
 }
 
 static long blocks(const char *path)
@@ -568,6 +525,5 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", dir);
-	printf("1..%d\n", test_no);
-	return failed ? 1 : 0;
+	return check_done();
 }
