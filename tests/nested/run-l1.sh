@@ -70,6 +70,10 @@ mount -t devtmpfs devtmpfs /dev
 [ -t 1 ] || exec 0<>/dev/console 1>&0 2>&0
 mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts
 for m in irqbypass kvm kvm-amd; do insmod /lib/modules/$m.ko || echo "L1: insmod $m failed"; done
+# TAP and bridges for the bridged-network tests (in dependency order), when present.
+for m in llc stp bridge tun; do
+    [ -f /lib/modules/$m.ko ] && { insmod /lib/modules/$m.ko || echo "L1: insmod $m failed"; }
+done
 # virtio-blk (run-l1.sh --disk-mib), only when there is a virtio PCI device (vendor 0x1af4)
 # and only the modules that exist.
 if grep -qs 0x1af4 /sys/bus/pci/devices/*/vendor; then
@@ -94,6 +98,8 @@ INIT
 
 VBLK_MODS=("$G"/modules/drivers/virtio/{virtio_ring,virtio,virtio_pci_legacy_dev,virtio_pci_modern_dev,virtio_pci}.ko
            "$G"/modules/drivers/block/virtio_blk.ko)
+NET_MODS=("$G"/modules/net/llc/llc.ko "$G"/modules/net/802/stp.ko "$G"/modules/net/bridge/bridge.ko
+          "$G"/modules/drivers/net/tun.ko)
 
 # Base archive (busybox, kvm modules, L2 guest, /init), cached under a key of its inputs so
 # only the small per-run archive is built each time. Uncompressed on purpose: L1 runs under
@@ -102,7 +108,7 @@ key=$( { echo "$L1_INIT"; cat "$G/kernel-release";
          stat -L -c '%n %s %Y' "$G/busybox" "$G/vmlinuz" "$G/initrd.cpio.gz" \
              "$G"/modules/virt/lib/irqbypass.ko "$G"/modules/arch/x86/kvm/kvm.ko \
              "$G"/modules/arch/x86/kvm/kvm-amd.ko; echo virtio-blk
-         for f in "${VBLK_MODS[@]}"; do [[ -f $f ]] && stat -L -c '%n %s %Y' "$f"; done; true; } |
+         for f in "${VBLK_MODS[@]}" "${NET_MODS[@]}"; do [[ -f $f ]] && stat -L -c '%n %s %Y' "$f"; done; true; } |
        sha256sum | cut -c1-16)
 base=$N/l1-base-$key.cpio
 if [[ ! -f $base ]]; then
@@ -116,7 +122,7 @@ if [[ ! -f $base ]]; then
     done < <("$G/busybox" --list-full)
     cp "$G"/modules/virt/lib/irqbypass.ko "$G"/modules/arch/x86/kvm/kvm.ko \
        "$G"/modules/arch/x86/kvm/kvm-amd.ko "$r/lib/modules/"
-    for f in "${VBLK_MODS[@]}"; do if [[ -f $f ]]; then cp "$f" "$r/lib/modules/"; fi; done
+    for f in "${VBLK_MODS[@]}" "${NET_MODS[@]}"; do if [[ -f $f ]]; then cp "$f" "$r/lib/modules/"; fi; done
     cp "$G/vmlinuz" "$G/initrd.cpio.gz" "$r/guest/"
     printf '%s\n' "$L1_INIT" > "$r/init"; chmod 0755 "$r/init"
     mknod -m 0600 "$r/dev/console" c 5 1 2>/dev/null || true

@@ -1,0 +1,294 @@
+/* Two VMs on a LAN made of one socketpair, through the public API only (the
+ * file-handle attachment, Apple's VZFileHandleNetworkDeviceAttachment): no
+ * host networking at all. Each guest's serial console goes to stdout with a
+ * prefix ("A| ", "B| "). The guests (tools/guest/tests/net-pair.sh) ping
+ * each other and copy a file both ways; once both print PAIR-<x>-DONE, B is
+ * stopped and freed, which closes the last descriptor of its socket end. A
+ * keeps sending, sees its link go down and powers off: A's observer must
+ * report network_disconnected while A still runs.
+ *
+ * usage: vmkit-net-pair --kernel K --initrd I [--cmdline C] [--memory MiB]
+ *        [--timeout SEC]
+ * The guests get C plus "vmkit.pair=a|b". Exit 0 when A powered off by
+ * itself after its disconnect was reported and B was stopped by the host. */
+#include <fcntl.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <vmkit/vmkit.h>
+
+struct side {
+	const char *name; /* "A", "B" */
+	const char *mac;
+	vmk_vm *vm;
+	int out;      /* read end of the guest's serial output */
+	int in;	      /* write end of its input, kept open so input never ends */
+	bool done;    /* the guest printed PAIR-<x>-DONE */
+	bool stopped; /* STOPPED or ERROR seen */
+	char line[4096];
+	size_t ll;
+	atomic_int disconnects;
+	atomic_int state_at_disconnect;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void print_errors(const char *who, const char *what, const vmk_error *e)
+{
+	for (; e; e = vmk_error_next(e))
+		printf("API %s error %s: %s [%s] %s\n", who, what, vmk_error_code_name(vmk_error_get_code(e)),
+		       vmk_error_get_field(e), vmk_error_get_message(e));
+}
+
+static void obs_state(vmk_vm *vm, vmk_state s, void *ctx)
+{
+	struct side *sd = ctx;
+	(void)vm;
+	printf("API %s state %s\n", sd->name, vmk_state_name(s));
+}
+
+static void obs_stop(vmk_vm *vm, vmk_stop_reason r, void *ctx)
+{
+	struct side *sd = ctx;
+	(void)vm;
+	printf("API %s did-stop %s\n", sd->name, vmk_stop_reason_name(r));
+}
+
+static void obs_stop_err(vmk_vm *vm, vmk_stop_reason r, const vmk_error *e, void *ctx)
+{
+	struct side *sd = ctx;
+	(void)vm;
+	printf("API %s did-stop-with-error %s: %s\n", sd->name, vmk_stop_reason_name(r),
+	       vmk_error_get_message(e));
+}
+
+static void obs_net(vmk_vm *vm, unsigned index, void *ctx)
+{
+	struct side *sd = ctx;
+	vmk_state s = vmk_vm_get_state(vm);
+
+	atomic_store(&sd->state_at_disconnect, (int)s);
+	atomic_fetch_add(&sd->disconnects, 1);
+	printf("API %s network-disconnected index=%u state=%s\n", sd->name, index, vmk_state_name(s));
+}
+
+/* One VM: Linux boot loader, serial on pipes, one virtio-net on fd. */
+static bool build(struct side *sd, int fd, const char *kernel, const char *initrd, const char *cmdline,
+		  unsigned mem)
+{
+	int to_host[2], to_guest[2];
+	char cl[2048];
+	vmk_error *err = NULL;
+	bool ok = false;
+
+	if (pipe(to_host) < 0 || pipe(to_guest) < 0)
+		return false;
+	snprintf(cl, sizeof(cl), "%s vmkit.pair=%c", cmdline, sd->name[0] == 'A' ? 'a' : 'b');
+	vmk_config *cfg = vmk_config_new();
+	vmk_config_set_cpu_count(cfg, 1);
+	vmk_config_set_memory_size(cfg, (uint64_t)mem << 20);
+	vmk_boot_loader *bl = vmk_linux_boot_loader_new(kernel);
+	vmk_linux_boot_loader_set_initrd(bl, initrd);
+	vmk_linux_boot_loader_set_cmdline(bl, cl);
+	vmk_config_set_boot_loader(cfg, bl);
+	vmk_boot_loader_free(bl);
+	vmk_serial_attachment *sa = vmk_serial_fd_attachment_new(to_guest[0], to_host[1], &err);
+	vmk_serial_port *port = sa ? vmk_serial_port_new(VMK_SERIAL_PORT_16550, sa) : NULL;
+	vmk_network_attachment *na = sa ? vmk_fd_network_attachment_new(fd, &err) : NULL;
+	vmk_network_device *nd = na ? vmk_virtio_network_device_new(na) : NULL;
+	if (port && nd && vmk_config_add_serial_port(cfg, port, &err) &&
+	    vmk_virtio_network_device_set_mac(nd, sd->mac, &err) &&
+	    vmk_config_add_network_device(cfg, nd, &err))
+		sd->vm = vmk_vm_new(cfg, &err);
+	/* Every copy of the socket but the VM's is closed here, so freeing
+	 * the VM is what closes its end. */
+	vmk_network_device_free(nd);
+	vmk_network_attachment_free(na);
+	vmk_serial_port_free(port);
+	vmk_serial_attachment_free(sa);
+	vmk_config_free(cfg);
+	close(to_guest[0]);
+	close(to_host[1]);
+	sd->out = to_host[0];
+	fcntl(sd->out, F_SETFL, O_NONBLOCK);
+	sd->in = to_guest[1];
+	if (sd->vm) {
+		vmk_observer obs = {.state_changed = obs_state,
+				    .did_stop = obs_stop,
+				    .did_stop_with_error = obs_stop_err,
+				    .network_disconnected = obs_net};
+		vmk_vm_set_observer(sd->vm, &obs, sd);
+		ok = true;
+	}
+	if (err)
+		print_errors(sd->name, "build", err);
+	vmk_error_free(err);
+	return ok;
+}
+
+/* Echoes whole lines with the VM's prefix and notes its done marker; flush
+ * also prints a last partial line. The read end is non-blocking. */
+static void pump(struct side *sd, bool flush)
+{
+	char buf[4096], done[32];
+	ssize_t n;
+
+	snprintf(done, sizeof(done), "PAIR-%c-DONE", sd->name[0] == 'A' ? 'a' : 'b');
+	while ((n = read(sd->out, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\r')
+				continue;
+			if (buf[i] != '\n' && sd->ll + 1 < sizeof(sd->line)) {
+				sd->line[sd->ll++] = buf[i];
+				continue;
+			}
+			sd->line[sd->ll] = 0;
+			printf("%s| %s\n", sd->name, sd->line);
+			if (strstr(sd->line, done))
+				sd->done = true;
+			sd->ll = 0;
+		}
+	}
+	if (flush && sd->ll) {
+		sd->line[sd->ll] = 0;
+		printf("%s| %s\n", sd->name, sd->line);
+		sd->ll = 0;
+	}
+}
+
+/* Stops B and frees it: its socket end closes, A's next send fails. */
+static bool retire(struct side *b)
+{
+	vmk_error *err = NULL;
+	bool ok = vmk_vm_stop(b->vm, &err);
+
+	if (err)
+		print_errors(b->name, "stop", err);
+	vmk_error_free(err);
+	vmk_stop_reason r = vmk_vm_wait(b->vm, 10000);
+	printf("API %s stop-reason %s\n", b->name, vmk_stop_reason_name(r));
+	pump(b, true);
+	vmk_vm_free(b->vm);
+	b->vm = NULL;
+	b->stopped = true;
+	close(b->out);
+	close(b->in);
+	printf("API %s freed: its socket end is closed\n", b->name);
+	return ok && r == VMK_STOP_REASON_HOST_STOP;
+}
+
+int main(int argc, char **argv)
+{
+	const char *kernel = NULL, *initrd = NULL, *cmdline = "";
+	unsigned mem = 256, timeout = 300;
+	struct side s[2] = {{.name = "A", .mac = "52:54:00:00:00:0a"},
+			    {.name = "B", .mac = "52:54:00:00:00:0b"}};
+	int sv[2];
+	bool failed = false;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (int i = 1; i + 1 < argc; i += 2) {
+		const char *k = argv[i], *v = argv[i + 1];
+		if (!strcmp(k, "--kernel"))
+			kernel = v;
+		else if (!strcmp(k, "--initrd"))
+			initrd = v;
+		else if (!strcmp(k, "--cmdline"))
+			cmdline = v;
+		else if (!strcmp(k, "--memory"))
+			mem = (unsigned)atoi(v);
+		else if (!strcmp(k, "--timeout"))
+			timeout = (unsigned)atoi(v);
+		else {
+			fprintf(stderr, "net_pair: unknown option %s\n", k);
+			return 2;
+		}
+	}
+	if (!kernel || !initrd) {
+		fprintf(stderr, "net_pair: --kernel and --initrd are required\n");
+		return 2;
+	}
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		perror("net_pair: socketpair");
+		return 1;
+	}
+	for (int i = 0; i < 2; i++)
+		if (!build(&s[i], sv[i], kernel, initrd, cmdline, mem))
+			return 1;
+	close(sv[0]);
+	close(sv[1]);
+	double t0 = now();
+	for (int i = 0; i < 2; i++) {
+		vmk_error *err = NULL;
+		if (!vmk_vm_start(s[i].vm, &err)) {
+			print_errors(s[i].name, "start", err);
+			return 1;
+		}
+	}
+	printf("API both started in %.3f s\n", now() - t0);
+
+	struct side *a = &s[0], *b = &s[1];
+	while (!a->stopped) {
+		if (now() - t0 > timeout) {
+			printf("API timeout after %u s\n", timeout);
+			failed = true;
+			for (int i = 0; i < 2; i++)
+				if (s[i].vm)
+					vmk_vm_stop(s[i].vm, NULL);
+			break;
+		}
+		struct pollfd p[2] = {{.fd = a->out, .events = POLLIN},
+				      {.fd = b->stopped ? -1 : b->out, .events = POLLIN}};
+		if (poll(p, 2, 200) > 0) {
+			for (int i = 0; i < 2; i++)
+				if (p[i].revents & (POLLIN | POLLHUP))
+					pump(&s[i], false);
+		}
+		if (a->done && b->done && !b->stopped) {
+			printf("API both copies done after %.3f s: stopping B\n", now() - t0);
+			if (!retire(b))
+				failed = true;
+		}
+		for (int i = 0; i < 2; i++) {
+			vmk_state st = s[i].vm ? vmk_vm_get_state(s[i].vm) : VMK_STATE_STOPPED;
+			if (s[i].vm && !s[i].stopped && (st == VMK_STATE_STOPPED || st == VMK_STATE_ERROR)) {
+				s[i].stopped = true;
+				pump(&s[i], true);
+				if (i == 1) {
+					printf("API FAIL: B stopped by itself\n");
+					failed = true;
+				}
+			}
+		}
+	}
+	vmk_stop_reason r = vmk_vm_wait(a->vm, 10000);
+	printf("API A stop-reason %s after %.3f s\n", vmk_stop_reason_name(r), now() - t0);
+	if (r != VMK_STOP_REASON_GUEST_POWEROFF) {
+		printf("API FAIL: A did not power off by itself\n");
+		failed = true;
+	}
+	if (atomic_load(&a->disconnects) != 1 ||
+	    atomic_load(&a->state_at_disconnect) != (int)VMK_STATE_RUNNING) {
+		printf("API FAIL: A's observer saw %d disconnects (want 1, while running)\n",
+		       atomic_load(&a->disconnects));
+		failed = true;
+	}
+	if (!b->done || atomic_load(&b->disconnects) != 0) {
+		printf("API FAIL: B done=%d disconnects=%d\n", b->done, atomic_load(&b->disconnects));
+		failed = true;
+	}
+	for (int i = 0; i < 2; i++)
+		vmk_vm_free(s[i].vm);
+	printf("API pair %s\n", failed ? "FAIL" : "ok");
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Nested tier, networking beyond NAT (NAT is in nested.sh): two VMs on a
+# socketpair LAN through the public API (vmkit-net-pair: ping, a file copied
+# both ways, then one VM goes away and the other sees link down and the
+# observer hears it), and a bridged TAP inside a network namespace of L1
+# (the vmkit CLI). One L1 run of its own; VMK_DIRECT=1 runs the same script
+# on this host (needs root for the namespace).
+# usage: nested-net.sh BUILD_DIR
+set -u
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+. "$ROOT/tests/lib.sh"
+BUILD=$(cd "${1:?build dir}" && pwd)
+
+"$ROOT/tools/guest/build-guest.sh" >/dev/null || { t_fail nested-net-guest-build; exit 0; }
+GD=$("$ROOT/tools/guest/build-guest.sh" --print-guest-dir)
+
+l1=$(mktemp /tmp/vmkit-l1-net.XXXXXX.sh)
+cat >"$l1" <<'L1'
+K=$GUEST_KERNEL; I=$GUEST_INITRD
+C="console=ttyS0 panic=-1 quiet"
+run() { name=$1; shift; echo "=== BEGIN $name"; "$@" 2>&1; echo "=== END $name rc=$?"; }
+t0=$(cut -d' ' -f1 /proc/uptime)
+run net-pair vmkit-net-pair --kernel "$K" --initrd "$I" --memory 256 --timeout 600 --cmdline "$C vmkit.test=net-pair"
+# Bridged: everything in a network namespace of its own (busybox ip has no
+# netns, so unshare): a bridge with an address, an httpd bound to it, vmkit
+# adding a new TAP to the bridge; then a bridge that does not exist there.
+cat >/tmp/ns.sh <<'NS'
+ip link set lo up
+ip link add br0 type bridge || exit 1
+ip addr add 10.10.0.1/24 dev br0
+ip link set br0 up
+w=$(mktemp -d); head -c 1000000 /dev/urandom >"$w/data.bin"
+echo "HOST-MD5=$(md5sum <"$w/data.bin" | cut -d' ' -f1)"
+busybox httpd -f -p 10.10.0.1:8080 -h "$w" & hp=$!
+vmkit --memory 256 --bootloader "linux,kernel=$K,initrd=$I,cmdline=\"$C vmkit.test=net-bridge\"" \
+    --device serial,stdio --device virtio-net,bridge=br0,mac=52:54:00:00:10:02
+rc=$?
+echo "NS-PORTS-AFTER=$(ip -o link | grep -c "master br0")"
+kill $hp; rm -rf "$w"; exit $rc
+NS
+net_bridge() {
+    if [ -c /dev/net/tun ]; then echo "L1-TUN=present"; else echo "L1-TUN=missing"; fi
+    K=$K I=$I C=$C unshare -n sh /tmp/ns.sh
+    rc=$?
+    # The namespace's bridge never shows up outside it.
+    ip link show br0 >/dev/null 2>&1 && echo "ROOT-NS-BR0=present" || echo "ROOT-NS-BR0=absent"
+    return $rc
+}
+run net-bridge net_bridge
+no_bridge() {
+    unshare -n vmkit --memory 256 --bootloader "linux,kernel=$K,initrd=$I" --device serial,stdio \
+        --device virtio-net,bridge=nobr0
+    echo "VMKIT-RC=$?"
+}
+run net-no-bridge no_bridge
+echo "L1-NET-SECONDS=$(awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%d", b - a }')"
+exit 0
+L1
+
+log="$VMK_LOGDIR/nested-net.log"
+start=$(date +%s)
+if [ "${VMK_DIRECT:-0}" = 1 ]; then
+    PATH="$BUILD:$BUILD/tests:$PATH" GUEST_KERNEL=$GD/vmlinuz GUEST_INITRD=$GD/initrd.cpio.gz \
+        sh "$l1" </dev/null >"$log" 2>&1
+else
+    "$ROOT/tests/nested/run-l1.sh" --timeout 1500 "$l1" "$BUILD/vmkit" "$BUILD/tests/vmkit-net-pair" \
+        </dev/null >"$log" 2>&1
+fi
+rc=$?
+rm -f "$l1"
+echo "nested-net: L1 run took $(($(date +%s) - start)) s"
+[ $rc -eq 0 ] && t_pass nested-net-rig || t_fail nested-net-rig "run-l1 exit $rc (log $log)"
+
+section() { tr -d '\r' <"$log" | awk -v n="$1" '$0=="=== BEGIN " n {on=1; next} on && index($0, "=== END " n " ")==1 {print; exit} on'; }
+check() {
+    local name=$1; shift
+    local f="$VMK_LOGDIR/nested-$name.log"
+    section "$name" >"$f"
+    t_expect "nested-$name" "$f" "=== END $name rc=0" "$@"
+}
+# same_values NAME KEY1 KEY2: the two KEY=value lines of a section agree.
+same_values() {
+    local f="$VMK_LOGDIR/nested-$1.log" a b
+    a=$(grep -Eo "$2=[^ ]+" "$f" | head -1 | cut -d= -f2)
+    b=$(grep -Eo "$3=[^ ]+" "$f" | head -1 | cut -d= -f2)
+    if [ -n "$a" ] && [ "$a" = "$b" ]; then t_pass "nested-$1-$2"; else t_fail "nested-$1-$2" "$2=${a:-?} $3=${b:-?}"; fi
+}
+
+# Socketpair LAN: ping and copy both ways, then B is stopped and freed; A
+# sees its link go down while running, and powers off by itself.
+check net-pair "A\| PAIR-a-MAC=52:54:00:00:00:0a" "B\| PAIR-b-MAC=52:54:00:00:00:0b" \
+    "A\| PAIR-a-PING-RECEIVED=3" "B\| PAIR-b-PING-RECEIVED=3" "A\| PAIR-a-COPY=ok" "B\| PAIR-b-COPY=ok" \
+    "API B stop-reason host-stop" "API A network-disconnected index=0 state=running" \
+    "A\| PAIR-LINK=down carrier=0" "A\| PAIR-ALIVE=" "A\| VMKIT-TEST-EXIT=0" \
+    "API A stop-reason guest-poweroff" "API pair ok" &&
+    { same_values net-pair PAIR-a-SENT-MD5 PAIR-b-GOT-MD5; same_values net-pair PAIR-b-SENT-MD5 PAIR-a-GOT-MD5; }
+check net-bridge "L1-TUN=present" "BR-PING-RECEIVED=3" "VMKIT-TEST-EXIT=0" "NS-PORTS-AFTER=0" \
+    "ROOT-NS-BR0=absent" && same_values net-bridge HOST-MD5 BR-MD5
+f="$VMK_LOGDIR/nested-net-no-bridge.log"; section net-no-bridge >"$f"
+t_expect nested-net-no-bridge "$f" "bridge nobr0 does not exist" "VMKIT-RC=[1-9]"
+exit 0
