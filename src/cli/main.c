@@ -65,6 +65,18 @@ static void on_stop_error(vmk_vm *vm, vmk_stop_reason reason, const vmk_error *e
 	on_stop(vm, reason, ctx);
 }
 
+/* The guest sees link down and the VM keeps running; the user should know
+ * why the network went quiet. */
+static void on_net_disconnected(vmk_vm *vm, unsigned index, void *ctx)
+{
+	(void)vm;
+	(void)ctx;
+	fprintf(stderr,
+		"vmkit: network device %u lost its attachment (peer gone or interface removed); "
+		"the guest sees link down\n",
+		index);
+}
+
 static bool add_serial(vmk_config *cfg, const struct cli_serial *cs, struct session *s)
 {
 	vmk_serial_attachment *a;
@@ -434,6 +446,7 @@ static int run(const struct cli_options *o, struct session *s)
 	    .state_changed = on_state,
 	    .did_stop = on_stop,
 	    .did_stop_with_error = on_stop_error,
+	    .network_disconnected = on_net_disconnected,
 	};
 	vmk_error *err = NULL;
 	vmk_config *cfg = build_config(o, s);

@@ -8,7 +8,9 @@
  * report network_disconnected while A still runs.
  *
  * usage: vmkit-net-pair --kernel K --initrd I [--cmdline C] [--memory MiB]
- *        [--timeout SEC]
+ *        [--timeout SEC] [--socket dgram|seqpacket]
+ * A seqpacket peer's close is seen at once (EOF), a datagram one's only on
+ * the next send.
  * The guests get C plus "vmkit.pair=a|b". Exit 0 when A powered off by
  * itself after its disconnect was reported and B was stopped by the host. */
 #include <fcntl.h>
@@ -191,6 +193,7 @@ int main(int argc, char **argv)
 {
 	const char *kernel = NULL, *initrd = NULL, *cmdline = "";
 	unsigned mem = 256, timeout = 300;
+	int type = SOCK_DGRAM;
 	struct side s[2] = {{.name = "A", .mac = "52:54:00:00:00:0a"},
 			    {.name = "B", .mac = "52:54:00:00:00:0b"}};
 	int sv[2];
@@ -209,6 +212,8 @@ int main(int argc, char **argv)
 			mem = (unsigned)atoi(v);
 		else if (!strcmp(k, "--timeout"))
 			timeout = (unsigned)atoi(v);
+		else if (!strcmp(k, "--socket"))
+			type = !strcmp(v, "seqpacket") ? SOCK_SEQPACKET : SOCK_DGRAM;
 		else {
 			fprintf(stderr, "net_pair: unknown option %s\n", k);
 			return 2;
@@ -218,7 +223,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "net_pair: --kernel and --initrd are required\n");
 		return 2;
 	}
-	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0) {
+	if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) < 0) {
 		perror("net_pair: socketpair");
 		return 1;
 	}

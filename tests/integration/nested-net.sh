@@ -21,33 +21,57 @@ K=$GUEST_KERNEL; I=$GUEST_INITRD
 C="console=ttyS0 panic=-1 quiet"
 run() { name=$1; shift; echo "=== BEGIN $name"; "$@" 2>&1; echo "=== END $name rc=$?"; }
 t0=$(cut -d' ' -f1 /proc/uptime)
-run net-pair vmkit-net-pair --kernel "$K" --initrd "$I" --memory 256 --timeout 600 --cmdline "$C vmkit.test=net-pair"
-# Bridged: everything in a network namespace of its own (busybox ip has no
-# netns, so unshare): a bridge with an address, an httpd bound to it, vmkit
-# adding a new TAP to the bridge; then a bridge that does not exist there.
+pair() { vmkit-net-pair --kernel "$K" --initrd "$I" --memory 256 --timeout 600 --cmdline "$C vmkit.test=net-pair" "$@"; }
+run net-pair pair
+run net-pair-seqpacket pair --socket seqpacket
+# Bridged and TAP: everything in a network namespace of its own (busybox ip
+# has no netns, so unshare). 10.10.0.1 with an httpd is first a bridge's
+# address (vmkit adds a new TAP to it), then an existing TAP's. Once the
+# guest has its file, the TAP is deleted under vmkit: the guest must see link
+# down, vmkit say so, and the VM keep running and power off.
 cat >/tmp/ns.sh <<'NS'
 ip link set lo up
-ip link add br0 type bridge || exit 1
-ip addr add 10.10.0.1/24 dev br0
-ip link set br0 up
 w=$(mktemp -d); head -c 1000000 /dev/urandom >"$w/data.bin"
 echo "HOST-MD5=$(md5sum <"$w/data.bin" | cut -d' ' -f1)"
-busybox httpd -f -p 10.10.0.1:8080 -h "$w" & hp=$!
-vmkit --memory 256 --bootloader "linux,kernel=$K,initrd=$I,cmdline=\"$C vmkit.test=net-bridge\"" \
-    --device serial,stdio --device virtio-net,bridge=br0,mac=52:54:00:00:10:02
-rc=$?
-echo "NS-PORTS-AFTER=$(ip -o link | grep -c "master br0")"
-kill $hp; rm -rf "$w"; exit $rc
+# boot DEVICE TAP: TAP is the interface to delete ("" = br0's only port).
+boot() {
+    busybox httpd -f -p 10.10.0.1:8080 -h "$w" & hp=$!
+    o=$(mktemp)
+    vmkit --memory 256 --bootloader "linux,kernel=$K,initrd=$I,cmdline=\"$C vmkit.test=net-bridge\"" \
+        --device serial,stdio --device "$1" >"$o" 2>&1 &
+    vp=$!
+    for i in $(seq 120); do grep -q BR-WAIT "$o" && break; sleep 1; done
+    tap=${2:-$(ip -o link | sed -n 's/^[0-9]*: \([^:@]*\).*master br0.*/\1/p' | head -1)}
+    echo "NS-TAP=$tap"
+    [ -n "$tap" ] && ip link del "$tap"
+    wait $vp; rc=$?; cat "$o"; rm -f "$o"
+    kill $hp; wait $hp 2>/dev/null
+    return $rc
+}
+if [ "$1" = bridge ]; then
+    ip link add br0 type bridge || exit 1
+    ip addr add 10.10.0.1/24 dev br0
+    ip link set br0 up
+    boot virtio-net,bridge=br0,mac=52:54:00:00:10:02 ""; rc=$?
+    echo "NS-PORTS-AFTER=$(ip -o link | grep -c "master br0")"
+else
+    busybox tunctl -t vmktap0 >/dev/null || exit 1
+    ip addr add 10.10.0.1/24 dev vmktap0
+    ip link set vmktap0 up
+    boot virtio-net,tap=vmktap0,mac=52:54:00:00:10:03 vmktap0; rc=$?
+fi
+rm -rf "$w"; exit $rc
 NS
 net_bridge() {
     if [ -c /dev/net/tun ]; then echo "L1-TUN=present"; else echo "L1-TUN=missing"; fi
-    K=$K I=$I C=$C unshare -n sh /tmp/ns.sh
+    K=$K I=$I C=$C unshare -n sh /tmp/ns.sh bridge
     rc=$?
     # The namespace's bridge never shows up outside it.
     ip link show br0 >/dev/null 2>&1 && echo "ROOT-NS-BR0=present" || echo "ROOT-NS-BR0=absent"
     return $rc
 }
 run net-bridge net_bridge
+run net-tap env K=$K I=$I C="$C" unshare -n sh /tmp/ns.sh tap
 no_bridge() {
     unshare -n vmkit --memory 256 --bootloader "linux,kernel=$K,initrd=$I" --device serial,stdio \
         --device virtio-net,bridge=nobr0
@@ -89,14 +113,19 @@ same_values() {
 
 # Socketpair LAN: ping and copy both ways, then B is stopped and freed; A
 # sees its link go down while running, and powers off by itself.
-check net-pair "A\| PAIR-a-MAC=52:54:00:00:00:0a" "B\| PAIR-b-MAC=52:54:00:00:00:0b" \
-    "A\| PAIR-a-PING-RECEIVED=3" "B\| PAIR-b-PING-RECEIVED=3" "A\| PAIR-a-COPY=ok" "B\| PAIR-b-COPY=ok" \
-    "API B stop-reason host-stop" "API A network-disconnected index=0 state=running" \
-    "A\| PAIR-LINK=down carrier=0" "A\| PAIR-ALIVE=" "A\| VMKIT-TEST-EXIT=0" \
-    "API A stop-reason guest-poweroff" "API pair ok" &&
-    { same_values net-pair PAIR-a-SENT-MD5 PAIR-b-GOT-MD5; same_values net-pair PAIR-b-SENT-MD5 PAIR-a-GOT-MD5; }
-check net-bridge "L1-TUN=present" "BR-PING-RECEIVED=3" "VMKIT-TEST-EXIT=0" "NS-PORTS-AFTER=0" \
+for t in net-pair net-pair-seqpacket; do
+    check $t "A\| PAIR-a-MAC=52:54:00:00:00:0a" "B\| PAIR-b-MAC=52:54:00:00:00:0b" \
+        "A\| PAIR-a-PING-RECEIVED=3" "B\| PAIR-b-PING-RECEIVED=3" "A\| PAIR-a-COPY=ok" "B\| PAIR-b-COPY=ok" \
+        "API B stop-reason host-stop" "API A network-disconnected index=0 state=running" \
+        "A\| PAIR-LINK=down carrier=0" "A\| PAIR-ALIVE=" "A\| VMKIT-TEST-EXIT=0" \
+        "API A stop-reason guest-poweroff" "API pair ok" &&
+        { same_values $t PAIR-a-SENT-MD5 PAIR-b-GOT-MD5; same_values $t PAIR-b-SENT-MD5 PAIR-a-GOT-MD5; }
+done
+check net-bridge "L1-TUN=present" "BR-PING-RECEIVED=3" "NS-TAP=tap[0-9]" "network device 0 lost its attachment" \
+    "BR-LINK=down carrier=0" "VMKIT-TEST-EXIT=0" "NS-PORTS-AFTER=0" \
     "ROOT-NS-BR0=absent" && same_values net-bridge HOST-MD5 BR-MD5
+check net-tap "NS-TAP=vmktap0" "BR-PING-RECEIVED=3" "network device 0 lost its attachment" "BR-LINK=down carrier=0" \
+    "VMKIT-TEST-EXIT=0" && same_values net-tap HOST-MD5 BR-MD5
 f="$VMK_LOGDIR/nested-net-no-bridge.log"; section net-no-bridge >"$f"
 t_expect nested-net-no-bridge "$f" "bridge nobr0 does not exist" "VMKIT-RC=[1-9]"
 exit 0
