@@ -12,7 +12,15 @@
  * PATH. rename() is atomic, so after a SIGKILL or a host crash the file is
  * either the previous or the next complete image, each a state the guest
  * had between two flash operations, which is what EDK2's fault-tolerant
- * variable store is designed to recover from (docs/design.md). */
+ * variable store is designed to recover from (docs/design.md).
+ *
+ * Speed: OVMF reads its whole variable store at every boot. With the flash
+ * as plain MMIO each of those reads is an exit to the VMM, so, as QEMU's
+ * "romd" mode does, the owner may map the image as a read-only KVM memory
+ * slot while the flash is in read-array mode (pflash_set_map_hook): reads
+ * then cost nothing and only writes (commands) exit. Any command that
+ * leaves read-array mode unmaps it first, so status and CFI reads exit and
+ * come here again. */
 #include "platform/pflash.h"
 #include "platform/platform.h"
 #include "util/error_priv.h"
@@ -66,6 +74,11 @@ struct pflash {
 	bool pending;	/* a boundary newer than snap is not copied yet */
 	uint8_t *snap;
 	int save_errno;
+
+	/* Read-array mapping (see above): mapped says whether the slot is in. */
+	bool (*map_hook)(void *ctx, bool map);
+	void *map_ctx;
+	bool mapped;
 };
 
 static void build_cfi(struct pflash *p)
@@ -221,11 +234,29 @@ static void pflash_read(void *opaque, uint64_t off, uint8_t *data, unsigned size
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* Lock held, after a command. The slot must be out whenever reads mean
+ * something other than the array. Should unmapping fail, the command is
+ * refused and the flash stays in read-array mode, where the still mapped
+ * contents are the right answer to reads. */
+static void sync_mapping(struct pflash *p, enum mode prev)
+{
+	bool want = p->mode == MODE_ARRAY;
+	if (!p->map_hook || want == p->mapped)
+		return;
+	if (p->map_hook(p->map_ctx, want)) {
+		p->mapped = want;
+	} else if (!want) {
+		p->mode = prev;
+		p->status |= STATUS_PROG_ERR | STATUS_ERASE_ERR;
+	}
+}
+
 static void pflash_write(void *opaque, uint64_t off, const uint8_t *data, unsigned size)
 {
 	struct pflash *p = opaque;
 	uint8_t cmd = data[0];
 	pthread_mutex_lock(&p->lock);
+	enum mode prev = p->mode;
 	switch (p->mode) {
 	case MODE_PROGRAM:
 		if (!p->writable) {
@@ -278,6 +309,7 @@ static void pflash_write(void *opaque, uint64_t off, const uint8_t *data, unsign
 		}
 		break;
 	}
+	sync_mapping(p, prev);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -369,6 +401,18 @@ int pflash_attach(struct pflash *p, struct bus *mmio)
 			    .read = pflash_read,
 			    .write = pflash_write};
 	return bus_register(mmio, &d);
+}
+
+bool pflash_set_map_hook(struct pflash *p, bool (*hook)(void *ctx, bool map), void *ctx)
+{
+	pthread_mutex_lock(&p->lock);
+	p->map_hook = hook;
+	p->map_ctx = ctx;
+	p->mapped = false;
+	bool ok = p->mode != MODE_ARRAY || hook(ctx, true);
+	p->mapped = ok && p->mode == MODE_ARRAY;
+	pthread_mutex_unlock(&p->lock);
+	return ok;
 }
 
 void pflash_set_base(struct pflash *p, uint64_t base)

@@ -23,6 +23,12 @@ struct pflash *pflash_new(const char *path, bool writable, uint64_t base, const 
  * flash mapped as a read-only memory slot only sees the guest's writes
  * there, which it ignores. */
 int pflash_attach(struct pflash *p, struct bus *mmio);
+/* Lets the owner map the image (pflash_host) as a read-only memory slot
+ * while the flash is in read-array mode: hook(ctx, true) must map it,
+ * hook(ctx, false) unmap it; both return success. Maps it now when in
+ * read-array mode (false when that fails). Called on the vCPU thread that
+ * writes a command, with the flash's lock held. */
+bool pflash_set_map_hook(struct pflash *p, bool (*hook)(void *ctx, bool map), void *ctx);
 /* Moves the flash before it is attached (its size decides where). */
 void pflash_set_base(struct pflash *p, uint64_t base);
 uint64_t pflash_size(const struct pflash *p);

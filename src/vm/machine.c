@@ -22,6 +22,7 @@
 #define KVM_TSS_ADDR	      0xfeffd000UL
 #define KVM_IDENTITY_MAP_ADDR 0xfeffc000ULL
 #define FLASH_CODE_SLOT	      2
+#define FLASH_VARS_SLOT	      3
 #define S5_SLP_TYP	      0
 
 static const struct {
@@ -155,6 +156,20 @@ static void acpi_params_fill(struct machine *m, struct acpi_params *ap, struct a
 	};
 }
 
+/* The variable store's read-array mapping (pflash.c explains why). */
+static bool map_vars(void *ctx, bool map)
+{
+	struct machine *m = ctx;
+	struct kvm_userspace_memory_region r = {
+	    .slot = FLASH_VARS_SLOT,
+	    .flags = KVM_MEM_READONLY,
+	    .guest_phys_addr = pflash_base(m->flash_vars),
+	    .memory_size = map ? pflash_size(m->flash_vars) : 0,
+	    .userspace_addr = (uint64_t)(uintptr_t)pflash_host(m->flash_vars),
+	};
+	return ioctl(m->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) == 0;
+}
+
 static bool machine_setup_efi(struct machine *m, vmk_error **err)
 {
 	struct acpi_serial ser[VMK_MAX_16550_PORTS];
@@ -188,6 +203,8 @@ static bool machine_setup_efi(struct machine *m, vmk_error **err)
 		return vmk_set_errno(err, VMK_ERR_KVM, "boot_loader", errno, "cannot map the firmware");
 	if (pflash_attach(m->flash_code, &m->mmio) < 0 || pflash_attach(m->flash_vars, &m->mmio) < 0)
 		return vmk_set_error(err, VMK_ERR_INTERNAL, "boot_loader", "flash range taken");
+	if (!pflash_set_map_hook(m->flash_vars, map_vars, m))
+		return vmk_set_errno(err, VMK_ERR_KVM, "boot_loader", errno, "cannot map the variable store");
 	m->fw_cfg = fw_cfg_new(&m->pio, &m->mem);
 	if (!m->fw_cfg)
 		return vmk_set_error(err, VMK_ERR_INTERNAL, NULL, "cannot create fw_cfg");

@@ -124,6 +124,57 @@ static void test_vars(void)
 	      "the file keeps its size and mode");
 }
 
+/* The read-array mapping: a slot while in read-array mode, none while a
+ * command makes reads mean status or CFI data; a failed unmap refuses the
+ * command. */
+static int map_calls;
+static bool map_state, map_fail_unmap;
+
+static bool fake_map(void *ctx, bool map)
+{
+	(void)ctx;
+	map_calls++;
+	if (!map && map_fail_unmap)
+		return false;
+	map_state = map;
+	return true;
+}
+
+static void test_map_hook(void)
+{
+	char *path = make_file("map.fd", 0xff, 0600, true);
+	struct bus mmio = {0};
+	vmk_error *err = NULL;
+	struct pflash *p = pflash_new(path, true, BASE, "vars", &err);
+	CHECK(p && pflash_attach(p, &mmio) == 0, "store for the mapping test");
+	if (!p)
+		return;
+	CHECK(pflash_set_map_hook(p, fake_map, NULL) && map_state && map_calls == 1,
+	      "mapped in read-array mode");
+	wr(&mmio, 0, 0x70);
+	CHECK(!map_state && rd(&mmio, 0) == 0x80, "read status unmaps: status reads exit");
+	wr(&mmio, 0, 0xff);
+	CHECK(map_state && map_calls == 3, "read array maps again");
+	wr(&mmio, 0x10, 0xff);
+	CHECK(map_calls == 3, "read array while mapped: no slot change");
+	wr(&mmio, 0x20, 0x10);
+	CHECK(!map_state, "program unmaps before the data write");
+	wr(&mmio, 0x20, 0x33);
+	wr(&mmio, 0, 0xff);
+	CHECK(map_state && rd(&mmio, 0x20) == 0x33, "programmed byte visible through the mapped image");
+	CHECK(pflash_host(p)[0x20] == 0x33, "the slot's memory holds the change");
+	map_fail_unmap = true;
+	wr(&mmio, 0x1000, 0x20);
+	CHECK(map_state && rd(&mmio, 0x1000) == 0xff, "unmap failure: the erase is refused, array stays");
+	wr(&mmio, 0x1000, 0xd0);
+	map_fail_unmap = false;
+	wr(&mmio, 0, 0x70);
+	CHECK(!map_state && (rd(&mmio, 0) & 0x30), "refused command reported in status");
+	wr(&mmio, 0, 0x50);
+	wr(&mmio, 0, 0xff);
+	pflash_free(p);
+}
+
 static void test_code(void)
 {
 	char *path = make_file("code.fd", 0x90, 0400, true);
@@ -212,6 +263,7 @@ int main(void)
 		return 1;
 	}
 	test_vars();
+	test_map_hook();
 	test_code();
 	test_sigkill();
 	char cmd[300];
