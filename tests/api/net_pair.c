@@ -8,7 +8,7 @@
  * report network_disconnected while A still runs.
  *
  * usage: vmkit-net-pair --kernel K --initrd I [--cmdline C] [--memory MiB]
- *        [--timeout SEC] [--socket dgram|seqpacket]
+ *        [--timeout SEC] [--socket dgram|seqpacket] [--mtu N]
  * A seqpacket peer's close is seen at once (EOF), a datagram one's only on
  * the next send.
  * The guests get C plus "vmkit.pair=a|b". Exit 0 when A powered off by
@@ -86,7 +86,7 @@ static void obs_net(vmk_vm *vm, unsigned index, void *ctx)
 
 /* One VM: Linux boot loader, serial on pipes, one virtio-net on fd. */
 static bool build(struct side *sd, int fd, const char *kernel, const char *initrd, const char *cmdline,
-		  unsigned mem)
+		  unsigned mem, unsigned mtu)
 {
 	int to_host[2], to_guest[2];
 	char cl[2048];
@@ -107,6 +107,10 @@ static bool build(struct side *sd, int fd, const char *kernel, const char *initr
 	vmk_serial_attachment *sa = vmk_serial_fd_attachment_new(to_guest[0], to_host[1], &err);
 	vmk_serial_port *port = sa ? vmk_serial_port_new(VMK_SERIAL_PORT_16550, sa) : NULL;
 	vmk_network_attachment *na = sa ? vmk_fd_network_attachment_new(fd, &err) : NULL;
+	if (na && mtu && !vmk_fd_network_attachment_set_mtu(na, mtu, &err)) {
+		vmk_network_attachment_free(na);
+		na = NULL;
+	}
 	vmk_network_device *nd = na ? vmk_virtio_network_device_new(na) : NULL;
 	if (port && nd && vmk_config_add_serial_port(cfg, port, &err) &&
 	    vmk_virtio_network_device_set_mac(nd, sd->mac, &err) &&
@@ -192,7 +196,7 @@ static bool retire(struct side *b)
 int main(int argc, char **argv)
 {
 	const char *kernel = NULL, *initrd = NULL, *cmdline = "";
-	unsigned mem = 256, timeout = 300;
+	unsigned mem = 256, timeout = 300, mtu = 0;
 	int type = SOCK_DGRAM;
 	struct side s[2] = {{.name = "A", .mac = "52:54:00:00:00:0a"},
 			    {.name = "B", .mac = "52:54:00:00:00:0b"}};
@@ -212,6 +216,8 @@ int main(int argc, char **argv)
 			mem = (unsigned)atoi(v);
 		else if (!strcmp(k, "--timeout"))
 			timeout = (unsigned)atoi(v);
+		else if (!strcmp(k, "--mtu"))
+			mtu = (unsigned)atoi(v);
 		else if (!strcmp(k, "--socket"))
 			type = !strcmp(v, "seqpacket") ? SOCK_SEQPACKET : SOCK_DGRAM;
 		else {
@@ -228,7 +234,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (int i = 0; i < 2; i++)
-		if (!build(&s[i], sv[i], kernel, initrd, cmdline, mem))
+		if (!build(&s[i], sv[i], kernel, initrd, cmdline, mem, mtu))
 			return 1;
 	close(sv[0]);
 	close(sv[1]);

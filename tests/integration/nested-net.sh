@@ -23,7 +23,7 @@ run() { name=$1; shift; echo "=== BEGIN $name"; "$@" 2>&1; echo "=== END $name r
 t0=$(cut -d' ' -f1 /proc/uptime)
 pair() { vmkit-net-pair --kernel "$K" --initrd "$I" --memory 256 --timeout 600 --cmdline "$C vmkit.test=net-pair" "$@"; }
 run net-pair pair
-run net-pair-seqpacket pair --socket seqpacket
+run net-pair-seqpacket pair --socket seqpacket --mtu 9000
 # Bridged and TAP: everything in a network namespace of its own (busybox ip
 # has no netns, so unshare). 10.10.0.1 with an httpd is first a bridge's
 # address (vmkit adds a new TAP to it), then an existing TAP's. Once the
@@ -40,7 +40,7 @@ boot() {
     vmkit --memory 256 --bootloader "linux,kernel=$K,initrd=$I,cmdline=\"$C vmkit.test=net-bridge\"" \
         --device serial,stdio --device "$1" >"$o" 2>&1 &
     vp=$!
-    for i in $(seq 120); do grep -q BR-WAIT "$o" && break; sleep 1; done
+    for i in $(seq 300); do grep -q BR-WAIT "$o" && break; sleep 1; done
     tap=${2:-$(ip -o link | sed -n 's/^[0-9]*: \([^:@]*\).*master br0.*/\1/p' | head -1)}
     echo "NS-TAP=$tap"
     [ -n "$tap" ] && ip link del "$tap"
@@ -121,6 +121,9 @@ for t in net-pair net-pair-seqpacket; do
         "API A stop-reason guest-poweroff" "API pair ok" &&
         { same_values $t PAIR-a-SENT-MD5 PAIR-b-GOT-MD5; same_values $t PAIR-b-SENT-MD5 PAIR-a-GOT-MD5; }
 done
+t_expect nested-net-pair-mtu "$VMK_LOGDIR/nested-net-pair.log" "A\| PAIR-a-MTU=1500" "B\| PAIR-b-MTU=1500"
+t_expect nested-net-pair-seqpacket-mtu "$VMK_LOGDIR/nested-net-pair-seqpacket.log" "A\| PAIR-a-MTU=9000" \
+    "B\| PAIR-b-MTU=9000" "A\| PAIR-a-BIG-PING=ok" "B\| PAIR-b-BIG-PING=ok"
 check net-bridge "L1-TUN=present" "BR-PING-RECEIVED=3" "NS-TAP=tap[0-9]" "network device 0 lost its attachment" \
     "BR-LINK=down carrier=0" "VMKIT-TEST-EXIT=0" "NS-PORTS-AFTER=0" \
     "ROOT-NS-BR0=absent" && same_values net-bridge HOST-MD5 BR-MD5

@@ -32,6 +32,13 @@ until ping -c 1 -W 1 $peer >/dev/null 2>&1; do
     sleep 1
 done
 echo "$P-PING-RECEIVED=$(ping -c 3 -W 2 $peer | sed -n 's/.* \([0-9]*\) packets received.*/\1/p')"
+# A larger MTU (the attachment's, which the device reports) carries whole
+# jumbo frames.
+mtu=$(cat /sys/class/net/eth0/mtu)
+echo "$P-MTU=$mtu"
+if [ "$mtu" -gt 1500 ]; then
+    ping -c 1 -W 2 -s $((mtu - 28)) $peer >/dev/null && echo "$P-BIG-PING=ok" || echo "$P-BIG-PING=failed"
+fi
 
 i=0
 until wget -q -O /tmp/got.md5 http://$peer:8080/$other.md5 && wget -q -O /tmp/got.bin http://$peer:8080/$other.bin; do
