@@ -88,7 +88,7 @@ if [ "${VMK_DIRECT:-0}" = 1 ]; then
     PATH="$BUILD:$BUILD/tests:$PATH" GUEST_KERNEL=$GD/vmlinuz GUEST_INITRD=$GD/initrd.cpio.gz \
         sh "$l1" </dev/null >"$log" 2>&1
 else
-    "$ROOT/tests/nested/run-l1.sh" --timeout 1500 "$l1" "$BUILD/vmkit" "$BUILD/tests/vmkit-net-pair" \
+    "$ROOT/tests/nested/run-l1.sh" --timeout 1500 --retries 1 "$l1" "$BUILD/vmkit" "$BUILD/tests/vmkit-net-pair" \
         </dev/null >"$log" 2>&1
 fi
 rc=$?
