@@ -52,6 +52,14 @@ size_t vmk_config_get_network_device_count(const vmk_config *cfg);
 bool vmk_config_add_entropy_device(vmk_config *cfg, vmk_error **err);
 /* A traditional virtio memory balloon (at most one). */
 bool vmk_config_add_memory_balloon(vmk_config *cfg, vmk_error **err);
+/* The machine identifier (Apple: VZGenericMachineIdentifier, the
+ * platform's machineIdentifier): 16 bytes the guest reads as its SMBIOS
+ * system UUID and serial number (/sys/class/dmi/id/product_uuid). A new
+ * configuration gets a random (version 4) one; copies and the VM keep it,
+ * so it is stable across reboots. Save it and set it again to give a
+ * guest the same identity in every run. */
+void vmk_config_set_machine_identifier(vmk_config *cfg, const uint8_t id[16]);
+void vmk_config_get_machine_identifier(const vmk_config *cfg, uint8_t id[16]);
 void vmk_config_set_reboot_action(vmk_config *cfg, vmk_reboot_action action);
 vmk_reboot_action vmk_config_get_reboot_action(const vmk_config *cfg);
 

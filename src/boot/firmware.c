@@ -8,6 +8,7 @@
 #include "platform/platform.h"
 #include "util/error_priv.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@
 #define KVM_TSS_RESERVED     0xfeffc000ULL /* machine.c puts KVM's TSS and identity map here */
 #define KVM_TSS_RESERVED_LEN 0x4000ULL
 #define ACPI_BLOB_MAX	     0x20000
+#define SMBIOS_BLOB_MAX	     0x10000
 
 static void e820_put(uint8_t *out, unsigned *n, unsigned max, uint64_t addr, uint64_t len, uint32_t type)
 {
@@ -148,4 +150,27 @@ bool firmware_fw_cfg_setup(struct fw_cfg *f, const struct gmem *m, unsigned ncpu
 	if (r < 0)
 		return vmk_set_errno(err, VMK_ERR_INTERNAL, NULL, -r, "cannot fill fw_cfg");
 	return add_acpi(f, ap, err);
+}
+
+bool firmware_add_smbios(struct fw_cfg *f, const struct smbios_params *p, vmk_error **err)
+{
+	uint8_t *tables = malloc(SMBIOS_BLOB_MAX);
+	if (!tables)
+		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, NULL, "out of memory");
+	size_t len = smbios_tables(tables, SMBIOS_BLOB_MAX, p);
+	uint8_t anchor[SMBIOS3_EP_LEN];
+	/* The firmware builds its own entry point: the address here is unused. */
+	smbios_entry_point(anchor, 0, (uint32_t)len);
+	int r = len ? 0 : -E2BIG;
+	if (r == 0)
+		r = fw_cfg_add_file(f, "etc/smbios/smbios-tables", tables, len);
+	if (r == 0)
+		r = fw_cfg_add_file(f, "etc/smbios/smbios-anchor", anchor, sizeof(anchor));
+	if (r == 0)
+		r = fw_cfg_add_item(f, FW_CFG_UUID, p->uuid, sizeof(p->uuid));
+	free(tables);
+	if (r < 0)
+		return vmk_set_errno(err, VMK_ERR_INTERNAL, NULL, -r,
+				     "cannot add the SMBIOS tables to fw_cfg");
+	return true;
 }

@@ -5,6 +5,7 @@
 #define VMK_FIRMWARE_H
 
 #include "arch/x86/acpi.h"
+#include "arch/x86/smbios.h"
 #include "platform/fw_cfg.h"
 #include "vm/memory.h"
 #include <stdbool.h>
@@ -28,5 +29,10 @@ unsigned firmware_e820(const struct gmem *m, uint8_t *out, unsigned max);
 /* Fills f. ap describes the machine (its links field is ignored). */
 bool firmware_fw_cfg_setup(struct fw_cfg *f, const struct gmem *m, unsigned ncpus,
 			   const struct acpi_params *ap, vmk_error **err);
+
+/* Adds the SMBIOS tables as QEMU serves them ("etc/smbios/smbios-tables"
+ * and a 3.0 "etc/smbios/smbios-anchor" whose maximum size is the tables'
+ * length, which OVMF checks) and the UUID as FW_CFG_UUID. */
+bool firmware_add_smbios(struct fw_cfg *f, const struct smbios_params *p, vmk_error **err);
 
 #endif

@@ -29,8 +29,9 @@ unsigned linux_e820(const struct gmem *m, struct boot_e820_entry *e, unsigned ma
 	unsigned n = 0;
 	e820_add(e, &n, max, 0, LAYOUT_EBDA, E820_RAM);
 	e820_add(e, &n, max, LAYOUT_EBDA, LAYOUT_LOWMEM_END - LAYOUT_EBDA, E820_RESERVED);
-	/* The BIOS area holds the ACPI tables; Linux scans it for the RSDP. */
-	e820_add(e, &n, max, LAYOUT_ACPI, LAYOUT_ACPI_SIZE, E820_RESERVED);
+	/* The BIOS area holds the ACPI and SMBIOS tables; Linux scans it for
+	 * the RSDP and the SMBIOS entry point. */
+	e820_add(e, &n, max, LAYOUT_BIOS_AREA, (1ULL << 20) - LAYOUT_BIOS_AREA, E820_RESERVED);
 	e820_add(e, &n, max, LAYOUT_KERNEL, gmem_below_4g(m) - LAYOUT_KERNEL, E820_RAM);
 	/* Linux trusts the MCFG's ECAM only if it is reserved. */
 	e820_add(e, &n, max, LAYOUT_ECAM, LAYOUT_ECAM_SIZE, E820_RESERVED);

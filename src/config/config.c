@@ -1,12 +1,39 @@
 /* The virtual machine configuration (Apple: VZVirtualMachineConfiguration).
  * Setters store values as given; vmk_config_validate() judges them, so a
  * caller sees every problem at once instead of one per setter. */
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "config/config_priv.h"
 #include "util/error_priv.h"
 
 #define MiB (1024ull * 1024)
+
+/* A version 4 (random) UUID; without entropy, time and pid still make
+ * two VMs on one host differ. */
+static void random_uuid(uint8_t u[16])
+{
+	size_t got = 0;
+	while (got < 16) {
+		ssize_t n = getrandom(u + got, 16 - got, 0);
+		if (n > 0)
+			got += (size_t)n;
+		else if (errno != EINTR)
+			break;
+	}
+	if (got < 16) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t v[2] = {(uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 32), (uint64_t)ts.tv_nsec};
+		memcpy(u, v, 16);
+	}
+	u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
+	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
+}
 
 vmk_config *vmk_config_new(void)
 {
@@ -17,6 +44,7 @@ vmk_config *vmk_config_new(void)
 	cfg->cpu_count = 1;
 	cfg->memory_size = 512 * MiB;
 	cfg->reboot_action = VMK_REBOOT_RESTART;
+	random_uuid(cfg->machine_id);
 	return cfg;
 }
 
@@ -32,6 +60,7 @@ vmk_config *vmk_config_copy(const vmk_config *cfg)
 	copy->cpu_count = cfg->cpu_count;
 	copy->memory_size = cfg->memory_size;
 	copy->reboot_action = cfg->reboot_action;
+	memcpy(copy->machine_id, cfg->machine_id, sizeof(copy->machine_id));
 	if (cfg->boot_loader) {
 		copy->boot_loader = vmk_boot_loader_copy(cfg->boot_loader);
 		if (!copy->boot_loader)
@@ -75,6 +104,18 @@ void vmk_config_free(vmk_config *cfg)
 	for (size_t i = 0; i < cfg->network_count; i++)
 		vmk_network_device_free(cfg->network[i]);
 	free(cfg);
+}
+
+void vmk_config_set_machine_identifier(vmk_config *cfg, const uint8_t id[16])
+{
+	if (cfg && id)
+		memcpy(cfg->machine_id, id, sizeof(cfg->machine_id));
+}
+
+void vmk_config_get_machine_identifier(const vmk_config *cfg, uint8_t id[16])
+{
+	if (cfg && id)
+		memcpy(id, cfg->machine_id, sizeof(cfg->machine_id));
 }
 
 void vmk_config_set_cpu_count(vmk_config *cfg, unsigned count)

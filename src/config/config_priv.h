@@ -87,6 +87,7 @@ struct vmk_config {
 	size_t network_count;
 	bool entropy;
 	bool balloon;
+	uint8_t machine_id[16]; /* SMBIOS system UUID, RFC 4122 byte order */
 };
 
 /* Facts read from a bzImage header, shared by validation and the loader. */

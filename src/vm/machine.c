@@ -1,6 +1,7 @@
 /* Building, running and tearing down one x86 machine on KVM. */
 #include "arch/x86/acpi.h"
 #include "arch/x86/layout.h"
+#include "arch/x86/smbios.h"
 #include "arch/x86/x86.h"
 #include "boot/firmware.h"
 #include "boot/linux.h"
@@ -16,6 +17,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+#include <vmkit/vmkit.h>
 
 /* Where QEMU puts them, below the firmware flash that ends at 4 GiB;
  * firmware_e820() reserves these pages. */
@@ -170,6 +172,25 @@ static bool map_vars(void *ctx, bool map)
 	return ioctl(m->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) == 0;
 }
 
+/* The SMBIOS description: one socket of N cores (cpuid.c's topology), the
+ * RAM ranges, the configuration's machine identifier. */
+static void smbios_params_fill(struct machine *m, struct smbios_params *sp, struct smbios_region ram[2])
+{
+	*sp = (struct smbios_params){
+	    .version = vmk_version(),
+	    .bios = m->cfg->boot_loader->kind != VMK_BOOT_LOADER_EFI,
+	    .sockets = 1,
+	    .cores_per_socket = m->ncpus,
+	    .threads_per_core = 1,
+	    .ram = ram,
+	};
+	memcpy(sp->uuid, m->cfg->machine_id, sizeof(sp->uuid));
+	smbios_host_cpu(sp);
+	ram[0] = (struct smbios_region){0, gmem_below_4g(&m->mem)};
+	ram[1] = (struct smbios_region){LAYOUT_HIGHMEM, gmem_above_4g(&m->mem)};
+	sp->nram = ram[1].len ? 2 : 1;
+}
+
 static bool machine_setup_efi(struct machine *m, vmk_error **err)
 {
 	struct acpi_serial ser[VMK_MAX_16550_PORTS];
@@ -208,7 +229,11 @@ static bool machine_setup_efi(struct machine *m, vmk_error **err)
 	m->fw_cfg = fw_cfg_new(&m->pio, &m->mem);
 	if (!m->fw_cfg)
 		return vmk_set_error(err, VMK_ERR_INTERNAL, NULL, "cannot create fw_cfg");
-	if (!firmware_fw_cfg_setup(m->fw_cfg, &m->mem, m->ncpus, &ap, err))
+	struct smbios_params sp;
+	struct smbios_region ram[2];
+	smbios_params_fill(m, &sp, ram);
+	if (!firmware_fw_cfg_setup(m->fw_cfg, &m->mem, m->ncpus, &ap, err) ||
+	    !firmware_add_smbios(m->fw_cfg, &sp, err))
 		return false;
 	m->lpc = lpc_new(m->pci);
 	if (!m->lpc)
@@ -233,6 +258,13 @@ static bool machine_setup_platform(struct machine *m, vmk_error **err)
 	uint8_t *acpi = gmem_ptr(&m->mem, LAYOUT_ACPI, LAYOUT_ACPI_SIZE);
 	if (!acpi || acpi_build(acpi, LAYOUT_ACPI_SIZE, LAYOUT_ACPI, &ap) == 0)
 		return vmk_set_error(err, VMK_ERR_INTERNAL, NULL, "ACPI tables do not fit");
+	/* Without firmware, the SMBIOS entry point goes where Linux scans for it. */
+	struct smbios_params sp;
+	struct smbios_region ram[2];
+	smbios_params_fill(m, &sp, ram);
+	uint8_t *smbios = gmem_ptr(&m->mem, LAYOUT_SMBIOS, LAYOUT_SMBIOS_SIZE);
+	if (!smbios || smbios_build(smbios, LAYOUT_SMBIOS_SIZE, LAYOUT_SMBIOS, &sp) == 0)
+		return vmk_set_error(err, VMK_ERR_INTERNAL, NULL, "SMBIOS tables do not fit");
 	return true;
 }
 

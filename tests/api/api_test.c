@@ -14,6 +14,7 @@
  *        more ACTIONs: media:PATH | eject | balloon:MiB | stats | rss | kill
  *        [--on MARKER=ACTION]...  ACTION: request-stop | stop | pause-resume
  *        [--send-after MARKER=TEXT] (types TEXT + newline into the console) */
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -211,11 +212,31 @@ static bool add_disk(vmk_config *cfg, const char *spec, vmk_error **err)
 	return ok;
 }
 
+/* "12345678-9abc-..." (dashes anywhere) into 16 bytes; false if not 32 hex digits. */
+static bool parse_uuid(const char *s, uint8_t out[16])
+{
+	unsigned n = 0;
+	for (; *s; s++) {
+		if (*s == '-')
+			continue;
+		int v = isdigit((unsigned char)*s)    ? *s - '0'
+			: isxdigit((unsigned char)*s) ? (tolower(*s) - 'a' + 10)
+						      : -1;
+		if (v < 0 || n == 32)
+			return false;
+		out[n / 2] = (uint8_t)(n % 2 ? out[n / 2] | v : v << 4);
+		n++;
+	}
+	return n == 32;
+}
+
 int main(int argc, char **argv)
 {
 	const char *kernel = NULL, *initrd = NULL, *cmdline = "", *expect = "guest-poweroff";
 	const char *efi = NULL, *firmware = NULL, *vars_template = NULL;
 	unsigned cpus = 1, mem = 128, timeout = 60;
+	uint8_t uuid[16];
+	bool have_uuid = false;
 	int expect_reboots = -1, stop_after_reboots = -1, entropy = 0, balloon = 0;
 	vmk_serial_port_kind console = VMK_SERIAL_PORT_16550;
 	const char *disks[8];
@@ -238,7 +259,12 @@ int main(int argc, char **argv)
 			cpus = (unsigned)atoi(v);
 		else if (!strcmp(k, "--memory"))
 			mem = (unsigned)atoi(v);
-		else if (!strcmp(k, "--timeout"))
+		else if (!strcmp(k, "--uuid")) {
+			if (!(have_uuid = parse_uuid(v, uuid))) {
+				fprintf(stderr, "api_test: bad UUID %s\n", v);
+				return 2;
+			}
+		} else if (!strcmp(k, "--timeout"))
 			timeout = (unsigned)atoi(v);
 		else if (!strcmp(k, "--expect"))
 			expect = v;
@@ -289,6 +315,8 @@ int main(int argc, char **argv)
 	vmk_config_set_cpu_count(cfg, cpus);
 	vmk_config_set_memory_size(cfg, (uint64_t)mem << 20);
 	vmk_config_set_reboot_action(cfg, reboot);
+	if (have_uuid)
+		vmk_config_set_machine_identifier(cfg, uuid);
 	vmk_boot_loader *bl;
 	if (efi) {
 		if (access(efi, F_OK) != 0 &&

@@ -19,6 +19,7 @@ static const struct {
 	{ "poweroff", 0 },
 	{ "halt", test_halt },
 	{ "virtio", test_virtio },
+	{ "smbios", test_smbios },
 };
 
 void kmain(void);

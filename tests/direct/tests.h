@@ -12,5 +12,6 @@ void test_reset(void);
 void test_pause(void);
 void test_halt(void);
 void test_virtio(void);
+void test_smbios(void);
 
 #endif

@@ -49,6 +49,13 @@ for n in 1 2 4; do
     guest smp-$n --cpus $n --cmdline "vmkit.t=smp cpus=$n"
     tap_clean smp-$n
 done
+# SMBIOS in the BIOS area, as a direct-booted Linux finds it.
+for shape in "2 3072" "4 5120"; do
+    set -- $shape
+    guest smbios-$1 --cpus $1 --memory $2 --uuid 0badc0de-1234-4abc-8def-0123456789ab \
+        --cmdline "vmkit.t=smbios cpus=$1 mem=$2 uuid=0badc0de-1234-4abc-8def-0123456789ab"
+    tap_clean smbios-$1 "TAP ok smbios-uuid" "TAP ok smbios-memory"
+done
 guest uart --cmdline "vmkit.t=uart"
 tap_clean uart
 guest rtc --memory 256 --cmdline "vmkit.t=rtc mem=256 now=$(date +%s)"

@@ -26,6 +26,7 @@ for n in 1 2 4; do run cpus-$n api --cpus $n --memory 256 --cmdline "$C vmkit.te
 run meminfo-512 api --memory 512 --cmdline "$C vmkit.test=meminfo"
 run meminfo-1536 api --memory 1536 --cmdline "$C vmkit.test=meminfo"
 run clock api --memory 256 --cmdline "$C vmkit.test=clock"
+run dmi api --memory 256 --uuid 0badc0de-1234-4abc-8def-0123456789ab --cmdline "$C vmkit.test=dmi"
 run request-stop api --memory 256 --cmdline "$C vmkit.test=sleep" --on SLEEPING=request-stop
 run host-stop api --memory 256 --cmdline "$C vmkit.test=sleep" --on SLEEPING=stop --expect host-stop
 run guest-poweroff api --memory 256 --cmdline "$C vmkit.test=poweroff"
@@ -191,6 +192,8 @@ if [ -n "$g" ] && [ -n "$h" ] && [ $((g - h)) -le 1 ] && [ $((h - g)) -le 1 ]; t
 else
     t_fail nested-clock "guest ${g:-?} host ${h:-?}"
 fi
+check dmi "DMI-VENDOR=vmkit" "DMI-PRODUCT=vmkit_Virtual_Machine" "DMI-UUID=0badc0de-1234-4abc-8def-0123456789ab" \
+    "DMI-BIOS-VENDOR=vmkit" "VMKIT-TEST-EXIT=0"
 check request-stop SLEEPING VMKIT-GUEST-POWER-BUTTON "stop-reason guest-poweroff"
 check host-stop SLEEPING "stop-reason host-stop"
 check guest-poweroff "stop-reason guest-poweroff"

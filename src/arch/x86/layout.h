@@ -11,8 +11,11 @@
 #define LAYOUT_CMDLINE_MAX  0x00010000ULL
 #define LAYOUT_EBDA	    0x0009fc00ULL
 #define LAYOUT_LOWMEM_END   0x000a0000ULL
-#define LAYOUT_ACPI	    0x000e0000ULL /* RSDP + tables, in the BIOS scan area */
-#define LAYOUT_ACPI_SIZE    0x00020000ULL
+#define LAYOUT_BIOS_AREA    0x000e0000ULL /* to 1 MiB: e820-reserved, scanned by Linux */
+#define LAYOUT_ACPI	    0x000e0000ULL /* RSDP + tables (3 KiB with 255 CPUs) */
+#define LAYOUT_ACPI_SIZE    0x00010000ULL
+#define LAYOUT_SMBIOS	    0x000f0000ULL /* "_SM3_" entry point + tables (direct boot) */
+#define LAYOUT_SMBIOS_SIZE  0x00010000ULL
 #define LAYOUT_KERNEL	    0x00100000ULL /* default 64-bit kernel load address */
 #define LAYOUT_MEM32_END    0x80000000ULL /* RAM below 4 GiB stops here */
 #define LAYOUT_ECAM	    0xb0000000ULL /* PCI ECAM, 256 MiB */
