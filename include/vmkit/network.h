@@ -29,6 +29,10 @@ vmk_network_attachment *vmk_tap_network_attachment_new(const char *ifname, vmk_e
  * (Apple: VZBridgedNetworkDeviceAttachment). Needs CAP_NET_ADMIN; the bridge
  * must exist. */
 vmk_network_attachment *vmk_bridge_network_attachment_new(const char *bridge, vmk_error **err);
+/* TAP and bridged attachments: whether the kernel's vhost-net may move the
+ * frames (default true; used when /dev/vhost-net opens, else frames go
+ * through vmkit's I/O thread). false always uses vmkit's own path. */
+bool vmk_network_attachment_set_vhost(vmk_network_attachment *a, bool enabled, vmk_error **err);
 
 /* User-mode NAT (libslirp): DHCP, DNS and outbound TCP/UDP through the
  * host's sockets; the host is reachable at the gateway address. */

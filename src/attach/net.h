@@ -36,6 +36,12 @@ struct net_backend_ops {
 	/* Optional: the guest's negotiated virtio-net features, so a vnet_hdr
 	 * backend hands it only offloads it accepts (vCPU thread). */
 	void (*set_offloads)(struct net_backend *be, uint64_t guest_features);
+	/* Optional (TAP): the fd a kernel data path (vhost-net) can serve. */
+	int (*vhost_fd)(struct net_backend *be);
+	/* Optional, with vhost_fd: to_kernel stops reading frames (the kernel
+	 * takes them; the fd is still watched for the interface going away);
+	 * false reads again (I/O thread). */
+	void (*vhost_handover)(struct net_backend *be, bool to_kernel);
 	/* Stops watching; called on the I/O thread before it ends. */
 	void (*stop)(struct net_backend *be);
 	void (*destroy)(struct net_backend *be);

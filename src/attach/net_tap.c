@@ -1,8 +1,9 @@
 /* TAP network attachments (beyond Apple's entitlement-gated bridging): an
  * existing TAP interface, or a new one added to a host bridge. The TAP
  * carries the virtio-net header (IFF_VNET_HDR, 12 bytes), so checksum and
- * segmentation offloads pass through untouched. vhost-net is not used yet:
- * frames go through the I/O thread. */
+ * segmentation offloads pass through untouched. Frames go through the I/O
+ * thread, or, while vhost-net has the fd (vhost_handover), through the
+ * kernel without us. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
@@ -30,7 +31,7 @@ struct net_tap {
 	char ifname[IFNAMSIZ];
 	struct evloop *io;
 	struct net_backend_client client;
-	bool watching, paused, down;
+	bool watching, paused, down, kernel;
 	size_t pending;
 	uint8_t buf[TAP_BUF];
 };
@@ -78,6 +79,12 @@ static void tap_event(void *ctx, uint32_t events)
 {
 	struct net_tap *t = ctx;
 
+	/* vhost reads the frames; only the interface's removal is ours. */
+	if (t->kernel) {
+		if (events & (EPOLLERR | EPOLLHUP))
+			disconnect(t);
+		return;
+	}
 	drain(t);
 	if (!t->down && (events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN))
 		disconnect(t);
@@ -115,7 +122,7 @@ static void tap_rx_ready(struct net_backend *be)
 {
 	struct net_tap *t = (struct net_tap *)be;
 
-	if (!t->paused || t->down)
+	if (!t->paused || t->down || t->kernel)
 		return;
 	t->paused = false;
 	evloop_mod_fd(t->io, t->fd, EPOLLIN);
@@ -136,6 +143,25 @@ static void tap_set_offloads(struct net_backend *be, uint64_t f)
 			off |= TUN_F_TSO6;
 	}
 	ioctl(t->fd, TUNSETOFFLOAD, off);
+}
+
+static int tap_vhost_fd(struct net_backend *be)
+{
+	return ((struct net_tap *)be)->fd;
+}
+
+static void tap_vhost_handover(struct net_backend *be, bool to_kernel)
+{
+	struct net_tap *t = (struct net_tap *)be;
+
+	t->kernel = to_kernel;
+	/* A frame held for want of buffers is dropped: the rings change hands. */
+	t->pending = 0;
+	t->paused = false;
+	if (t->watching && !t->down)
+		evloop_mod_fd(t->io, t->fd, to_kernel ? 0 : EPOLLIN);
+	if (!to_kernel)
+		drain(t);
 }
 
 static void tap_stop(struct net_backend *be)
@@ -161,6 +187,8 @@ static const struct net_backend_ops tap_ops = {
     .send = tap_send,
     .rx_ready = tap_rx_ready,
     .set_offloads = tap_set_offloads,
+    .vhost_fd = tap_vhost_fd,
+    .vhost_handover = tap_vhost_handover,
     .stop = tap_stop,
     .destroy = tap_destroy,
 };

@@ -97,8 +97,9 @@ void cli_usage(FILE *out)
 	      "                                virtio network device on user-mode NAT (libslirp)\n"
 	      "  -d, --device virtio-net,fd=N|unixSocketPath=PATH[,mtu=N][,mac=MAC]\n"
 	      "                                on a connected datagram socket (one frame each)\n"
-	      "  -d, --device virtio-net,tap=IFNAME|bridge=BR[,mac=MAC]\n"
-	      "                                on a TAP device, or a new TAP on a host bridge\n"
+	      "  -d, --device virtio-net,tap=IFNAME|bridge=BR[,vhost=on|off][,mac=MAC]\n"
+	      "                                on a TAP device, or a new TAP on a host bridge;\n"
+	      "                                vhost-net when /dev/vhost-net opens, unless off\n"
 	      "  -d, --device virtio-rng       entropy device fed from the host\n"
 	      "  -d, --device virtio-balloon   traditional memory balloon\n"
 	      "      --reboot restart|stop     what a guest reboot does (default restart)\n"
@@ -463,6 +464,11 @@ static bool parse_net(struct cli_options *opts, const char *opt, struct spec *sp
 			if (!value || !*value)
 				return usage_error("%s: subnet= needs a network like 10.0.2.0/24", opt);
 			n.subnet = value;
+		} else if (strcmp(key, "vhost") == 0) {
+			if (!value || (strcmp(value, "on") && strcmp(value, "off")))
+				return usage_error("%s: vhost= must be on or off", opt);
+			n.no_vhost = strcmp(value, "off") == 0;
+			n.vhost_set = true;
 		} else if (strcmp(key, "outbound") == 0) {
 			if (!value || (strcmp(value, "on") && strcmp(value, "off")))
 				return usage_error("%s: outbound= must be on or off", opt);
@@ -482,6 +488,8 @@ static bool parse_net(struct cli_options *opts, const char *opt, struct spec *sp
 		    "%s: virtio-net takes one attachment (nat, fd, unixSocketPath, tap or bridge)", opt);
 	if (!n.nat && (n.forward_count || n.subnet || n.no_outbound))
 		return usage_error("%s: hostfwd, subnet and outbound apply to nat only", opt);
+	if (n.vhost_set && !n.tap && !n.bridge)
+		return usage_error("%s: vhost= applies to tap and bridge only", opt);
 	if (n.mtu && n.fd < 0 && !n.unix_path)
 		return usage_error("%s: mtu= applies to fd and unixSocketPath only", opt);
 	if (opts->net_count == CLI_MAX_NETS)

@@ -45,13 +45,15 @@ struct cli_forward {
 };
 
 /* --device virtio-net,nat[,mac=MAC][,hostfwd=...][,subnet=CIDR][,outbound=on|off]
- * --device virtio-net,fd=N|unixSocketPath=PATH[,mtu=N]|tap=IFNAME|bridge=BR[,mac=MAC] */
+ * --device virtio-net,fd=N|unixSocketPath=PATH[,mtu=N]|tap=IFNAME|bridge=BR[,vhost=on|off][,mac=MAC] */
 struct cli_net {
 	bool nat;
 	int fd;		       /* fd=N: an inherited datagram socket, else -1 */
 	const char *unix_path; /* unixSocketPath=PATH: vmkit connects a datagram socket */
 	const char *tap;       /* tap=IFNAME (extension) */
 	const char *bridge;    /* bridge=BR (extension) */
+	bool no_vhost;	       /* vhost=off: TAP frames through vmkit, never vhost-net */
+	bool vhost_set;	       /* vhost= given (TAP and bridge only) */
 	unsigned mtu;	       /* mtu=N for fd and unixSocketPath; 0: default */
 	const char *mac;       /* NULL: random */
 	struct cli_forward forwards[CLI_MAX_FORWARDS];

@@ -173,10 +173,15 @@ static vmk_network_attachment *net_attachment(const struct cli_net *cn, vmk_erro
 	vmk_network_attachment *a = NULL;
 	int fd;
 
-	if (cn->tap)
-		return vmk_tap_network_attachment_new(cn->tap, err);
-	if (cn->bridge)
-		return vmk_bridge_network_attachment_new(cn->bridge, err);
+	if (cn->tap || cn->bridge) {
+		a = cn->tap ? vmk_tap_network_attachment_new(cn->tap, err)
+			    : vmk_bridge_network_attachment_new(cn->bridge, err);
+		if (a && cn->no_vhost && !vmk_network_attachment_set_vhost(a, false, err)) {
+			vmk_network_attachment_free(a);
+			return NULL;
+		}
+		return a;
+	}
 	if (cn->fd >= 0) {
 		a = vmk_fd_network_attachment_new(cn->fd, err);
 	} else {

@@ -66,6 +66,7 @@ struct vmk_network_attachment {
 	unsigned mtu;		/* FD */
 	char *ifname;		/* TAP: the interface; BRIDGE: the bridge */
 	struct nat_config *nat; /* NAT: owned */
+	bool no_vhost;		/* TAP, BRIDGE: never hand the frames to vhost-net */
 };
 
 struct vmk_network_device {

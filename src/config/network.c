@@ -286,6 +286,23 @@ vmk_network_attachment *vmk_bridge_network_attachment_new(const char *bridge, vm
 	return named_new(NET_ATTACH_BRIDGE, bridge, err);
 }
 
+bool vmk_network_attachment_set_vhost(vmk_network_attachment *a, bool enabled, vmk_error **err)
+{
+	const char *field = "vhost";
+
+	if (!a || (a->kind != NET_ATTACH_TAP && a->kind != NET_ATTACH_BRIDGE))
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, field, "%s: %s", field,
+				     a ? "only TAP and bridged attachments use vhost-net"
+				       : "attachment is NULL");
+	a->no_vhost = !enabled;
+	return true;
+}
+
+bool net_attachment_no_vhost(const struct vmk_network_attachment *a)
+{
+	return a && a->no_vhost;
+}
+
 /* A copy does not recheck: its callers get their answer from validation. */
 vmk_network_attachment *vmk_network_attachment_copy(const vmk_network_attachment *a)
 {
@@ -297,6 +314,7 @@ vmk_network_attachment *vmk_network_attachment_copy(const vmk_network_attachment
 	if (!c)
 		return NULL;
 	c->mtu = a->mtu;
+	c->no_vhost = a->no_vhost;
 	if (a->fd >= 0 && (c->fd = fcntl(a->fd, F_DUPFD_CLOEXEC, 3)) < 0)
 		goto fail;
 	if (a->ifname && !(c->ifname = strdup(a->ifname)))

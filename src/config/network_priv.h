@@ -25,6 +25,8 @@ void net_mac_random(uint8_t mac[6]);
 /* Whether a can carry frames now: the socket is still a connected datagram
  * socket, the TAP interface or bridge exists. field prefixes the message. */
 bool net_attachment_check(const struct vmk_network_attachment *a, const char *field, vmk_error **err);
+/* Whether the attachment asked not to use vhost-net (NULL: no). */
+bool net_attachment_no_vhost(const struct vmk_network_attachment *a);
 /* Rechecks every network device, appending to *err. */
 void network_validate(const struct vmk_config *cfg, vmk_error **err);
 

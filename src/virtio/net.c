@@ -3,7 +3,10 @@
  * Transmit chains are parsed into a checked frame (net_tx_parse) before the
  * backend sees them; received frames fill mergeable buffers. All frame work
  * runs on the machine's I/O thread. Offloads (checksum, TSO) are offered
- * only when the backend carries the virtio-net header (TAP). */
+ * only when the backend carries the virtio-net header (TAP). On a TAP the
+ * receive and transmit queues go to vhost-net when the kernel has it
+ * (vhost_net.c): started on the I/O thread after DRIVER_OK, stopped by a
+ * driver reset; the control queue always stays here. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,9 +14,11 @@
 #include <string.h>
 
 #include "attach/net.h"
+#include "config/network_priv.h"
 #include "util/error_priv.h"
 #include "virtio/devices.h"
 #include "virtio/net.h"
+#include "virtio/vhost_net.h"
 
 #define QUEUE_SIZE 256
 #define RXQ	   0
@@ -36,6 +41,9 @@ struct virtio_net {
 	struct net_backend *be; /* NULL: no attachment, the cable is out */
 	void (*disconnected)(void *ctx, unsigned index);
 	void *disconnected_ctx;
+	bool want_vhost;	  /* TAP and not disabled by the attachment */
+	struct vhost_net *vhost;  /* NULL: frames go through the I/O thread */
+	atomic_bool vhost_failed; /* start failed once: userspace from then on */
 
 	/* Set by activate (vCPU thread), cleared by reset on the I/O thread:
 	 * backend frames arriving meanwhile are dropped, as on a real NIC
@@ -191,6 +199,50 @@ static void net_queue_notify(void *opaque, unsigned q)
 		net_ctrl(nd, vq);
 }
 
+/* Says why the kernel data path is not used: once per process for a
+ * missing /dev/vhost-net (every VM start would repeat it), else once per
+ * device start. */
+static void vhost_off(struct virtio_net *nd, const char *why)
+{
+	static atomic_bool no_dev_said;
+
+	if (strstr(why, "cannot open") && atomic_exchange(&no_dev_said, true))
+		return;
+	fprintf(stderr, "vmkit: network_devices[%u]: vhost-net not used, frames go through vmkit: %s\n",
+		nd->index, why);
+}
+
+/* After DRIVER_OK, on the I/O thread: hands the rx/tx queues to vhost. The
+ * I/O thread may have served them until now; vhost starts where it left
+ * off. Any failure leaves (or puts back) the userspace path for good. */
+static void vhost_start_on_io(void *ctx)
+{
+	struct virtio_net *nd = ctx;
+	char why[160];
+
+	if (!nd->vhost || !atomic_load(&nd->active))
+		return;
+	nd->be->ops->vhost_handover(nd->be, true);
+	virtio_queue_set_external(&nd->dev, RXQ, true);
+	virtio_queue_set_external(&nd->dev, TXQ, true);
+	if (vhost_net_start(nd->vhost, nd->lim.features, why, sizeof(why)) == 0)
+		return;
+	vhost_off(nd, why);
+	atomic_store(&nd->vhost_failed, true);
+	vhost_net_shutdown(nd->vhost);
+	virtio_queue_set_external(&nd->dev, RXQ, false);
+	virtio_queue_set_external(&nd->dev, TXQ, false);
+	nd->be->ops->vhost_handover(nd->be, false);
+}
+
+static void net_irq_changed(void *opaque)
+{
+	struct virtio_net *nd = opaque;
+
+	if (nd->vhost)
+		vhost_net_irq_changed(nd->vhost);
+}
+
 static int net_activate(void *opaque)
 {
 	struct virtio_net *nd = opaque;
@@ -204,14 +256,23 @@ static int net_activate(void *opaque)
 	if (nd->be && nd->be->ops->set_offloads)
 		nd->be->ops->set_offloads(nd->be, f);
 	atomic_store(&nd->active, true);
+	if (nd->vhost && !atomic_load(&nd->vhost_failed)) {
+		vhost_net_irq_changed(nd->vhost);
+		evloop_post(virtio_io_loop(&nd->dev), vhost_start_on_io, nd);
+	}
 	return 0;
 }
 
+/* I/O thread; the transport already stopped watching the kicks. */
 static void net_reset(void *opaque)
 {
 	struct virtio_net *nd = opaque;
 
 	atomic_store(&nd->active, false);
+	if (vhost_net_running(nd->vhost)) {
+		vhost_net_stop(nd->vhost);
+		nd->be->ops->vhost_handover(nd->be, false);
+	}
 }
 
 struct virtio_net *virtio_net_new(const struct vmk_network_device *cfg, unsigned index,
@@ -234,6 +295,7 @@ struct virtio_net *virtio_net_new(const struct vmk_network_device *cfg, unsigned
 		}
 	}
 	nd->index = index;
+	nd->want_vhost = nd->be && nd->be->ops->vhost_fd && !net_attachment_no_vhost(cfg->attachment);
 	nd->disconnected = hooks ? hooks->disconnected : NULL;
 	nd->disconnected_ctx = hooks ? hooks->ctx : NULL;
 	memcpy(nd->config.mac, cfg->mac, 6);
@@ -263,6 +325,7 @@ struct virtio_net *virtio_net_new(const struct vmk_network_device *cfg, unsigned
 	    .activate = net_activate,
 	    .queue_notify = net_queue_notify,
 	    .reset = net_reset,
+	    .irq_changed = net_irq_changed,
 	};
 	return nd;
 }
@@ -280,8 +343,15 @@ int virtio_net_start(struct virtio_net *nd)
 	    .link_changed = net_link_changed,
 	};
 
+	char why[160];
+
 	if (!nd->be)
 		return 0;
+	if (nd->want_vhost) {
+		nd->vhost = vhost_net_open(&nd->dev, nd->be->ops->vhost_fd(nd->be), why, sizeof(why));
+		if (!nd->vhost)
+			vhost_off(nd, why);
+	}
 	return nd->be->ops->start(nd->be, virtio_io_loop(&nd->dev), &client);
 }
 
@@ -289,6 +359,8 @@ static void stop_on_io(void *ctx)
 {
 	struct virtio_net *nd = ctx;
 
+	if (nd->vhost)
+		vhost_net_shutdown(nd->vhost);
 	nd->be->ops->stop(nd->be);
 }
 
@@ -303,6 +375,7 @@ void virtio_net_free(struct virtio_net *nd)
 	if (!nd)
 		return;
 	/* The I/O loop is gone: the backend's fds are no longer watched. */
+	vhost_net_close(nd->vhost);
 	if (nd->be)
 		nd->be->ops->destroy(nd->be);
 	free(nd);

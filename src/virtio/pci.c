@@ -39,6 +39,7 @@ struct vq_state {
 	struct virtq q;
 	int kick_fd;
 	bool kick_watched;
+	bool external; /* kicks go to the device's own consumer (vhost), not kick_cb */
 	struct virtio_pci *t;
 	unsigned index;
 };
@@ -155,6 +156,7 @@ static void reset_on_io(void *arg)
 		if (t->vqs[q].kick_watched)
 			evloop_del_fd(t->env.io, t->vqs[q].kick_fd);
 		t->vqs[q].kick_watched = false;
+		t->vqs[q].external = false;
 	}
 	if (t->dev->reset)
 		t->dev->reset(t->dev->opaque);
@@ -241,12 +243,60 @@ const struct gmem *virtio_mem(struct virtio_dev *d)
 	return d->transport->env.mem;
 }
 
+/* MSI-X routing or masking may have changed (lock held). */
+static void irq_changed(struct virtio_pci *t)
+{
+	if (t->dev->irq_changed)
+		t->dev->irq_changed(t->dev->opaque);
+}
+
+int virtio_queue_irqfd(struct virtio_dev *d, unsigned q)
+{
+	struct virtio_pci *t = d->transport;
+	uint16_t v = q < d->num_queues ? t->vqs[q].vector : NO_VECTOR;
+	if (v == NO_VECTOR || v >= t->nvec || !msix_enabled(t) || msix_func_masked(t) || (t->vec[v].ctrl & 1))
+		return -1;
+	return t->vec[v].fd;
+}
+
+void virtio_raise_queue(struct virtio_dev *d, unsigned q)
+{
+	struct virtio_pci *t = d->transport;
+	if (q >= d->num_queues)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->isr |= 1;
+	signal_vector(t, t->vqs[q].vector);
+	pthread_mutex_unlock(&t->lock);
+}
+
+int virtio_queue_kick_fd(struct virtio_dev *d, unsigned q)
+{
+	return q < d->num_queues ? d->transport->vqs[q].kick_fd : -1;
+}
+
+void virtio_queue_set_external(struct virtio_dev *d, unsigned q, bool external)
+{
+	struct virtio_pci *t = d->transport;
+	if (q >= d->num_queues || t->vqs[q].external == external)
+		return;
+	struct vq_state *vq = &t->vqs[q];
+	vq->external = external;
+	if (external && vq->kick_watched) {
+		evloop_del_fd(t->env.io, vq->kick_fd);
+		vq->kick_watched = false;
+	} else if (!external && vq->enabled && (t->status & VIRTIO_STATUS_DRIVER_OK)) {
+		/* Level-triggered: a kick left in the counter is seen at once. */
+		vq->kick_watched = evloop_add_fd(t->env.io, vq->kick_fd, EPOLLIN, kick_cb, vq) == 0;
+	}
+}
+
 /* DRIVER_OK: start listening for kicks, let the device go. Lock held. */
 static void driver_ok(struct virtio_pci *t)
 {
 	for (unsigned q = 0; q < t->dev->num_queues; q++) {
 		struct vq_state *vq = &t->vqs[q];
-		if (vq->enabled && !vq->kick_watched)
+		if (vq->enabled && !vq->kick_watched && !vq->external)
 			vq->kick_watched = evloop_add_fd(t->env.io, vq->kick_fd, EPOLLIN, kick_cb, vq) == 0;
 	}
 	if (t->dev->activate && t->dev->activate(t->dev->opaque) < 0)
@@ -373,8 +423,10 @@ static bool common_write(struct virtio_pci *t, unsigned off, uint64_t v, unsigne
 			vq->size = (uint16_t)v;
 		break;
 	case 0x1a:
-		if (vq)
+		if (vq) {
 			vq->vector = (uint16_t)v < t->nvec ? (uint16_t)v : NO_VECTOR;
+			irq_changed(t);
+		}
 		break;
 	case 0x1c:
 		if (vq_mutable && (v & 1))
@@ -450,6 +502,7 @@ static void msix_write(struct virtio_pci *t, uint64_t off, const uint8_t *data, 
 	m->data = words[2];
 	m->ctrl = words[3] & 1;
 	msix_update(t, v);
+	irq_changed(t);
 }
 
 static void bar_read(void *opaque, unsigned bar, uint64_t off, uint8_t *data, unsigned size)
@@ -522,6 +575,7 @@ static void config_written(void *opaque, unsigned off, unsigned size)
 		/* Enable or function mask changed: deliver what waited. */
 		for (unsigned v = 0; v < t->nvec; v++)
 			msix_update(t, v);
+		irq_changed(t);
 	}
 	pthread_mutex_unlock(&t->lock);
 }

@@ -54,6 +54,9 @@ struct virtio_dev {
 	/* The driver reset the device: forget in-flight work, queues are gone.
 	 * Runs after the I/O thread has stopped calling queue_notify. */
 	void (*reset)(void *opaque);
+	/* A queue's MSI-X vector, its mask or MSI-X enable changed, so what
+	 * virtio_queue_irqfd() answers may have (transport lock held). */
+	void (*irq_changed)(void *opaque);
 
 	struct virtio_pci *transport; /* set by the transport */
 };
@@ -70,5 +73,21 @@ void virtio_set_needs_reset(struct virtio_dev *d, const char *why);
 /* The machine's I/O thread, for devices that watch their own host fds. */
 struct evloop *virtio_io_loop(struct virtio_dev *d);
 const struct gmem *virtio_mem(struct virtio_dev *d);
+
+/* For devices whose queues are served outside the I/O thread (vhost). */
+/* The KVM ioeventfd of queue q's notifications. */
+int virtio_queue_kick_fd(struct virtio_dev *d, unsigned q);
+/* external: the transport stops watching q's kick fd (someone else reads
+ * it); false: watches it again if the queue is live. I/O thread only.
+ * A driver reset makes every queue internal again. */
+void virtio_queue_set_external(struct virtio_dev *d, unsigned q, bool external);
+/* The irqfd that raises q's vector when written, if that may be done
+ * directly now (a vector, MSI-X on, neither function nor vector masked);
+ * else -1 and interrupts must go through virtio_raise_queue(). Transport
+ * lock held: from irq_changed or activate. */
+int virtio_queue_irqfd(struct virtio_dev *d, unsigned q);
+/* Raises q's vector unconditionally (no event-index check: the caller
+ * decided), or marks it pending in the PBA while masked. */
+void virtio_raise_queue(struct virtio_dev *d, unsigned q);
 
 #endif

@@ -107,6 +107,10 @@ check "virtio-net mtu too small" 2 1 'mtu=1400 is not between 1500 and 65535' --
 	-b linux,kernel="$kernel" -d virtio-net,unixSocketPath=/x,mtu=1400
 check "virtio-net mtu with tap" 2 1 'mtu= applies to fd and unixSocketPath only' -- \
 	-b linux,kernel="$kernel" -d virtio-net,tap=tap0,mtu=9000
+check "virtio-net vhost with nat" 2 1 'vhost= applies to tap and bridge only' -- \
+	-b linux,kernel="$kernel" -d virtio-net,nat,vhost=off
+check "virtio-net vhost value" 2 1 'vhost= must be on or off' -- \
+	-b linux,kernel="$kernel" -d virtio-net,tap=tap0,vhost=maybe
 check "virtio-net missing bridge" 1 1 'bridge vmkno-br0 does not exist' -- \
 	-b linux,kernel="$kernel" -d virtio-net,bridge=vmkno-br0
 check "virtio-net missing tap" 1 1 'TAP interface vmkno-tap0 does not exist' -- \
