@@ -86,8 +86,9 @@ mount -t devtmpfs devtmpfs /dev
 [ -t 1 ] || exec 0<>/dev/console 1>&0 2>&0
 mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts
 for m in irqbypass kvm kvm-amd; do insmod /lib/modules/$m.ko || echo "L1: insmod $m failed"; done
-# TAP and bridges for the bridged-network tests (in dependency order), when present.
-for m in llc stp bridge tun; do
+# TAP and bridges for the bridged-network tests, vhost-net (needs vhost, tap, tun) for the
+# TAP data path, in dependency order, when present.
+for m in llc stp bridge tun vhost_iotlb vhost tap vhost_net; do
     [ -f /lib/modules/$m.ko ] && { insmod /lib/modules/$m.ko || echo "L1: insmod $m failed"; }
 done
 # virtio-blk (run-l1.sh --disk-mib), only when there is a virtio PCI device (vendor 0x1af4)
@@ -120,7 +121,8 @@ INIT
 VBLK_MODS=("$G"/modules/drivers/virtio/{virtio_ring,virtio,virtio_pci_legacy_dev,virtio_pci_modern_dev,virtio_pci}.ko
            "$G"/modules/drivers/block/virtio_blk.ko)
 NET_MODS=("$G"/modules/net/llc/llc.ko "$G"/modules/net/802/stp.ko "$G"/modules/net/bridge/bridge.ko
-          "$G"/modules/drivers/net/tun.ko)
+          "$G"/modules/drivers/net/tun.ko "$G"/modules/drivers/vhost/{vhost_iotlb,vhost,vhost_net}.ko
+          "$G"/modules/drivers/net/tap.ko)
 
 # Base archive (busybox, kvm modules, L2 guest, /init), cached under a key of its inputs so
 # only the small per-run archive is built each time. Uncompressed on purpose: L1 runs under
