@@ -22,10 +22,6 @@ K=$GUEST_KERNEL; I=$GUEST_INITRD
 C="console=ttyS0 panic=-1 quiet"
 run() { name=$1; shift; echo "=== BEGIN $name"; "$@" 2>&1; echo "=== END $name rc=$?"; }
 t0=$(cut -d' ' -f1 /proc/uptime)
-# Modules passed as files (when the rig does not load them itself).
-for m in llc stp bridge tun vhost_iotlb vhost tap vhost_net; do
-    [ -d /sys/module/$m ] || [ ! -f /data/$m.ko ] || insmod /data/$m.ko
-done
 echo "L1-VHOST-NET=$([ -c /dev/vhost-net ] && echo present || echo missing)"
 cat >/tmp/ns.sh <<'NS'
 ip link set lo up
@@ -71,7 +67,7 @@ start=$(date +%s)
 if [ "${VMK_DIRECT:-0}" = 1 ]; then
     PATH="$BUILD:$PATH" GUEST_KERNEL=$GD/vmlinuz GUEST_INITRD=$GD/initrd.cpio.gz sh "$l1" </dev/null >"$log" 2>&1
 else
-    "$ROOT/tests/nested/run-l1.sh" --timeout 900 "$l1" "$BUILD/vmkit" ${VMK_VHOST_MODS:-} </dev/null >"$log" 2>&1
+    "$ROOT/tests/nested/run-l1.sh" --timeout 900 "$l1" "$BUILD/vmkit" </dev/null >"$log" 2>&1
 fi
 rc=$?
 rm -f "$l1"
