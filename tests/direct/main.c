@@ -20,6 +20,7 @@ static const struct {
 	{ "halt", test_halt },
 	{ "virtio", test_virtio },
 	{ "smbios", test_smbios },
+	{ "firmware", test_firmware },
 };
 
 void kmain(void);

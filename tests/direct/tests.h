@@ -13,5 +13,6 @@ void test_pause(void);
 void test_halt(void);
 void test_virtio(void);
 void test_smbios(void);
+void test_firmware(void);
 
 #endif
