@@ -5,6 +5,7 @@
 #   tools/guest/build-guest.sh              build (or reuse) and print the paths
 #   tools/guest/build-guest.sh --print-dir  print the cache folder only
 #   tools/guest/build-guest.sh --print-guest-dir  print the output folder only
+#   tools/guest/build-guest.sh --efi        also build initrd-efi.cpio.gz (see below)
 #
 # Everything comes from Debian packages (apt-get download + dpkg -x), so no root state is
 # touched and the cache (${VMK_CACHE:-/var/cache/vmkit}) is reused across runs and checkouts.
@@ -16,6 +17,11 @@
 #   modules/           symlink to the extracted /lib/modules/<release>/kernel tree (the nested
 #                      rig takes kvm.ko etc. from here, so L1 and L2 run the same kernel)
 #   busybox            the static busybox (the nested rig reuses it)
+#   initrd-efi.cpio.gz (--efi) initrd.cpio.gz with a second archive appended: sfdisk (fdisk),
+#                      mkfs.vfat (dosfstools) and efibootmgr with their shared libraries and
+#                      the ELF interpreter, under /opt/vmkit/bin (call them by that path:
+#                      busybox's shell prefers its own applets). Used by the EFI install tests
+#                      (tools/guest/tests/efi-*.sh) and tools/guest/build-grub-iso.sh.
 set -euo pipefail
 exec </dev/null                         # never wait for input (apt, cpio)
 
@@ -29,6 +35,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 G=${VMK_GUEST_DIR:-$CACHE/guest}
 if [[ ${1:-} == --print-dir ]]; then echo "$CACHE"; exit 0; fi
 if [[ ${1:-} == --print-guest-dir ]]; then echo "$G"; exit 0; fi
+want_efi=0
+if [[ ${1:-} == --efi ]]; then want_efi=1; fi
 
 log() { echo "build-guest: $*" >&2; }
 mkdir -p "$CACHE/debs" "$CACHE/pkg" "$G"
@@ -68,20 +76,21 @@ BB="$bbdir/bin/busybox"
 # Nothing to do when the inputs (these scripts, the kernel and busybox) are unchanged.
 stamp=$( { cat "$HERE/build-guest.sh" "$HERE/init" "$HERE/rc.main" "$HERE/inittab" "$HERE"/tests/*.sh;
            echo "$kpkg"; stat -c '%s %Y' "$BB" "$kdir/boot/vmlinuz-$krel"; } | sha256sum | cut -c1-32)
+base_fresh=0
 if [[ -f $G/.stamp && $(cat "$G/.stamp") == "$stamp" && -f $G/initrd.cpio.gz && -f $G/vmlinuz ]]; then
-    echo "kernel:  $G/vmlinuz"
-    echo "initrd:  $G/initrd.cpio.gz"
-    echo "release: $krel"
-    exit 0
+    base_fresh=1
 fi
 
+build_base() {
 # Modules wanted in the guest, in the order they should load once dependencies are met.
 # evdev + button give /dev/input/event* for the ACPI power button (acpid reads it);
 # virtio_mmio covers VMMs that use virtio-mmio instead of PCI; isofs (which needs cdrom)
-# mounts ISO 9660 images attached as read-only disks.
+# mounts ISO 9660 images attached as read-only disks; efivarfs (UEFI variables), vfat and
+# the code pages it uses (the EFI system partition) serve the EFI install tests.
 WANT=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_mmio
       virtio_blk failover net_failover virtio_net virtio_console rng-core virtio-rng
-      virtio_balloon evdev button cdrom isofs)
+      virtio_balloon evdev button cdrom isofs efivarfs fat vfat nls_cp437 nls_ascii
+      nls_iso8859_1 nls_utf8)
 
 # Module names use '_' where file names may use '-'; index every .ko by normalized name.
 declare -A KO=()
@@ -156,7 +165,55 @@ cmp -s "$BB" "$G/busybox" || { cp "$BB" "$G/.busybox.tmp" && mv "$G/.busybox.tmp
 echo "$krel" > "$G/.kr.tmp" && mv "$G/.kr.tmp" "$G/kernel-release"
 ln -sfn "$kmod" "$G/.modules.tmp" && mv -T "$G/.modules.tmp" "$G/modules"
 echo "$stamp" > "$G/.stamp.tmp" && mv "$G/.stamp.tmp" "$G/.stamp"
+rm -rf "$work"
+trap - EXIT
+}
+[[ $base_fresh == 1 ]] || build_base
+
+# --efi: the tools the EFI install test runs in the guest, as a second archive appended to the
+# stock initrd (the kernel unpacks concatenated archives in order), so the default initrd stays
+# small. Binaries and libraries come from Debian packages; a library the packages do not
+# carry comes from this host (same release).
+EFI_PKGS=(fdisk libfdisk1 dosfstools efibootmgr libefivar1 libefiboot1)
+build_efi() {
+    local estamp x o lp b lib dst
+    estamp=$( { cat "$G/.stamp"; printf '%s\n' "${EFI_PKGS[@]}"; } | sha256sum | cut -c1-32)
+    [[ -f $G/.stamp-efi && $(cat "$G/.stamp-efi") == "$estamp" && -f $G/initrd-efi.cpio.gz ]] && return 0
+    x=$(mktemp -d "$G/.efi.XXXXXX")
+    mkdir -p "$x/pkg"
+    trap 'rm -rf "$x"' EXIT
+    for b in "${EFI_PKGS[@]}"; do cp -a "$(fetch_pkg "$b")/." "$x/pkg/"; done
+    o=$x/overlay
+    mkdir -p "$o/opt/vmkit/bin"
+    lp=$x/pkg/usr/lib/x86_64-linux-gnu:$x/pkg/lib/x86_64-linux-gnu
+    for b in sbin/sfdisk sbin/mkfs.fat bin/efibootmgr; do
+        [[ -f $x/pkg/$b ]] || { log "no $b in ${EFI_PKGS[*]}"; exit 1; }
+        cp -L "$x/pkg/$b" "$o/opt/vmkit/bin/"
+        ! LD_LIBRARY_PATH=$lp ldd "$x/pkg/$b" | grep 'not found' >&2 || { log "$b: libraries missing"; exit 1; }
+        while read -r lib; do
+            dst=${lib#"$x/pkg"}
+            [[ -e $o$dst ]] && continue
+            mkdir -p "$o$(dirname "$dst")"
+            cp -L "$lib" "$o$dst"
+        done < <(LD_LIBRARY_PATH=$lp ldd "$x/pkg/$b" |
+                 sed -n -e 's/.*=> \(\/[^ ]*\) .*/\1/p' -e 's/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p')
+    done
+    ln -s mkfs.fat "$o/opt/vmkit/bin/mkfs.vfat"
+    find "$o" -exec touch -h -d @0 {} +
+    {
+        cat "$G/initrd.cpio.gz"
+        (cd "$o" && find . -mindepth 1 | LC_ALL=C sort |
+            cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -9 -n
+    } > "$x/initrd-efi.cpio.gz"
+    mv "$x/initrd-efi.cpio.gz" "$G/initrd-efi.cpio.gz"
+    echo "$estamp" > "$G/.stamp-efi.tmp" && mv "$G/.stamp-efi.tmp" "$G/.stamp-efi"
+    log "initrd-efi rebuilt ($(du -sk "$o" | cut -f1) KiB of tools)"
+    rm -rf "$x"
+    trap - EXIT
+}
+[[ $want_efi == 0 ]] || build_efi
 
 echo "kernel:  $G/vmlinuz"
 echo "initrd:  $G/initrd.cpio.gz"
+[[ $want_efi == 0 ]] || echo "initrd-efi: $G/initrd-efi.cpio.gz"
 echo "release: $krel"
