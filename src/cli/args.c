@@ -78,9 +78,10 @@ void cli_usage(FILE *out)
 	      "  -c, --cpus N                  virtual CPUs (default 1)\n"
 	      "  -m, --memory MiB              memory in MiB (default 512)\n"
 	      "  -b, --bootloader linux,kernel=PATH[,initrd=PATH][,cmdline=\"ARGS\"]\n"
-	      "  -b, --bootloader efi,variable-store=PATH[,create]\n"
+	      "  -b, --bootloader efi,variable-store=PATH[,create][,firmware=PATH]\n"
 	      "                         UEFI firmware (OVMF) with its variable store; create\n"
-	      "                         makes a new store from OVMF's template if none exists\n"
+	      "                         makes a new store from OVMF's template if none exists;\n"
+	      "                         firmware: the code image (default " VMK_EFI_DEFAULT_FIRMWARE ")\n"
 	      "  -k, --kernel PATH             legacy: kernel (with -i, -C)\n"
 	      "  -i, --initrd PATH             legacy: initial ramdisk\n"
 	      "  -C, --kernel-cmdline ARGS     legacy: kernel command line\n"
@@ -213,7 +214,7 @@ static bool parse_bootloader(struct cli_options *opts, const char *opt, const ch
 	type = spec.items[0];
 	if (strcmp(type, "efi") == 0) {
 		opts->kernel = opts->initrd = opts->cmdline = NULL;
-		opts->efi_vars = NULL;
+		opts->efi_vars = opts->efi_firmware = NULL;
 		opts->efi_create = false;
 		for (size_t i = 1; i < spec.count; i++) {
 			char *value;
@@ -222,6 +223,8 @@ static bool parse_bootloader(struct cli_options *opts, const char *opt, const ch
 				opts->efi_vars = value;
 			else if (strcmp(key, "create") == 0 && !value)
 				opts->efi_create = true;
+			else if (strcmp(key, "firmware") == 0 && value && *value)
+				opts->efi_firmware = value;
 			else
 				return usage_error("%s: unknown efi option \"%s\"", opt, spec.items[i]);
 		}
@@ -234,7 +237,7 @@ static bool parse_bootloader(struct cli_options *opts, const char *opt, const ch
 	if (strcmp(type, "linux") != 0)
 		return usage_error("%s: unknown boot loader \"%s\" (expected linux or efi)", opt, type);
 	opts->kernel = opts->initrd = opts->cmdline = NULL;
-	opts->efi_vars = NULL;
+	opts->efi_vars = opts->efi_firmware = NULL;
 	for (size_t i = 1; i < spec.count; i++) {
 		char *value;
 		const char *key = item_key(spec.items[i], &value);

@@ -76,8 +76,9 @@ struct cli_options {
 	const char *kernel;
 	const char *initrd;
 	const char *cmdline;
-	/* --bootloader efi,variable-store=PATH[,create] */
+	/* --bootloader efi,variable-store=PATH[,create][,firmware=PATH] */
 	const char *efi_vars;
+	const char *efi_firmware; /* NULL: VMK_EFI_DEFAULT_FIRMWARE */
 	bool efi_create;
 	struct cli_serial serials[CLI_MAX_SERIALS];
 	size_t serial_count;

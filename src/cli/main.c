@@ -267,6 +267,8 @@ static vmk_config *build_config(const struct cli_options *o, struct session *s)
 		vmk_error_free(err);
 		goto fail;
 	}
+	if (o->efi_firmware)
+		vmk_efi_boot_loader_set_firmware(bl, o->efi_firmware);
 	if (o->initrd)
 		vmk_linux_boot_loader_set_initrd(bl, o->initrd);
 	if (o->cmdline)

@@ -127,6 +127,57 @@ check "two stdio ports" 2 1 'only one serial port can use stdio' -- \
 	-b linux,kernel="$kernel" -d serial,stdio -d serial,stdio
 check "efi without variable store" 2 1 'efi needs variable-store=PATH' -- -b efi
 check "unknown efi option" 2 1 'unknown efi option "bogus"' -- -b efi,variable-store="$tmp/vars",bogus
+check "efi firmware without a path" 2 1 'unknown efi option "firmware"' -- -b efi,variable-store="$tmp/vars",firmware=
+
+# UEFI firmware and variable stores: files with a firmware volume header (the NV data GUID
+# marks a variable store), so the checks need no OVMF on the host. Every bad input is a
+# configuration error that names the file; no file is created or changed.
+python3 - "$tmp" <<'PY'
+import struct, sys, os
+NV = bytes([0x8d, 0x2b, 0xf1, 0xff, 0x96, 0x76, 0x8b, 0x4c, 0xa9, 0x85, 0x27, 0x47, 0x07, 0x5b, 0x4f, 0x50])
+def fv(name, size, nv, header=True):
+    b = bytearray(b'\xff' * size)
+    b[0:64] = bytes(64)
+    if header:
+        if nv:
+            b[16:32] = NV
+        struct.pack_into('<Q', b, 32, size)
+        b[40:44] = b'_FVH'
+        b[48] = 72
+    open(os.path.join(sys.argv[1], name), 'wb').write(b)
+fv('code.fd', 64 * 4096, False)
+fv('odd.fd', 64 * 4096 + 100, False)
+fv('vars.fd', 16 * 4096, True)
+fv('ro-vars.fd', 16 * 4096, True)
+fv('code-as-vars.fd', 16 * 4096, False)
+PY
+chmod 0444 "$tmp/ro-vars.fd"
+sums() { md5sum "$tmp"/*.fd "$tmp/notes.txt"; }
+before=$(sums)
+fw="firmware=$tmp/code.fd"
+check "efi missing firmware" 1 1 'boot_loader.firmware' "$tmp/nope.fd: No such file" -- \
+	-b efi,variable-store="$tmp/vars.fd",firmware="$tmp/nope.fd"
+check "efi firmware of the wrong size" 1 1 'boot_loader.firmware' "$tmp/odd.fd is 262244 bytes" -- \
+	-b efi,variable-store="$tmp/vars.fd",firmware="$tmp/odd.fd"
+check "efi firmware that is no firmware" 1 1 'boot_loader.firmware' "$tmp/notes.txt" -- \
+	-b efi,variable-store="$tmp/vars.fd",firmware="$tmp/notes.txt"
+check "efi store that is not one" 1 1 'boot_loader.variable_store' "$tmp/notes.txt is not a UEFI variable store" -- \
+	-b efi,variable-store="$tmp/notes.txt,$fw"
+check "efi firmware volume as store" 1 1 "$tmp/code-as-vars.fd is not a UEFI variable store" -- \
+	-b efi,variable-store="$tmp/code-as-vars.fd,$fw"
+check "efi create keeps an existing non-store" 1 1 "$tmp/notes.txt is not a UEFI variable store" -- \
+	-b efi,variable-store="$tmp/notes.txt,create,$fw"
+check "efi read-only store" 1 1 'boot_loader.variable_store' "$tmp/ro-vars.fd is read-only" -- \
+	-b efi,variable-store="$tmp/ro-vars.fd,$fw"
+check "efi missing store" 1 1 'boot_loader.variable_store' "$tmp/none.fd: No such file" -- \
+	-b efi,variable-store="$tmp/none.fd,$fw"
+check "efi two bad files, two lines" 1 2 'boot_loader.firmware' 'boot_loader.variable_store' -- \
+	-b efi,variable-store="$tmp/notes.txt",firmware="$tmp/odd.fd"
+if [ "$(sums)" = "$before" ] && [ ! -e "$tmp/none.fd" ]; then
+	passed=$((passed + 1)); echo "ok - efi errors changed no file"
+else
+	failed=$((failed + 1)); echo "not ok - efi errors changed or created a file"
+fi
 check "macos boot loader" 2 1 'macos' 'not on Linux' -- -b macos,machineIdentifierPath=/x
 check "unknown boot loader" 2 1 'unknown boot loader "grub"' -- -b grub
 check "linux without kernel" 2 1 'linux needs kernel=PATH' -- -b linux,initrd=/x
