@@ -34,6 +34,13 @@ if cmp -s -n "$keep" "$fwv" "$B/tests/direct/vmkit-testfw-vars.fd" &&
 else
     t_fail firmware-store-file "store $fwv does not hold exactly the guest's flash writes"
 fi
+# The same through the CLI (efi,variable-store=,firmware=).
+cp "$B/tests/direct/vmkit-testfw-vars.fd" "$fwv"
+log="$VMK_LOGDIR/direct-cli-firmware.log"
+timeout 120 "$VMKIT" --memory 64 --bootloader "efi,variable-store=$fwv,firmware=$FWC" --device serial,stdio \
+    </dev/null >"$log" 2>&1
+echo "rc=$?" >>"$log"
+t_expect cli-firmware "$log" "TAP ok table-loader" "TAP ok flash-program-alt" "TAP done [1-9][0-9]* 0" "^rc=0$"
 rm -f "$fwv" "$fwv.vmkit-tmp"
 exit 0
 fi
@@ -215,5 +222,12 @@ if cmp -s -n "$keep" "$fwv" "$B/tests/direct/vmkit-testfw-vars.fd" &&
 else
     t_fail firmware-store-file "store $fwv does not hold exactly the guest's flash writes"
 fi
+# The same through the CLI (efi,variable-store=,firmware=).
+cp "$B/tests/direct/vmkit-testfw-vars.fd" "$fwv"
+log="$VMK_LOGDIR/direct-cli-firmware.log"
+timeout 120 "$VMKIT" --memory 64 --bootloader "efi,variable-store=$fwv,firmware=$FWC" --device serial,stdio \
+    </dev/null >"$log" 2>&1
+echo "rc=$?" >>"$log"
+t_expect cli-firmware "$log" "TAP ok table-loader" "TAP ok flash-program-alt" "TAP done [1-9][0-9]* 0" "^rc=0$"
 rm -f "$fwv" "$fwv.vmkit-tmp"
 exit 0
