@@ -14,35 +14,7 @@ VMKIT=$B/vmkit
 
 if [ ! -c /dev/kvm ]; then
     t_fail direct-kvm "/dev/kvm is missing: the direct tier cannot run"
-    # The test guest as the firmware of the EFI boot loader (tests/direct/fwstub.S,
-# tests_firmware.c): fw_cfg, the ACPI table-loader, CFI flash and CMOS from
-# inside; then the variable store file must hold exactly the guest's flash
-# writes (its last sector erased, last byte 0x5a) and nothing else.
-FWC=$B/tests/direct/vmkit-testfw-code.fd
-fwv=$(mktemp /tmp/vmkit-testfw-vars.XXXXXX)
-cp "$B/tests/direct/vmkit-testfw-vars.fd" "$fwv"
-log="$VMK_LOGDIR/direct-firmware.log"
-timeout 120 "$API" --efi "$fwv" --firmware "$FWC" --memory 64 --timeout 60 >"$log" 2>&1
-echo "rc=$?" >>"$log"
-tap_clean firmware "TAP ok table-loader" "TAP ok flash-erase" "TAP ok cmos-memory-size" "stop-reason guest-poweroff"
-size=$(stat -c %s "$fwv")
-keep=$((size - 4096))
-if cmp -s -n "$keep" "$fwv" "$B/tests/direct/vmkit-testfw-vars.fd" &&
-    [ "$(tail -c 4096 "$fwv" | head -c 4095 | tr -d '\377' | wc -c)" = 0 ] &&
-    [ "$(tail -c 1 "$fwv" | od -An -tx1 | tr -d ' ')" = 5a ]; then
-    t_pass firmware-store-file
-else
-    t_fail firmware-store-file "store $fwv does not hold exactly the guest's flash writes"
-fi
-# The same through the CLI (efi,variable-store=,firmware=).
-cp "$B/tests/direct/vmkit-testfw-vars.fd" "$fwv"
-log="$VMK_LOGDIR/direct-cli-firmware.log"
-timeout 120 "$VMKIT" --memory 64 --bootloader "efi,variable-store=$fwv,firmware=$FWC" --device serial,stdio \
-    </dev/null >"$log" 2>&1
-echo "rc=$?" >>"$log"
-t_expect cli-firmware "$log" "TAP ok table-loader" "TAP ok flash-program-alt" "TAP done [1-9][0-9]* 0" "^rc=0$"
-rm -f "$fwv" "$fwv.vmkit-tmp"
-exit 0
+    exit 0
 fi
 
 # guest NAME [api options...] -- CMDLINE: boots the test guest, judges its TAP output.
