@@ -45,7 +45,7 @@ static bool has_code(const vmk_error *e, vmk_error_code code, const char *in_mes
 static void expect_refused(vmk_storage_attachment *a, vmk_error *err, vmk_error_code code, const char *want,
 			   const char *name)
 {
-	CHECK(!a && has_code(err, code, want), name);
+	CHECK(!a && has_code(err, code, want), "%s", name);
 	if (!has_code(err, code, want))
 		printf("# got: %s\n", err ? vmk_error_get_message(err) : "(no error)");
 	vmk_storage_attachment_free(a);
@@ -244,16 +244,16 @@ static void test_backend(enum disk_engine engine, vmk_disk_caching_mode cache, c
 
 	d = open_dev(vmk_block_device_attachment_new(loop_path, false, NULL), true, engine, cache, NULL);
 	snprintf(name, sizeof(name), "%s: open, size %u", what, FILE_SIZE);
-	CHECK(d && disk_size(d) == FILE_SIZE, name);
+	CHECK(d && disk_size(d) == FILE_SIZE, "%s", name);
 	if (!d)
 		goto out;
 	snprintf(name, sizeof(name), "%s: reads the file's bytes", what);
 	CHECK(rw(d, DISK_READ, 0, back, mib) == 0 && matches_pattern(back, 0, mib) &&
 		  rw(d, DISK_READ, FILE_SIZE - mib, back, mib) == 0 &&
 		  matches_pattern(back, FILE_SIZE - mib, mib),
-	      name);
+	      "%s", name);
 	snprintf(name, sizeof(name), "%s: read past the end refused", what);
-	CHECK(rw(d, DISK_READ, FILE_SIZE - 512, back, 1024) == -EINVAL, name);
+	CHECK(rw(d, DISK_READ, FILE_SIZE - 512, back, 1024) == -EINVAL, "%s", name);
 
 	for (size_t i = 0; i < mib; i++)
 		buf[i] = (uint8_t)~pattern(i);
@@ -261,18 +261,18 @@ static void test_backend(enum disk_engine engine, vmk_disk_caching_mode cache, c
 	snprintf(name, sizeof(name), "%s: a write reaches the file after a flush", what);
 	CHECK(rw(d, DISK_WRITE, mib, buf, mib) == 0 && run(d, &io) == 0 && file_has(mib, buf, mib) &&
 		  rw(d, DISK_READ, mib, back, mib) == 0 && memcmp(back, buf, mib) == 0,
-	      name);
+	      "%s", name);
 	io = (struct disk_io){.op = DISK_WRITE_ZEROES, .offset = mib, .len = mib / 2};
 	snprintf(name, sizeof(name), "%s: write zeroes (block device path) reads zeros", what);
 	CHECK(run(d, &io) == 0 && rw(d, DISK_READ, mib, back, mib) == 0 && all(back, mib / 2, 0) &&
 		  memcmp(back + mib / 2, buf + mib / 2, mib / 2) == 0,
-	      name);
+	      "%s", name);
 	io = (struct disk_io){.op = DISK_WRITE_ZEROES, .offset = 2 * mib, .len = mib, .may_unmap = true};
 	snprintf(name, sizeof(name), "%s: write zeroes with unmap reads zeros", what);
-	CHECK(run(d, &io) == 0 && rw(d, DISK_READ, 2 * mib, back, mib) == 0 && all(back, mib, 0), name);
+	CHECK(run(d, &io) == 0 && rw(d, DISK_READ, 2 * mib, back, mib) == 0 && all(back, mib, 0), "%s", name);
 	io = (struct disk_io){.op = DISK_DISCARD, .offset = 3 * mib, .len = mib};
 	snprintf(name, sizeof(name), "%s: discard (BLKDISCARD) succeeds", what);
-	CHECK(run(d, &io) == 0, name);
+	CHECK(run(d, &io) == 0, "%s", name);
 	disk_close(d);
 out:
 	free(buf);

@@ -99,7 +99,7 @@ static void expect_one(vmk_config *cfg, vmk_error_code code, const char *field, 
 	CHECK(!ok && count_errors(err) == 1 && vmk_error_get_code(err) == code &&
 		  strcmp(vmk_error_get_field(err), field) == 0 &&
 		  (!in_message || strstr(vmk_error_get_message(err), in_message)),
-	      label);
+	      "%s", label);
 	if (err && (count_errors(err) != 1 || vmk_error_get_code(err) != code))
 		for (const vmk_error *e = err; e; e = vmk_error_next(e))
 			printf("# got %s: %s\n", vmk_error_code_name(vmk_error_get_code(e)),

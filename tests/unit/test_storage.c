@@ -64,7 +64,7 @@ static bool has_code(const vmk_error *e, vmk_error_code code, const char *in_mes
 static void expect_refused(vmk_storage_attachment *a, vmk_error *err, vmk_error_code code, const char *want,
 			   const char *name)
 {
-	CHECK(!a && has_code(err, code, want), name);
+	CHECK(!a && has_code(err, code, want), "%s", name);
 	if (!has_code(err, code, want))
 		printf("# got: %s\n", vmk_error_get_message(err));
 	vmk_storage_attachment_free(a);
@@ -248,7 +248,7 @@ static void test_backend(enum disk_engine engine, vmk_disk_caching_mode cache, c
 	make_file(path, size, 0xaa);
 	d = open_disk(path, false, cache, engine, NULL);
 	snprintf(name, sizeof(name), "%s: open", what);
-	CHECK(d && disk_size(d) == size, name);
+	CHECK(d && disk_size(d) == size, "%s", name);
 	if (!d)
 		return;
 	for (size_t i = 0; i < (1 << 20); i++)
@@ -256,32 +256,32 @@ static void test_backend(enum disk_engine engine, vmk_disk_caching_mode cache, c
 	snprintf(name, sizeof(name), "%s: write then read back 1 MiB", what);
 	CHECK(rw(d, DISK_WRITE, 1 << 20, buf, 1 << 20) == 0 &&
 		  rw(d, DISK_READ, 1 << 20, back, 1 << 20) == 0 && memcmp(buf, back, 1 << 20) == 0,
-	      name);
+	      "%s", name);
 	io = (struct disk_io){.op = DISK_FLUSH};
 	snprintf(name, sizeof(name), "%s: flush", what);
-	CHECK(run(d, &io) == 0, name);
+	CHECK(run(d, &io) == 0, "%s", name);
 	snprintf(name, sizeof(name), "%s: read past the end refused", what);
-	CHECK(rw(d, DISK_READ, size - 512, back, 1024) == -EINVAL, name);
+	CHECK(rw(d, DISK_READ, size - 512, back, 1024) == -EINVAL, "%s", name);
 
 	before = blocks(path);
 	io = (struct disk_io){.op = DISK_DISCARD, .offset = 0, .len = 1 << 20};
 	snprintf(name, sizeof(name), "%s: discard frees blocks and reads zeros", what);
 	CHECK(run(d, &io) == 0 && blocks(path) <= before - 2048 && rw(d, DISK_READ, 0, back, 1 << 20) == 0 &&
 		  all(back, 1 << 20, 0),
-	      name);
+	      "%s", name);
 	io = (struct disk_io){.op = DISK_WRITE_ZEROES, .offset = 1 << 20, .len = 512 * 1024};
 	snprintf(name, sizeof(name), "%s: write zeroes keeps blocks", what);
 	before = blocks(path);
 	CHECK(run(d, &io) == 0 && blocks(path) >= before - 8 &&
 		  rw(d, DISK_READ, 1 << 20, back, 1 << 20) == 0 && all(back, 512 * 1024, 0) &&
 		  memcmp(back + 512 * 1024, buf + 512 * 1024, 512 * 1024) == 0,
-	      name);
+	      "%s", name);
 	io = (struct disk_io){.op = DISK_WRITE_ZEROES, .offset = 2 << 20, .len = 1 << 20, .may_unmap = true};
 	snprintf(name, sizeof(name), "%s: write zeroes with unmap frees blocks", what);
 	before = blocks(path);
 	CHECK(run(d, &io) == 0 && blocks(path) <= before - 2048 &&
 		  rw(d, DISK_READ, 2 << 20, back, 1 << 20) == 0 && all(back, 1 << 20, 0),
-	      name);
+	      "%s", name);
 	disk_close(d);
 	free(buf);
 	free(back);
