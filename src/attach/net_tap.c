@@ -3,10 +3,19 @@
  * carries the virtio-net header (IFF_VNET_HDR, 12 bytes), so checksum and
  * segmentation offloads pass through untouched. Frames go through the I/O
  * thread, or, while vhost-net has the fd (vhost_handover), through the
- * kernel without us. */
+ * kernel without us.
+ *
+ * The interface's removal is seen on a route netlink socket (RTM_DELLINK
+ * for its index): while vhost-net reads the TAP we do not, and the wakeup
+ * the TAP gives on removal is a readable one, which an fd watched for
+ * nothing else never reports. Reads and writes failing with EBADFD stay as
+ * the fallback. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_bridge.h>
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -27,11 +36,12 @@
 
 struct net_tap {
 	struct net_backend be;
-	int fd;
+	int fd, nl_fd;
+	unsigned ifindex;
 	char ifname[IFNAMSIZ];
 	struct evloop *io;
 	struct net_backend_client client;
-	bool watching, paused, down, kernel;
+	bool watching, nl_watching, paused, down, kernel;
 	size_t pending;
 	uint8_t buf[TAP_BUF];
 };
@@ -45,6 +55,9 @@ static void disconnect(struct net_tap *t)
 	if (t->watching)
 		evloop_del_fd(t->io, t->fd);
 	t->watching = false;
+	if (t->nl_watching)
+		evloop_del_fd(t->io, t->nl_fd);
+	t->nl_watching = false;
 	if (t->client.link_changed)
 		t->client.link_changed(t->client.ctx, false);
 }
@@ -90,6 +103,36 @@ static void tap_event(void *ctx, uint32_t events)
 		disconnect(t);
 }
 
+/* Link notifications: only the deletion of our interface matters. A port
+ * leaving a bridge is announced with family AF_BRIDGE and is not one. */
+static void nl_event(void *ctx, uint32_t events)
+{
+	struct net_tap *t = ctx;
+	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+	(void)events;
+
+	for (int budget = 64; budget > 0 && !t->down; budget--) {
+		ssize_t n = recv(t->nl_fd, buf, sizeof(buf), 0);
+		if (n < 0) {
+			/* Lost notifications (ENOBUFS): ask the TAP itself. */
+			struct ifreq ifr;
+			if (errno == ENOBUFS && ioctl(t->fd, TUNGETIFF, &ifr) < 0 && errno == EBADFD)
+				disconnect(t);
+			return;
+		}
+		int len = (int)n;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+			if (h->nlmsg_type != RTM_DELLINK ||
+			    h->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg)))
+				continue;
+			const struct ifinfomsg *ifi = NLMSG_DATA(h);
+			if (ifi->ifi_family != AF_BRIDGE && ifi->ifi_index > 0 &&
+			    (unsigned)ifi->ifi_index == t->ifindex)
+				disconnect(t);
+		}
+	}
+}
+
 static int tap_start(struct net_backend *be, struct evloop *io, const struct net_backend_client *client)
 {
 	struct net_tap *t = (struct net_tap *)be;
@@ -99,6 +142,8 @@ static int tap_start(struct net_backend *be, struct evloop *io, const struct net
 	t->client = *client;
 	r = evloop_add_fd(io, t->fd, EPOLLIN, tap_event, t);
 	t->watching = r == 0;
+	if (r == 0 && t->nl_fd >= 0)
+		t->nl_watching = evloop_add_fd(io, t->nl_fd, EPOLLIN, nl_event, t) == 0;
 	return r;
 }
 
@@ -171,12 +216,17 @@ static void tap_stop(struct net_backend *be)
 	if (t->watching)
 		evloop_del_fd(t->io, t->fd);
 	t->watching = false;
+	if (t->nl_watching)
+		evloop_del_fd(t->io, t->nl_fd);
+	t->nl_watching = false;
 }
 
 static void tap_destroy(struct net_backend *be)
 {
 	struct net_tap *t = (struct net_tap *)be;
 
+	if (t->nl_fd >= 0)
+		close(t->nl_fd);
 	close(t->fd);
 	free(t);
 }
@@ -243,6 +293,7 @@ struct net_backend *net_tap_open(const struct vmk_network_attachment *a, const c
 		vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, field, "%s: out of memory", field);
 		return NULL;
 	}
+	t->nl_fd = -1;
 	t->fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	if (t->fd < 0) {
 		vmk_set_errno(err, VMK_ERR_NETWORK_ATTACHMENT, field, errno, "%s: cannot open /dev/net/tun",
@@ -280,6 +331,13 @@ struct net_backend *net_tap_open(const struct vmk_network_attachment *a, const c
 	}
 	if (bridge && !add_to_bridge(t, a->ifname, field, err))
 		goto fail;
+	t->ifindex = if_nametoindex(t->ifname);
+	t->nl_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
+	if (t->nl_fd >= 0 && (!t->ifindex || bind(t->nl_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)) {
+		close(t->nl_fd); /* removal is then only seen through the TAP's own fd */
+		t->nl_fd = -1;
+	}
 	t->be = (struct net_backend){.ops = &tap_ops, .vnet_hdr = true, .mtu = 1500};
 	return &t->be;
 fail:
