@@ -212,10 +212,12 @@ void virtq_push_batch(struct virtq *q, const uint16_t *heads, const uint32_t *wr
 
 void virtq_unpop(struct virtq *q, unsigned n)
 {
+	/* avail_event stays where the pops left it, past every entry seen: the
+	 * driver kicks once it publishes more, which is what a device short of
+	 * buffers waits for. Lowering it to last_avail would name an index the
+	 * driver already passed, so vring_need_event() would never fire again
+	 * and the queue would stall for good. */
 	q->last_avail = (uint16_t)(q->last_avail - n);
-	/* avail_event moved past these at pop: the driver must kick for them. */
-	if (q->event_idx && q->used)
-		st16(q->used + 4 + 8u * q->size, q->last_avail);
 }
 
 void virtq_set_notification(struct virtq *q, bool enable)

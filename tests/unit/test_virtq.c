@@ -164,6 +164,16 @@ int main(void)
 	pop_one();
 	virtq_push(&q, 0, 0);
 	CHECK(!virtq_should_notify(&q), "no interrupt before used_event is passed");
+	/* A device short of buffers gives them back: the driver must still kick
+	 * when it adds more (vring_need_event(avail_event, new, old) with old =
+	 * the index it had published). */
+	set_desc(DESC, 1, DATA, 16, VIRTQ_DESC_F_WRITE, 0);
+	publish(0);
+	publish(1);
+	CHECK(pop_one() == 1 && pop_one() == 1 && pop_one() == 0, "two buffers popped");
+	virtq_unpop(&q, 2);
+	CHECK(*avail_event == 4, "unpop leaves avail_event past what the driver published (%u)", *avail_event);
+	CHECK(pop_one() == 1 && e.head == 0 && pop_one() == 1 && e.head == 1, "given-back buffers pop again");
 
 	uint8_t a[4] = {1, 2, 3, 4}, b[6] = {0}, out[5];
 	struct iovec iov[2] = {{a, 4}, {b, 6}};
