@@ -172,7 +172,8 @@ int main(void)
 	publish(1);
 	CHECK(pop_one() == 1 && pop_one() == 1 && pop_one() == 0, "two buffers popped");
 	virtq_unpop(&q, 2);
-	CHECK(*avail_event == 4, "unpop leaves avail_event past what the driver published (%u)", *avail_event);
+	CHECK(*avail_event == 4, "unpop leaves avail_event past what the driver published (%u)",
+	      *avail_event);
 	CHECK(pop_one() == 1 && e.head == 0 && pop_one() == 1 && e.head == 1, "given-back buffers pop again");
 
 	uint8_t a[4] = {1, 2, 3, 4}, b[6] = {0}, out[5];
