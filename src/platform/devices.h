@@ -14,7 +14,8 @@ struct rtc *rtc_new(struct bus *pio, const struct platform_hooks *hooks, uint64_
 void rtc_free(struct rtc *rtc);
 
 /* i8042 keyboard controller at 0x60/0x64: self test, command byte, reset
- * line (command 0xfe). No keyboard attached. */
+ * line (command 0xfe), a PS/2 keyboard that answers commands (no keys are
+ * ever pressed), no mouse. */
 struct i8042;
 struct i8042 *i8042_new(struct bus *pio, const struct platform_hooks *hooks);
 void i8042_free(struct i8042 *k);

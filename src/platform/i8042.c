@@ -1,8 +1,11 @@
 /* Intel 8042 keyboard controller at ports 0x60/0x64 (IBM PC/AT Technical
- * Reference, "Keyboard Controller"), with no keyboard and no mouse plugged
- * in: bytes sent to either device come back as 0xfe with the time-out
- * status bit, which is what a real controller reports for an empty port
- * and lets Linux's atkbd and psmouse give up at once instead of waiting. */
+ * Reference, "Keyboard Controller") with a PS/2 keyboard that answers
+ * commands but never has a key pressed, and no mouse: bytes sent to the
+ * mouse come back as 0xfe with the time-out status bit, which is what a
+ * real controller reports for an empty port (Linux's psmouse gives up at
+ * once). The keyboard is there because firmware does not give up at once:
+ * OVMF's PS/2 driver waits a full time-out for every reply an absent
+ * keyboard never sends, about 4.5 s of polling port 0x64 per boot. */
 #include "platform/devices.h"
 
 #include <pthread.h>
@@ -29,6 +32,11 @@
 #define OUT_RESET 0x01
 
 #define NACK 0xfe
+#define ACK  0xfa
+#define QLEN 16
+
+/* Replies to a keyboard command that takes a parameter byte next. */
+enum kbd_param { KP_NONE, KP_LEDS, KP_TYPEMATIC, KP_SCANSET };
 
 struct i8042 {
 	pthread_mutex_t lock;
@@ -36,8 +44,14 @@ struct i8042 {
 	uint8_t status;
 	uint8_t ctr;
 	uint8_t outport;
-	uint8_t obuf;
+	uint8_t obuf;	 /* last byte handed to the guest (read again when empty) */
 	uint8_t pending; /* command waiting for its data byte, or 0 */
+	/* Bytes waiting behind obuf, with the status flags each goes out with:
+	 * a keyboard reply can be several bytes. */
+	uint8_t q[QLEN], qflags[QLEN];
+	unsigned qhead, qlen;
+	enum kbd_param kparam;
+	uint8_t scanset;
 	int irq_kb;
 	int irq_ms;
 };
@@ -59,10 +73,86 @@ static void update_irq(struct i8042 *k)
 	set_line(k, I8042_IRQ_MS, &k->irq_ms, full && aux && (k->ctr & CTR_AUXINT));
 }
 
+static void load_next(struct i8042 *k)
+{
+	if (k->status & STS_OBF || !k->qlen)
+		return;
+	k->obuf = k->q[k->qhead];
+	k->status = (uint8_t)((k->status & ~(STS_AUX | STS_TIMEOUT)) | STS_OBF | k->qflags[k->qhead]);
+	k->qhead = (k->qhead + 1) % QLEN;
+	k->qlen--;
+}
+
+/* Queues a byte for the guest; it reaches the output buffer once the
+ * bytes before it have been read. A full queue drops the byte, as a
+ * controller that is never read would. */
 static void put_byte(struct i8042 *k, uint8_t v, uint8_t flags)
 {
-	k->obuf = v;
-	k->status = (uint8_t)((k->status & ~(STS_AUX | STS_TIMEOUT)) | STS_OBF | flags);
+	if (k->qlen < QLEN) {
+		unsigned i = (k->qhead + k->qlen++) % QLEN;
+		k->q[i] = v;
+		k->qflags[i] = flags;
+	}
+	load_next(k);
+}
+
+/* Scan code set numbers as the keyboard reports them through the
+ * controller's translation (command byte bit 6) and without it. */
+static uint8_t scanset_id(const struct i8042 *k)
+{
+	static const uint8_t xlat[4] = {0, 0x43, 0x41, 0x3f};
+	return (k->ctr & 0x40) ? xlat[k->scanset & 3] : k->scanset;
+}
+
+/* A byte for the keyboard (port 0x60 with no controller command pending). */
+static void keyboard(struct i8042 *k, uint8_t v)
+{
+	enum kbd_param p = k->kparam;
+	k->kparam = KP_NONE;
+	if (p == KP_SCANSET && v == 0) {
+		put_byte(k, ACK, 0);
+		put_byte(k, scanset_id(k), 0);
+		return;
+	}
+	if (p == KP_SCANSET && v <= 3)
+		k->scanset = v;
+	if (p != KP_NONE) {
+		put_byte(k, ACK, 0);
+		return;
+	}
+	switch (v) {
+	case 0xff: /* reset: ACK, then the self test passed */
+		k->scanset = 2;
+		put_byte(k, ACK, 0);
+		put_byte(k, 0xaa, 0);
+		break;
+	case 0xf2: /* identify: an MF2 keyboard */
+		put_byte(k, ACK, 0);
+		put_byte(k, 0xab, 0);
+		put_byte(k, (k->ctr & 0x40) ? 0x41 : 0x83, 0);
+		break;
+	case 0xee: /* echo */
+		put_byte(k, 0xee, 0);
+		break;
+	case 0xed:
+	case 0xf3:
+	case 0xf0:
+		k->kparam = v == 0xed ? KP_LEDS : v == 0xf3 ? KP_TYPEMATIC : KP_SCANSET;
+		put_byte(k, ACK, 0);
+		break;
+	case 0xf4: /* enable, disable, defaults, resend...: nothing to change */
+	case 0xf5:
+	case 0xf6:
+	case 0xf7:
+	case 0xf8:
+	case 0xf9:
+	case 0xfa:
+		put_byte(k, ACK, 0);
+		break;
+	default:
+		put_byte(k, NACK, 0);
+		break;
+	}
 }
 
 static void reset(struct i8042 *k)
@@ -142,7 +232,7 @@ static void data(struct i8042 *k, uint8_t v)
 		put_byte(k, NACK, STS_AUX | STS_TIMEOUT);
 		break;
 	default:
-		put_byte(k, NACK, STS_TIMEOUT);
+		keyboard(k, v);
 		break;
 	}
 }
@@ -155,6 +245,11 @@ static void io_read(struct i8042 *k, unsigned port, uint8_t *d, unsigned size)
 	if (port == 0) {
 		d[0] = k->obuf;
 		k->status &= (uint8_t) ~(STS_OBF | STS_AUX | STS_TIMEOUT);
+		/* The next queued byte comes with a fresh edge on its IRQ
+		 * line: the ISA lines are edge-triggered at the IOAPIC. */
+		set_line(k, I8042_IRQ_KB, &k->irq_kb, 0);
+		set_line(k, I8042_IRQ_MS, &k->irq_ms, 0);
+		load_next(k);
 	} else {
 		d[0] = k->status;
 	}
@@ -217,6 +312,7 @@ struct i8042 *i8042_new(struct bus *pio, const struct platform_hooks *hooks)
 	k->hooks = *hooks;
 	k->status = STS_CMD | STS_UNLOCKED;
 	k->ctr = CTR_KBDINT | CTR_AUXINT;
+	k->scanset = 2;
 	k->outport = 0xcf; /* reset and A20 lines high, the rest as a real 8042 reads */
 
 	/* Two one-byte ranges: 0x61 is port B of the PIT speaker logic. */

@@ -220,10 +220,46 @@ static void test_i8042(void)
 	out(0x64, 1, 0x20);
 	CHECK(in(0x60, 1) == 0x45, "command byte round trip");
 	irq_level[1] = 0;
-	out(0x60, 1, 0xff); /* reset the (absent) keyboard */
-	CHECK(in(0x64, 1) & 0x40, "absent keyboard: time-out status");
+	out(0x60, 1, 0xff); /* reset the keyboard */
+	CHECK((in(0x64, 1) & 0x41) == 0x01, "keyboard reply waiting, no time-out");
 	CHECK(irq_level[1] == 1, "IRQ 1 raised for the reply");
-	CHECK(in(0x60, 1) == 0xfe && irq_level[1] == 0, "reply 0xfe, IRQ 1 lowered when read");
+	unsigned calls = irq_calls;
+	CHECK(in(0x60, 1) == 0xfa, "reset: ACK");
+	CHECK(irq_level[1] == 1 && irq_calls == calls + 2,
+	      "IRQ 1 lowered and raised again: an edge for the next byte");
+	CHECK(in(0x60, 1) == 0xaa && irq_level[1] == 0 && !(in(0x64, 1) & 1),
+	      "then self test passed, IRQ 1 lowered");
+	uint8_t id[3];
+	out(0x60, 1, 0xf2);
+	for (int i = 0; i < 3; i++)
+		id[i] = (uint8_t)in(0x60, 1);
+	CHECK(id[0] == 0xfa && id[1] == 0xab && id[2] == 0x41,
+	      "identify, translated (command byte 0x45): ab 41");
+	out(0x64, 1, 0x60);
+	out(0x60, 1, 0x05);
+	out(0x60, 1, 0xf2);
+	for (int i = 0; i < 3; i++)
+		id[i] = (uint8_t)in(0x60, 1);
+	CHECK(id[0] == 0xfa && id[1] == 0xab && id[2] == 0x83,
+	      "identify, untranslated: MF2 keyboard (ab 83)");
+	out(0x60, 1, 0xed);
+	CHECK(in(0x60, 1) == 0xfa, "set LEDs: ACK");
+	out(0x60, 1, 0x07);
+	CHECK(in(0x60, 1) == 0xfa, "... and its parameter: ACK");
+	out(0x60, 1, 0xf0);
+	out(0x60, 1, 0x00);
+	uint8_t s[3];
+	for (int i = 0; i < 3; i++)
+		s[i] = (uint8_t)in(0x60, 1);
+	CHECK(s[0] == 0xfa && s[1] == 0xfa && s[2] == 2, "get scan code set: 2");
+	out(0x60, 1, 0xf4);
+	CHECK(in(0x60, 1) == 0xfa && !(in(0x64, 1) & 1), "enable: ACK, nothing else queued");
+	out(0x60, 1, 0x12);
+	CHECK(in(0x60, 1) == 0xfe, "unknown command: 0xfe");
+	out(0x64, 1, 0xd4);
+	out(0x60, 1, 0xff);
+	CHECK((in(0x64, 1) & 0x61) == 0x61 && in(0x60, 1) == 0xfe,
+	      "absent mouse: 0xfe with time-out and AUX status");
 	out(0x64, 1, 0xd3);
 	out(0x60, 1, 0x5a);
 	CHECK((in(0x64, 1) & 0x21) == 0x21 && in(0x60, 1) == 0x5a, "AUX loopback");
