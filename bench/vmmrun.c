@@ -1,17 +1,20 @@
 /* vmmrun: runs a VMM and measures it from the outside, for bench/boot.sh and bench/exits.sh.
  *
- *   vmmrun [-o LOG] [-g GUEST_MIB] [-m NAME=TEXT]... [-s NAME]... [-t SEC] -- CMD [ARG...]
+ *   vmmrun [-o LOG] [-e ERRLOG] [-g GUEST_MIB] [-m NAME=TEXT]... [-s NAME]... [-k NAME]
+ *          [-t SEC] -- CMD [ARG...]
  *
  * CMD runs with stdin from /dev/null and stdout+stderr into a pipe that vmmrun reads line by
- * line (copied to LOG when given). For each -m marker, the first line containing TEXT gets a
+ * line (copied to LOG when given); -e sends stderr to ERRLOG instead, so the first byte on
+ * the pipe is the guest's (first_ms: the console's first output, e.g. firmware's). For each -m marker, the first line containing TEXT gets a
  * timestamp, in ms since just before fork(). When a -s marker is seen, vmmrun samples
  * /proc/PID: VmRSS, VmHWM, and the RSS of the guest-RAM mapping (the mapping whose size is
  * GUEST_MIB MiB; failing that, the largest mapping at least that big). The last sample that
- * found the mapping is reported. -t kills CMD (SIGKILL) after SEC seconds.
+ * found the mapping is reported. -k kills CMD (SIGKILL) when marker NAME is seen (a guest that
+ * never powers off, e.g. firmware at its shell). -t kills CMD (SIGKILL) after SEC seconds.
  *
  * Prints one line on stdout:
  *   VMMRUN rc=N exit_ms=F user_us=N sys_us=N maxrss_kb=N guest_rss_kb=N vmrss_kb=N hwm_kb=N
- *          sampled=NAME mark_NAME=F ...
+ *          sampled=NAME first_ms=F mark_NAME=F ...
  * rc is the exit status (128+signal when killed); a marker never seen is -1.
  */
 #define _GNU_SOURCE
@@ -38,7 +41,7 @@ static double now_ms(void)
 	return (t.tv_sec - t0.tv_sec) * 1e3 + (t.tv_nsec - t0.tv_nsec) / 1e6;
 }
 
-static struct { char *name, *text; double at; int sample; } marks[MAXM];
+static struct { char *name, *text; double at; int sample, kill; } marks[MAXM];
 static int nmarks;
 static long guest_kb = -1, vmrss_kb = -1, hwm_kb = -1, guest_mib;
 static const char *sampled = "none";
@@ -100,18 +103,21 @@ static void sample(pid_t pid, const char *name)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: vmmrun [-o LOG] [-g GUEST_MIB] [-m NAME=TEXT]... [-s NAME]... [-t SEC] -- CMD...\n");
+	fprintf(stderr, "usage: vmmrun [-o LOG] [-e ERRLOG] [-g GUEST_MIB] [-m NAME=TEXT]... [-s NAME]... [-k NAME] "
+			"[-t SEC] -- CMD...\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	const char *logpath = NULL;
+	const char *logpath = NULL, *errpath = NULL;
+	double first = -1;
 	double timeout_s = 0;
 	int c;
-	while ((c = getopt(argc, argv, "+o:g:m:s:t:")) != -1) {
+	while ((c = getopt(argc, argv, "+o:e:g:m:s:k:t:")) != -1) {
 		switch (c) {
 		case 'o': logpath = optarg; break;
+		case 'e': errpath = optarg; break;
 		case 'g': guest_mib = atol(optarg); break;
 		case 't': timeout_s = atof(optarg); break;
 		case 'm': {
@@ -127,6 +133,11 @@ int main(int argc, char **argv)
 			for (int i = 0; i < nmarks; i++)
 				if (!strcmp(marks[i].name, optarg))
 					marks[i].sample = 1;
+			break;
+		case 'k':
+			for (int i = 0; i < nmarks; i++)
+				if (!strcmp(marks[i].name, optarg))
+					marks[i].kill = 1;
 			break;
 		default: usage();
 		}
@@ -146,7 +157,8 @@ int main(int argc, char **argv)
 		int nul = open("/dev/null", O_RDONLY);
 		dup2(nul, 0);
 		dup2(p[1], 1);
-		dup2(p[1], 2);
+		int err = errpath ? open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644) : -1;
+		dup2(err >= 0 ? err : p[1], 2);
 		execvp(argv[optind], argv + optind);
 		perror(argv[optind]);
 		_exit(127);
@@ -177,6 +189,8 @@ int main(int argc, char **argv)
 			n = 0;
 		}
 		double t = now_ms();
+		if (n > 0 && first < 0)
+			first = t;
 		if (log && n > 0)
 			fwrite(buf + len, 1, (size_t)n, log);
 		len += (size_t)n;
@@ -194,6 +208,8 @@ int main(int argc, char **argv)
 					marks[i].at = t;
 					if (marks[i].sample)
 						sample(pid, marks[i].name);
+					if (marks[i].kill)
+						kill(pid, SIGKILL);
 				}
 			if (!nl) {
 				start = buf + len;
@@ -216,6 +232,7 @@ int main(int argc, char **argv)
 	       rc, te, (long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec,
 	       (long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec, ru.ru_maxrss, guest_kb, vmrss_kb, hwm_kb,
 	       sampled);
+	printf(" first_ms=%.1f", first);
 	for (int i = 0; i < nmarks; i++)
 		printf(" mark_%s=%.1f", marks[i].name, marks[i].at);
 	printf("\n");

@@ -124,7 +124,8 @@ run nat-fwd nat_fwd
 V=/tmp/vmkit-vars-$$.fd; rm -f $V
 efi() { vmkit-api-test --efi $V --firmware $GUEST_DATA/OVMF_CODE_4M.fd \
     --vars-template $GUEST_DATA/OVMF_VARS_4M.fd --memory 256 --timeout 300 "$@"; }
-run efi-shell efi --send-after "Shell>=set VMKVAR vmkit-persisted" --send-after "Shell>=reset -s"
+run efi-shell efi --uuid 0badc0de-1234-4abc-8def-0123456789ab --send-after "Shell>=set VMKVAR vmkit-persisted" \
+    --send-after "Shell>=smbiosview -t 1" --send-after "Shell>=reset -s"
 run efi-vars efi --send-after "Shell>=set" --send-after "Shell>=reset -s"
 run cli-cpus vmkit --cpus 2 --memory 256 --bootloader "linux,kernel=$K,initrd=$I,cmdline=\"$C vmkit.test=cpus\"" --device serial,stdio
 exit 0
@@ -228,6 +229,9 @@ fi
 check iso "ISO-RO=1" "ISO-MOUNT=ok" "ISO-LABEL=VMKITISO" "ISO-MD5=$iso_md5" "VMKIT-TEST-EXIT=0" &&
     same_values iso HOST-ISO-BEFORE HOST-ISO-AFTER
 check efi-shell "UEFI Interactive Shell" "Shell>" "stop-reason guest-poweroff"
+# OVMF installed our SMBIOS tables: its shell's smbiosview reads Type 1 back.
+t_expect nested-efi-smbios "$VMK_LOGDIR/nested-efi-shell.log" "Manufacturer: vmkit" \
+    "ProductName: vmkit Virtual Machine" "SerialNumber: 0badc0de-1234-4abc-8def-0123456789ab"
 check efi-vars "VMKVAR .*= .*vmkit-persisted" "stop-reason guest-poweroff"
 check blk-id "BLK-SERIAL=vmkit-disk-0001" "BLK-SIZE=8192" "BLK-QUEUES=2" "VMKIT-TEST-EXIT=0"
 check cli-virtio "BLK-SERIAL=cli-disk" "BLK-QUEUES=1" "VMKIT-TEST-EXIT=0"
