@@ -12,7 +12,6 @@ BUILD=$(cd "${1:?build dir}" && pwd)
 
 "$ROOT/tools/guest/build-guest.sh" >/dev/null || { t_fail nested-guest-build; exit 0; }
 GD=$("$ROOT/tools/guest/build-guest.sh" --print-guest-dir)
-ovmf=$("$ROOT/tools/guest/fetch-ovmf.sh") || { t_fail nested-ovmf-fetch; exit 0; }
 
 # The script L1 runs. Each test's output is fenced so the host can judge it.
 l1=$(mktemp /tmp/vmkit-l1.XXXXXX.sh)
@@ -119,14 +118,6 @@ nat_fwd() {
     wait $vp; rc=$?; cat "$o"; rm -f "$o"; return $rc
 }
 run nat-fwd nat_fwd
-# Stock OVMF from flash: the EFI shell on the serial console, input, and a
-# non-volatile variable that survives into the next run through the store file.
-V=/tmp/vmkit-vars-$$.fd; rm -f $V
-efi() { vmkit-api-test --efi $V --firmware $GUEST_DATA/OVMF_CODE_4M.fd \
-    --vars-template $GUEST_DATA/OVMF_VARS_4M.fd --memory 256 --timeout 300 "$@"; }
-run efi-shell efi --uuid 0badc0de-1234-4abc-8def-0123456789ab --send-after "Shell>=set VMKVAR vmkit-persisted" \
-    --send-after "Shell>=smbiosview -t 1" --send-after "Shell>=reset -s"
-run efi-vars efi --send-after "Shell>=set" --send-after "Shell>=reset -s"
 run cli-cpus vmkit --cpus 2 --memory 256 --bootloader "linux,kernel=$K,initrd=$I,cmdline=\"$C vmkit.test=cpus\"" --device serial,stdio
 exit 0
 L1
@@ -136,7 +127,6 @@ log="$VMK_LOGDIR/nested.log"
 # holding a file of known content (xorriso, scripts/deps.sh).
 tg=$(mktemp -d /tmp/vmkit-tg.XXXXXX)
 truncate -s 4M "$tg/empty.img"
-install -m 0644 "$ovmf/OVMF_CODE_4M.fd" "$ovmf/OVMF_VARS_4M.fd" "$tg/"
 mkdir -p "$tg/isodir/vmkit"
 yes vmkit-iso-content | head -c 1000000 >"$tg/isodir/vmkit/data.bin"
 iso_md5=$(md5sum <"$tg/isodir/vmkit/data.bin" | cut -d' ' -f1)
@@ -157,7 +147,6 @@ else
     install -m 0644 "$BUILD/tests/direct/vmkit-testguest.bzimage" "$tg/"
     "$ROOT/tests/nested/run-l1.sh" --timeout 1500 "$l1" "$BUILD/vmkit" "$BUILD/tests/vmkit-api-test" "$tg/vmkit-testguest.bzimage" \
         "$tg/empty.img" "$tg/vmkit.iso" "$(command -v mke2fs)" "$(command -v debugfs)" \
-        "$tg/OVMF_CODE_4M.fd" "$tg/OVMF_VARS_4M.fd" \
         </dev/null >"$log" 2>&1
 fi
 rc=$?
@@ -228,11 +217,6 @@ else
 fi
 check iso "ISO-RO=1" "ISO-MOUNT=ok" "ISO-LABEL=VMKITISO" "ISO-MD5=$iso_md5" "VMKIT-TEST-EXIT=0" &&
     same_values iso HOST-ISO-BEFORE HOST-ISO-AFTER
-check efi-shell "UEFI Interactive Shell" "Shell>" "stop-reason guest-poweroff"
-# OVMF installed our SMBIOS tables: its shell's smbiosview reads Type 1 back.
-t_expect nested-efi-smbios "$VMK_LOGDIR/nested-efi-shell.log" "Manufacturer: vmkit" \
-    "ProductName: vmkit Virtual Machine" "SerialNumber: 0badc0de-1234-4abc-8def-0123456789ab"
-check efi-vars "VMKVAR .*= .*vmkit-persisted" "stop-reason guest-poweroff"
 check blk-id "BLK-SERIAL=vmkit-disk-0001" "BLK-SIZE=8192" "BLK-QUEUES=2" "VMKIT-TEST-EXIT=0"
 check cli-virtio "BLK-SERIAL=cli-disk" "BLK-QUEUES=1" "VMKIT-TEST-EXIT=0"
 check hvc0 "^HVC-42" "stop-reason guest-poweroff"
