@@ -16,10 +16,9 @@
 # (if that script exists); --no-iso measures firmware to the shell only.
 # --icount SHIFT (default 0): the outer QEMU runs with -icount shift=SHIFT, so L1's clock (and
 # every time measured here) advances 2^SHIFT ns per instruction it executes, plus real time when
-# idle. Why: L2's LAPIC timer (OVMF ticks every 10 ms) is then paced by work done, not by this
-# host's load; in real time, under load, a tick lands while OVMF's handler still has interrupts
-# off, which is what trips the outer QEMU's TCG abort (below) almost every boot. It also makes
-# the numbers independent of what else the host runs. --no-icount measures real time.
+# idle: the numbers no longer depend on what else this host runs (runs agree to a few ms). It
+# also keeps L2's LAPIC timer (OVMF ticks every 10 ms) paced by work done, which avoided the
+# outer QEMU's TCG abort before run-l1.sh had its shim. --no-icount measures real time.
 # --retries N (default 30): L1 attempts after the outer QEMU's TCG abort (tests/nested/run-l1.sh);
 # finished runs are kept on run-l1.sh's state disk and not redone.
 # Runs alternate (ABBA order) after one uncounted warm-up run per VMM; medians are reported,

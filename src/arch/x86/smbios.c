@@ -92,7 +92,7 @@ static void type0_bios(struct sb *b, const struct smbios_params *p)
 	s[0x05] = sb_str(b, p->version);
 	/* No BIOS image exists: segment and ROM size describe nothing. */
 	platform_put_le(s + 0x06, 2, 0xe800);
-	s[0x08] = sb_str(b, "11/24/2026");
+	s[0x08] = sb_str(b, "11/24/2026");     /* mm/dd/yyyy (required): when these tables were written */
 	platform_put_le(s + 0x0a, 8, 1u << 3); /* characteristics not supported */
 	s[0x13] = 1u << 4;		       /* byte 2 bit 4: a virtual machine */
 	s[0x16] = s[0x17] = 0xff;	       /* no embedded controller firmware */
