@@ -121,15 +121,20 @@ static void nl_event(void *ctx, uint32_t events)
 				disconnect(t);
 			return;
 		}
-		int len = (int)n;
-		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-			if (h->nlmsg_type != RTM_DELLINK ||
-			    h->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg)))
-				continue;
-			const struct ifinfomsg *ifi = NLMSG_DATA(h);
-			if (ifi->ifi_family != AF_BRIDGE && ifi->ifi_index > 0 &&
-			    (unsigned)ifi->ifi_index == t->ifindex)
-				disconnect(t);
+		/* Walked by hand: the NLMSG_OK/NEXT macros mix signed and unsigned. */
+		size_t len = (size_t)n, off = 0;
+		while (off < len && len - off >= sizeof(struct nlmsghdr)) {
+			const struct nlmsghdr *h = (const struct nlmsghdr *)(buf + off);
+			if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > len - off)
+				break;
+			if (h->nlmsg_type == RTM_DELLINK &&
+			    h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct ifinfomsg))) {
+				const struct ifinfomsg *ifi = NLMSG_DATA(h);
+				if (ifi->ifi_family != AF_BRIDGE && ifi->ifi_index > 0 &&
+				    (unsigned)ifi->ifi_index == t->ifindex)
+					disconnect(t);
+			}
+			off += NLMSG_ALIGN(h->nlmsg_len);
 		}
 	}
 }
