@@ -38,6 +38,7 @@ struct vq_state {
 	uint64_t desc, driver, device;
 	struct virtq q;
 	int kick_fd;
+	uint32_t kick_len; /* length the ioeventfd was registered with */
 	bool kick_watched;
 	bool external; /* kicks go to the device's own consumer (vhost), not kick_cb */
 	struct virtio_pci *t;
@@ -75,15 +76,24 @@ struct virtio_pci {
 	uint64_t notify_base; /* where the ioeventfds are registered, 0: none */
 };
 
+/* Length 0 matches a write of any size and lets KVM complete the notify on
+ * its fast MMIO path, without decoding the guest's instruction (as QEMU
+ * registers it); a KVM that refuses that gets the 16-bit notify the spec
+ * describes. Removal repeats the length that was registered. */
 static void ioeventfd(struct virtio_pci *t, unsigned q, uint64_t base, bool assign)
 {
 	struct kvm_ioeventfd io = {
 	    .addr = base + OFF_NOTIFY + (uint64_t)q * NOTIFY_MULT,
-	    .len = 2,
+	    .len = assign ? 0 : t->vqs[q].kick_len,
 	    .fd = t->vqs[q].kick_fd,
 	    .flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
 	};
-	ioctl(t->env.vm_fd, KVM_IOEVENTFD, &io);
+	if (ioctl(t->env.vm_fd, KVM_IOEVENTFD, &io) < 0 && assign) {
+		io.len = 2;
+		ioctl(t->env.vm_fd, KVM_IOEVENTFD, &io);
+	}
+	if (assign)
+		t->vqs[q].kick_len = io.len;
 }
 
 /* Follows BAR0 wherever the guest puts it (called with the lock held). */
