@@ -40,7 +40,12 @@ until grep -q VH-READY "$o"; do
     i=$((i + 1)); [ $i -lt 600 ] && kill -0 $vp 2>/dev/null || break
     sleep 1
 done
-busybox wget -q -O /tmp/up.bin http://10.10.0.2:8080/up.bin && echo "HOST-UP-MD5=$(md5sum </tmp/up.bin | cut -d' ' -f1)"
+# A few tries: right after the guest's driver re-init, L1's first neighbour
+# probe has been seen to go unanswered once under host load (then it works).
+for t in 1 2 3; do
+    busybox wget -q -O /tmp/up.bin http://10.10.0.2:8080/up.bin && { echo "HOST-UP-MD5=$(md5sum </tmp/up.bin | cut -d' ' -f1)"; break; }
+    echo "HOST-UP-TRY-$t=failed"; sleep 2
+done
 # The vhost worker, "vhost-<tid>" after the vmkit thread that took
 # ownership: a kernel thread (a thread of vmkit itself since Linux 6.4).
 k=
