@@ -31,3 +31,23 @@ t_absent() {
     fi
     t_pass "$1"
 }
+
+# Nested tier (tests/integration/nested*.sh): $log is the L1 console, each
+# test fenced by "=== BEGIN NAME" / "=== END NAME rc=N" (run() in the L1 script).
+# section NAME: the fenced output of one test.
+section() { tr -d '\r' <"$log" | awk -v n="$1" '$0=="=== BEGIN " n {on=1; next} on && index($0, "=== END " n " ")==1 {print; exit} on'; }
+# check NAME PATTERN...: the test ended with rc=0 and printed every pattern.
+check() {
+    local name=$1; shift
+    local f="$VMK_LOGDIR/nested-$name.log"
+    section "$name" >"$f"
+    t_expect "nested-$name" "$f" "=== END $name rc=0" "$@"
+}
+# same_values NAME KEY1 KEY2: the first KEY1=value and KEY2=value lines of a
+# section agree (a key may follow a prefix such as "A|", never other letters).
+same_values() {
+    local f="$VMK_LOGDIR/nested-$1.log" a b
+    a=$(grep -Eo "(^|[^A-Za-z0-9_-])$2=[^ ]+" "$f" | head -1 | sed "s/^.*$2=//")
+    b=$(grep -Eo "(^|[^A-Za-z0-9_-])$3=[^ ]+" "$f" | head -1 | sed "s/^.*$3=//")
+    if [ -n "$a" ] && [ "$a" = "$b" ]; then t_pass "nested-$1-$2"; else t_fail "nested-$1-$2" "$2=${a:-?} $3=${b:-?}"; fi
+}

@@ -116,21 +116,6 @@ rm -rf "$l1" "${tg:-}" "${state:-}"
 echo "nested-efi: L1 run took $(( $(date +%s) - t0 )) s" >>"$log"
 [ $rc -eq 0 ] && t_pass nested-efi-rig || t_fail nested-efi-rig "run-l1 exit $rc (log $log)"
 
-# section NAME: the fenced output of one test.
-section() { tr -d '\r' <"$log" | awk -v n="$1" '$0=="=== BEGIN " n {on=1; next} on && index($0, "=== END " n " ")==1 {print; exit} on'; }
-check() {
-    local name=$1; shift
-    local f="$VMK_LOGDIR/nested-$name.log"
-    section "$name" >"$f"
-    t_expect "nested-$name" "$f" "=== END $name rc=0" "$@"
-}
-# same_values NAME KEY1 KEY2: the two KEY=value lines of a section agree.
-same_values() {
-    local f="$VMK_LOGDIR/nested-$1.log" a b
-    a=$(grep -Eo "^$2=[^ ]+" "$f" | head -1 | cut -d= -f2)
-    b=$(grep -Eo "^$3=[^ ]+" "$f" | head -1 | cut -d= -f2)
-    if [ -n "$a" ] && [ "$a" = "$b" ]; then t_pass "nested-$1-$2"; else t_fail "nested-$1-$2" "$2=${a:-?} $3=${b:-?}"; fi
-}
 
 check efi-shell "UEFI Interactive Shell" "Shell>" "stop-reason guest-poweroff"
 # OVMF installed our SMBIOS tables: its shell's smbiosview reads Type 1 back.

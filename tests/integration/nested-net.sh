@@ -96,20 +96,6 @@ rm -f "$l1"
 echo "nested-net: L1 run took $(($(date +%s) - start)) s"
 [ $rc -eq 0 ] && t_pass nested-net-rig || t_fail nested-net-rig "run-l1 exit $rc (log $log)"
 
-section() { tr -d '\r' <"$log" | awk -v n="$1" '$0=="=== BEGIN " n {on=1; next} on && index($0, "=== END " n " ")==1 {print; exit} on'; }
-check() {
-    local name=$1; shift
-    local f="$VMK_LOGDIR/nested-$name.log"
-    section "$name" >"$f"
-    t_expect "nested-$name" "$f" "=== END $name rc=0" "$@"
-}
-# same_values NAME KEY1 KEY2: the two KEY=value lines of a section agree.
-same_values() {
-    local f="$VMK_LOGDIR/nested-$1.log" a b
-    a=$(grep -Eo "$2=[^ ]+" "$f" | head -1 | cut -d= -f2)
-    b=$(grep -Eo "$3=[^ ]+" "$f" | head -1 | cut -d= -f2)
-    if [ -n "$a" ] && [ "$a" = "$b" ]; then t_pass "nested-$1-$2"; else t_fail "nested-$1-$2" "$2=${a:-?} $3=${b:-?}"; fi
-}
 
 # Socketpair LAN: ping and copy both ways, then B is stopped and freed; A
 # sees its link go down while running, and powers off by itself.

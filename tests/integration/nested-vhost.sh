@@ -79,13 +79,6 @@ rm -f "$l1"
 echo "nested-vhost: L1 run took $(($(date +%s) - start)) s"
 [ $rc -eq 0 ] && t_pass nested-vhost-rig || t_fail nested-vhost-rig "run-l1 exit $rc (log $log)"
 
-section() { tr -d '\r' <"$log" | awk -v n="$1" '$0=="=== BEGIN " n {on=1; next} on && index($0, "=== END " n " ")==1 {print; exit} on'; }
-same_values() {
-    local f="$VMK_LOGDIR/nested-$1.log" a b
-    a=$(grep -Eo "$2=[^ ]+" "$f" | head -1 | cut -d= -f2)
-    b=$(grep -Eo "$3=[^ ]+" "$f" | head -1 | cut -d= -f2)
-    if [ -n "$a" ] && [ "$a" = "$b" ]; then t_pass "nested-$1-$2"; else t_fail "nested-$1-$2" "$2=${a:-?} $3=${b:-?}"; fi
-}
 t_expect nested-vhost-device "$log" "L1-VHOST-NET=present"
 for m in on off; do
     f="$VMK_LOGDIR/nested-vhost-$m.log"
