@@ -47,18 +47,23 @@ struct net_tap {
 	uint8_t buf[TAP_BUF];
 };
 
-static void disconnect(struct net_tap *t)
+static void unwatch(struct net_tap *t)
 {
-	if (t->down)
-		return;
-	t->down = true;
-	t->pending = 0;
 	if (t->watching)
 		evloop_del_fd(t->io, t->fd);
 	t->watching = false;
 	if (t->nl_watching)
 		evloop_del_fd(t->io, t->nl_fd);
 	t->nl_watching = false;
+}
+
+static void disconnect(struct net_tap *t)
+{
+	if (t->down)
+		return;
+	t->down = true;
+	t->pending = 0;
+	unwatch(t);
 	if (t->client.link_changed)
 		t->client.link_changed(t->client.ctx, false);
 }
@@ -217,14 +222,7 @@ static void tap_vhost_handover(struct net_backend *be, bool to_kernel)
 
 static void tap_stop(struct net_backend *be)
 {
-	struct net_tap *t = (struct net_tap *)be;
-
-	if (t->watching)
-		evloop_del_fd(t->io, t->fd);
-	t->watching = false;
-	if (t->nl_watching)
-		evloop_del_fd(t->io, t->nl_fd);
-	t->nl_watching = false;
+	unwatch((struct net_tap *)be);
 }
 
 static void tap_destroy(struct net_backend *be)

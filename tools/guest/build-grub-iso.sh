@@ -27,19 +27,7 @@ G=$("$HERE/build-guest.sh" --print-guest-dir)
 log() { echo "build-grub-iso: $*" >&2; }
 command -v xorriso >/dev/null || { log "xorriso is missing (scripts/deps.sh)"; exit 1; }
 
-fetch_pkg() {   # NAME -> the folder its newest candidate is extracted to (as build-guest.sh)
-    local name=$1 dir="$CACHE/pkg/$1" deb
-    if [[ ! -e $dir/.done ]]; then
-        log "downloading $name"
-        (cd "$CACHE/debs" && apt-get download -q "$name" >&2 2>/dev/null) ||
-            (cd "$CACHE/debs" && apt-get download "$name" >&2)
-        deb=$(ls -t "$CACHE/debs/${name}"_*.deb | head -n1)
-        rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
-        dpkg -x "$deb" "$dir.tmp"
-        rm -rf "$dir" && mv "$dir.tmp" "$dir" && touch "$dir/.done"
-    fi
-    echo "$dir"
-}
+fetch_pkg() { "$HERE/build-guest.sh" --fetch "$1"; }   # shares build-guest.sh's package cache
 mkdir -p "$CACHE/debs"
 common=$(fetch_pkg grub-common)
 efibin=$(fetch_pkg grub-efi-amd64-bin)

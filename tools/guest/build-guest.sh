@@ -5,6 +5,8 @@
 #   tools/guest/build-guest.sh              build (or reuse) and print the paths
 #   tools/guest/build-guest.sh --print-dir  print the cache folder only
 #   tools/guest/build-guest.sh --print-guest-dir  print the output folder only
+#   tools/guest/build-guest.sh --fetch NAME   extract Debian package NAME into the cache
+#                                             (once) and print its folder
 #   tools/guest/build-guest.sh --efi        also build initrd-efi.cpio.gz (see below)
 #
 # Everything comes from Debian packages (apt-get download + dpkg -x), so no root state is
@@ -56,6 +58,7 @@ fetch_pkg() {
     fi
     echo "$dir"
 }
+if [[ ${1:-} == --fetch ]]; then fetch_pkg "${2:?package name}"; exit 0; fi
 
 # The meta package only depends on the versioned kernel package; resolve it so the cache is
 # keyed by the exact kernel. When apt cannot answer (offline, no lists), reuse the newest
