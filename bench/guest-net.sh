@@ -3,9 +3,11 @@
 # with iperf3 and tcprr). Kernel command line: vmkit.netmode=dhcp|static (static: 10.10.0.2/24),
 # vmkit.srv=ADDR (the iperf3 and tcprr servers in L1), vmkit.net_t=SEC, vmkit.rr_n=N.
 # Prints NET job=... lines, then NET-DONE.
-mode=dhcp srv=10.0.2.2 t=5 n=2000
+mode=dhcp srv=10.0.2.2 t=5 n=2000 stats=0 pings=20
 for w in $(cat /proc/cmdline); do
     case $w in
+    vmkit.stats=*) stats=${w#*=} ;;
+    vmkit.pings=*) pings=${w#*=} ;;
     vmkit.netmode=*) mode=${w#*=} ;;
     vmkit.srv=*) srv=${w#*=} ;;
     vmkit.net_t=*) t=${w#*=} ;;
@@ -40,9 +42,23 @@ iperf() {
     echo "$o" | tail -3 >&2
     echo 0
 }
-echo "NET job=g2h MBPS=$(iperf)"
-echo "NET job=h2g MBPS=$(iperf -R)"
+# vmkit.stats=1: around the latency jobs, the guest's interrupt counts, and a connection to
+# L1's port 5300, where bench/net.sh --stats snapshots L1's KVM counters under the label sent.
+irqs() { awk 'NR > 1 { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; n = $NF; if ($1 ~ /^[A-Z]+:$/) n = $1; gsub(/[: ]/, "", n); printf " %s=%d", n, s }' /proc/interrupts; }
+mark() {
+    [ "$stats" = 1 ] || return 0
+    echo "$1" | nc -w 5 "$srv" 5300 >/dev/null 2>&1
+    echo "NET-IRQ label=$1$(irqs)"
+}
+if [ "$t" -gt 0 ]; then
+    echo "NET job=g2h MBPS=$(iperf)"
+    echo "NET job=h2g MBPS=$(iperf -R)"
+fi
+mark rr-start
 r=$(tcprr -c "$srv" -p 5202 -n "$n") && echo "NET job=rr $r" || echo "NET job=rr failed"
-p=$(ping -c 20 -i 0.2 "$srv" | sed -n 's|.*min/avg/max = [0-9.]*/\([0-9.]*\)/.*|\1|p')
+mark rr-end
+mark ping-start
+p=$(ping -c "$pings" -i 0.2 "$srv" | sed -n 's|.*min/avg/max = [0-9.]*/\([0-9.]*\)/.*|\1|p')
+mark ping-end
 echo "NET job=ping AVG_MS=${p:-0}"
 echo "NET-DONE"

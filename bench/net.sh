@@ -11,6 +11,10 @@
 #   plus vmkit's TAP with vhost=off (its own I/O thread), for reference (--no-tap-off skips it).
 #   --only REGEX runs the configurations whose names match (vmkit-nat, qemu-user, vmkit-tap-vhost,
 #   qemu-tap-vhost, vmkit-tap-novhost).
+#   --stats: around the request/response and ping jobs, L1's KVM counters (debugfs, via a
+#   connection from the guest to L1's port 5300) and the guest's interrupt counts; their medians
+#   per exchange / per ping go into a second table (exit counts are not timing: they are
+#   meaningful on a loaded host too). --time 0 skips the iperf3 jobs; --pings N (default 20).
 # The guest (the stock test guest + an appended cpio with Debian's iperf3, its libraries,
 # bench/tcprr and bench/guest-net.sh as /tests/net-bench.sh) is the client of servers in L1:
 # iperf3 -s (5201) and tcprr -s (5202), reached at 10.0.2.2 (slirp's gateway = L1's loopback)
@@ -25,7 +29,7 @@ invocation="bench/net.sh $*"
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 
-T=5 rounds=2 rr=2000 tapoff=1 only=
+T=5 rounds=2 rr=2000 tapoff=1 only= stats=0 pings=20
 MEM=512
 MAC=52:54:00:00:10:02
 while [[ $# -gt 0 ]]; do
@@ -35,7 +39,9 @@ while [[ $# -gt 0 ]]; do
         --rr) rr=$2; shift 2 ;;
         --no-tap-off) tapoff=0; shift ;;
         --only) only=$2; shift 2 ;;
-        -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        --stats) stats=1; shift ;;
+        --pings) pings=$2; shift 2 ;;
+        -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}"; exit 0 ;;
         -*) echo "net.sh: unknown option $1" >&2; exit 2 ;;
         *) break ;;
     esac
@@ -89,7 +95,7 @@ NI=$work/initrd-net.cpio      # no x bit: run-l1.sh puts it in L1's /data
 chmod 0644 "$NI"
 
 # --- Configurations: cases of one shell function; names start with the VMM.
-BASE="console=ttyS0 quiet panic=-1 vmkit.test=net-bench vmkit.net_t=$T vmkit.rr_n=$rr"
+BASE="console=ttyS0 quiet panic=-1 vmkit.test=net-bench vmkit.net_t=$T vmkit.rr_n=$rr vmkit.stats=$stats vmkit.pings=$pings"
 NAT="vmkit.netmode=dhcp vmkit.srv=10.0.2.2"
 TAP="vmkit.netmode=static vmkit.srv=10.10.0.1"
 names=() cases="" n=0
@@ -109,7 +115,7 @@ cfg vmkit-tap-vhost "$TAP" "$VK virtio-net,bridge=br0,mac=$MAC"
 cfg qemu-tap-vhost "$TAP" "$QE tap,id=n0,ifname=qtap0,script=/bin/qemu-ifup,downscript=no,vhost=on"
 [[ $tapoff == 1 ]] && cfg vmkit-tap-novhost "$TAP" "$VK virtio-net,bridge=br0,vhost=off,mac=$MAC"
 ncfg=$n
-vmm_timeout=$((200 + 3 * T + rr / 50))
+vmm_timeout=$((200 + 3 * T + rr / 50 + pings / 4))
 
 cat > "$work/l1.sh" <<EOF
 #!/bin/sh
@@ -120,12 +126,18 @@ ip link add br0 type bridge && ip addr add 10.10.0.1/24 dev br0 && ip link set b
 echo "BENCH-L1 \$(uname -r) vhost-net: \$([ -c /dev/vhost-net ] && echo yes || echo no)"
 LD_LIBRARY_PATH=$LP iperf3 -s -D || exit 1
 tcprr -s 5202 &
+if [ $stats = 1 ]; then
+    mkdir -p /sys/kernel/debug && mount -t debugfs none /sys/kernel/debug
+    nc -ll -p 5300 -e /bin/kvmsnap &
+fi
 run_one() {
     name=\$1; shift
     r=\$(vmmrun -o /tmp/con.log -g $MEM -t \$VMM_TIMEOUT -m ready=VMKIT-GUEST-READY -m done=NET-DONE -- "\$@")
     echo "BENCH round=\$i cfg=\$name \$r"
     tr -d '\r' < /tmp/con.log | grep -E '^NET job=' | sed "s/^/BENCH-NET round=\$i cfg=\$name /"
     tr -d '\r' < /tmp/con.log | grep -E 'vhost-net not used' | sed "s/^/BENCH-NOTE cfg=\$name /"
+    tr -d '\r' < /tmp/con.log | grep -E '^NET-IRQ ' | sed "s/^/BENCH-IRQ round=\$i cfg=\$name /"
+    [ -f /tmp/kvmstats ] && sed "s/^/BENCH-KVM round=\$i cfg=\$name /" /tmp/kvmstats && rm -f /tmp/kvmstats
     case \$r in *rc=0\ *) ;; *) echo "BENCH-FAIL cfg=\$name"; tail -n 30 /tmp/con.log ;; esac
 }
 run_cfg() {
@@ -146,7 +158,18 @@ EOF
 # QEMU makes its TAP and runs this (busybox's ip cannot make a TAP for it beforehand).
 printf '#!/bin/sh\nip link set "$1" master br0 && ip link set "$1" up\n' > "$work/qemu-ifup"
 chmod 0755 "$work/qemu-ifup"
-files=("$work/vmmrun" "$work/tcprr" "$work/vmkit" "$IPERF" "$NI" "$work/qemu-ifup")
+# --stats: one snapshot of L1's KVM counters (all VMs: one runs at a time) per connection.
+cat > "$work/kvmsnap" <<'EOF'
+#!/bin/sh
+read -r label
+{
+    printf 'label=%s' "$label"
+    for f in /sys/kernel/debug/kvm/*; do [ -f "$f" ] && printf ' %s=%s' "${f##*/}" "$(cat "$f")"; done
+    printf ' ctxt=%s\n' "$(awk '/^ctxt/ { print $2 }' /proc/stat)"
+} >> /tmp/kvmstats
+EOF
+chmod 0755 "$work/kvmsnap"
+files=("$work/vmmrun" "$work/tcprr" "$work/vmkit" "$IPERF" "$NI" "$work/qemu-ifup" "$work/kvmsnap")
 mapfile -t qf < <("$ROOT/tests/nested/qemu-files.sh")
 files+=("${qf[@]}")
 
@@ -216,6 +239,41 @@ grep -q BENCH-DONE "$log" || { echo "net.sh: L1 did not finish; see $log" >&2; t
         x = f["job"] == "rr" ? f["mean_us"] : f["MBPS"]
         key = f["cfg"] " " f["job"]; if (!(key in s)) { order[++no] = key; s[key] = x } else s[key] = s[key] ", " x }
         END { for (i = 1; i <= no; i++) printf "- %s: %s\n", order[i], s[order[i]] }'
+    if grep -q '^BENCH-KVM ' "$log"; then
+        echo
+        echo "Counts per request/response exchange (rr, $rr per run) and per ping (ping, $pings per run), medians over"
+        echo "rounds: L1's KVM counters (kvm:) and the guest's /proc/interrupts (irq:); rows that are 0 everywhere are left out."
+        echo
+        tr -d '\r' < "$log" | awk -v names="$(printf '%s\n' "${names[@]}")" -v nrr="$rr" -v nping="$pings" '
+        function med(a, n,   i, j, t) {
+            for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+            return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+        }
+        /^BENCH-(KVM|IRQ) / {
+            t = $1 == "BENCH-KVM" ? "kvm" : "irq"; delete f
+            for (i = 2; i <= NF; i++) { p = index($i, "="); if (p) f[substr($i, 1, p - 1)] = substr($i, p + 1) }
+            c = f["cfg"]; r = f["round"]; rounds[r] = 1
+            for (k in f) if (k != "cfg" && k != "round" && k != "label") { V[t, c, r, f["label"], k] = f[k]; K[t ":" k] = 1 }
+        }
+        END {
+            nc = split(names, cn, "\n"); if (cn[nc] == "") nc--
+            printf "| counter |"; for (ci = 1; ci <= nc; ci++) printf " %s rr | %s ping |", cn[ci], cn[ci]; printf "\n|---|"
+            for (ci = 1; ci <= nc; ci++) printf "---|---|"; printf "\n"
+            nk = 0; for (k in K) keys[++nk] = k
+            for (i = 2; i <= nk; i++) { x = keys[i]; for (j = i - 1; j >= 1 && keys[j] > x; j--) keys[j + 1] = keys[j]; keys[j + 1] = x }
+            for (ki = 1; ki <= nk; ki++) {
+                split(keys[ki], tk, ":"); line = "| " keys[ki] " |"; any = 0
+                for (ci = 1; ci <= nc; ci++) for (ph = 1; ph <= 2; ph++) {
+                    P = ph == 1 ? "rr" : "ping"; N = ph == 1 ? nrr : nping; n = 0; delete a
+                    for (r in rounds) if ((tk[1], cn[ci], r, P "-start", tk[2]) in V && (tk[1], cn[ci], r, P "-end", tk[2]) in V)
+                        a[++n] = (V[tk[1], cn[ci], r, P "-end", tk[2]] - V[tk[1], cn[ci], r, P "-start", tk[2]]) / N
+                    m = n ? med(a, n) : 0; if (m != 0) any = 1
+                    line = line sprintf(" %s |", n ? sprintf("%.2f", m) : "-")
+                }
+                if (any) print line
+            }
+        }'
+    fi
     if grep -q BENCH-NOTE "$log"; then echo; echo "Notes:"; tr -d '\r' < "$log" | grep BENCH-NOTE | sort -u | sed 's/^/- /'; fi
 } | tee "$md"
 echo "net.sh: wrote $md" >&2

@@ -43,7 +43,7 @@ struct virtio_net {
 	void *disconnected_ctx;
 	bool want_vhost;	  /* TAP and not disabled by the attachment */
 	struct vhost_net *vhost;  /* NULL: frames go through the I/O thread */
-	atomic_bool vhost_failed; /* start failed once: userspace from then on */
+	atomic_bool vhost_failed; /* start failed: userspace until a driver reset */
 
 	/* Set by activate (vCPU thread), cleared by reset on the I/O thread:
 	 * backend frames arriving meanwhile are dropped, as on a real NIC
@@ -214,7 +214,9 @@ static void vhost_off(struct virtio_net *nd, const char *why)
 
 /* After DRIVER_OK, on the I/O thread: hands the rx/tx queues to vhost. The
  * I/O thread may have served them until now; vhost starts where it left
- * off. Any failure leaves (or puts back) the userspace path for good. */
+ * off. A failure puts back the userspace path until the driver resets the
+ * device: what failed (the rings, the memory table, the TAP) may be fine
+ * at its next start, which tries again. */
 static void vhost_start_on_io(void *ctx)
 {
 	struct virtio_net *nd = ctx;
@@ -229,7 +231,6 @@ static void vhost_start_on_io(void *ctx)
 		return;
 	vhost_off(nd, why);
 	atomic_store(&nd->vhost_failed, true);
-	vhost_net_shutdown(nd->vhost);
 	virtio_queue_set_external(&nd->dev, RXQ, false);
 	virtio_queue_set_external(&nd->dev, TXQ, false);
 	nd->be->ops->vhost_handover(nd->be, false);
@@ -273,6 +274,7 @@ static void net_reset(void *opaque)
 		vhost_net_stop(nd->vhost);
 		nd->be->ops->vhost_handover(nd->be, false);
 	}
+	atomic_store(&nd->vhost_failed, false);
 }
 
 struct virtio_net *virtio_net_new(const struct vmk_network_device *cfg, unsigned index,
