@@ -22,6 +22,7 @@ struct pci_host {
 	bool have_cf9;
 	uint64_t ecam;
 	uint64_t win_base, win_size, win_next;
+	uint64_t io_base, io_size, io_next;
 	/* Config writes (vCPU threads) and BAR decoding (vCPU threads) race:
 	 * readers take it shared. */
 	pthread_rwlock_t lock;
@@ -56,6 +57,18 @@ void pci_dev_set_bar(struct pci_dev *d, unsigned n, uint64_t size)
 	platform_put_le(d->wmask + PCI_BAR0 + 4 * n, 4, ~(uint32_t)(size - 1));
 }
 
+void pci_dev_set_io_bar(struct pci_dev *d, unsigned n, uint64_t size)
+{
+	if (n >= PCI_NUM_BARS || size < 4 || size > 256 || (size & (size - 1)))
+		return;
+	d->bar_size[n] = size;
+	d->bar_io |= (uint8_t)(1u << n);
+	/* Bit 0 says "I/O" (read-only); x86 decodes 16 port bits, so the upper
+	 * half reads as zero, which sizing software takes as a 64 KiB space. */
+	platform_put_le(d->cfg + PCI_BAR0 + 4 * n, 4, 1);
+	platform_put_le(d->wmask + PCI_BAR0 + 4 * n, 4, ~(uint32_t)(size - 1) & 0xfffcu);
+}
+
 uint8_t pci_dev_add_cap(struct pci_dev *d, uint8_t id, unsigned len)
 {
 	uint8_t off = d->next_cap;
@@ -72,7 +85,13 @@ uint8_t pci_dev_add_cap(struct pci_dev *d, uint8_t id, unsigned len)
 
 uint64_t pci_dev_bar_addr(const struct pci_dev *d, unsigned n)
 {
-	if (n >= PCI_NUM_BARS || !d->bar_size[n] || !(d->cfg[PCI_COMMAND] & PCI_COMMAND_MEMORY))
+	if (n >= PCI_NUM_BARS || !d->bar_size[n])
+		return 0;
+	if (d->bar_io & (1u << n))
+		return d->cfg[PCI_COMMAND] & PCI_COMMAND_IO
+			   ? platform_get_le(d->cfg + PCI_BAR0 + 4 * n, 4) & 0xfffcu
+			   : 0;
+	if (!(d->cfg[PCI_COMMAND] & PCI_COMMAND_MEMORY))
 		return 0;
 	return platform_get_le(d->cfg + PCI_BAR0 + 4 * n, 4) & ~0xfULL;
 }
@@ -171,14 +190,16 @@ static void cf8_write(void *opaque, uint64_t off, const uint8_t *data, unsigned 
 	pci_host_cfg_write(h, (a >> 8) & 0xff, (a & 0xfc) + (unsigned)(off - 4), data, size);
 }
 
-/* Finds the device and BAR whose current decode holds addr. */
-static struct pci_dev *bar_lookup(struct pci_host *h, uint64_t addr, unsigned *bar, uint64_t *off)
+/* Finds the device and BAR (memory or I/O) whose current decode holds addr. */
+static struct pci_dev *bar_lookup(struct pci_host *h, bool io, uint64_t addr, unsigned *bar, uint64_t *off)
 {
 	for (unsigned s = 0; s < PCI_MAX_SLOTS; s++) {
 		struct pci_dev *d = h->slots[s];
 		if (!d)
 			continue;
 		for (unsigned n = 0; n < PCI_NUM_BARS; n++) {
+			if (!(d->bar_io & (1u << n)) != !io)
+				continue;
 			uint64_t base = pci_dev_bar_addr(d, n);
 			if (base && addr >= base && addr - base < d->bar_size[n]) {
 				*bar = n;
@@ -190,34 +211,48 @@ static struct pci_dev *bar_lookup(struct pci_host *h, uint64_t addr, unsigned *b
 	return NULL;
 }
 
-static void window_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
+static void bar_access(struct pci_host *h, bool io, uint64_t addr, uint8_t *data, unsigned size, bool write)
 {
-	struct pci_host *h = opaque;
 	unsigned bar;
 	uint64_t boff;
 	pthread_rwlock_rdlock(&h->lock);
-	struct pci_dev *d = bar_lookup(h, h->win_base + off, &bar, &boff);
+	struct pci_dev *d = bar_lookup(h, io, addr, &bar, &boff);
 	pthread_rwlock_unlock(&h->lock);
-	if (d && boff + size <= d->bar_size[bar] && d->ops && d->ops->bar_read)
+	bool ok = d && boff + size <= d->bar_size[bar] && d->ops;
+	if (write && ok && d->ops->bar_write)
+		d->ops->bar_write(d->opaque, bar, boff, data, size);
+	else if (!write && ok && d->ops->bar_read)
 		d->ops->bar_read(d->opaque, bar, boff, data, size);
-	else
+	else if (!write)
 		memset(data, 0xff, size);
+}
+
+static void window_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
+{
+	struct pci_host *h = opaque;
+	bar_access(h, false, h->win_base + off, data, size, false);
 }
 
 static void window_write(void *opaque, uint64_t off, const uint8_t *data, unsigned size)
 {
 	struct pci_host *h = opaque;
-	unsigned bar;
-	uint64_t boff;
-	pthread_rwlock_rdlock(&h->lock);
-	struct pci_dev *d = bar_lookup(h, h->win_base + off, &bar, &boff);
-	pthread_rwlock_unlock(&h->lock);
-	if (d && boff + size <= d->bar_size[bar] && d->ops && d->ops->bar_write)
-		d->ops->bar_write(d->opaque, bar, boff, data, size);
+	bar_access(h, false, h->win_base + off, (uint8_t *)data, size, true);
+}
+
+static void io_window_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
+{
+	struct pci_host *h = opaque;
+	bar_access(h, true, h->io_base + off, data, size, false);
+}
+
+static void io_window_write(void *opaque, uint64_t off, const uint8_t *data, unsigned size)
+{
+	struct pci_host *h = opaque;
+	bar_access(h, true, h->io_base + off, (uint8_t *)data, size, true);
 }
 
 struct pci_host *pci_host_new(struct bus *pio, struct bus *mmio, uint64_t ecam, uint64_t win_base,
-			      uint64_t win_size)
+			      uint64_t win_size, uint64_t io_base, uint64_t io_size)
 {
 	struct pci_host *h = calloc(1, sizeof(*h));
 	if (!h)
@@ -226,6 +261,8 @@ struct pci_host *pci_host_new(struct bus *pio, struct bus *mmio, uint64_t ecam, 
 	h->ecam = ecam;
 	h->win_base = h->win_next = win_base;
 	h->win_size = win_size;
+	h->io_base = h->io_next = io_base;
+	h->io_size = io_size;
 	/* The Q35 host bridge (MCH) at 00.0, as Linux and OVMF expect. */
 	pci_dev_init(&h->bridge, 0x8086, 0x29c0, 0x060000, 0, 0x1af4, 0x1100, NULL, NULL);
 	h->slots[0] = &h->bridge;
@@ -244,7 +281,14 @@ struct pci_host *pci_host_new(struct bus *pio, struct bus *mmio, uint64_t ecam, 
 			    .opaque = h,
 			    .read = window_read,
 			    .write = window_write};
-	if (bus_register(mmio, &e) < 0 || bus_register(pio, &c) < 0 || bus_register(mmio, &w) < 0) {
+	struct bus_dev io = {.name = "pci-io-window",
+			     .base = io_base,
+			     .len = io_size,
+			     .opaque = h,
+			     .read = io_window_read,
+			     .write = io_window_write};
+	if (bus_register(mmio, &e) < 0 || bus_register(pio, &c) < 0 || bus_register(mmio, &w) < 0 ||
+	    (io_size && bus_register(pio, &io) < 0)) {
 		pci_host_free(h);
 		return NULL;
 	}
@@ -264,18 +308,23 @@ int pci_host_add_slot(struct pci_host *h, struct pci_dev *d, unsigned s)
 	if (s == 0 || s >= PCI_MAX_SLOTS || h->slots[s])
 		return -ENOSPC;
 	/* Firmware's job done here for direct Linux boot: naturally aligned
-	 * BARs in the window, memory decode on. The guest may move them. */
+	 * BARs in their windows, decode on. The guest may move them. */
+	uint64_t mem_next = h->win_next, io_next = h->io_next;
 	for (unsigned n = 0; n < PCI_NUM_BARS; n++) {
 		uint64_t size = d->bar_size[n];
 		if (!size)
 			continue;
-		uint64_t addr = (h->win_next + size - 1) & ~(size - 1);
-		if (addr + size > h->win_base + h->win_size)
+		bool io = d->bar_io & (1u << n);
+		uint64_t *next = io ? &io_next : &mem_next;
+		uint64_t addr = (*next + size - 1) & ~(size - 1);
+		if (io ? addr + size > h->io_base + h->io_size : addr + size > h->win_base + h->win_size)
 			return -ENOSPC;
-		platform_put_le(d->cfg + PCI_BAR0 + 4 * n, 4, addr);
-		h->win_next = addr + size;
+		platform_put_le(d->cfg + PCI_BAR0 + 4 * n, 4, addr | (io ? 1 : 0));
+		*next = addr + size;
+		d->cfg[PCI_COMMAND] |= io ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY;
 	}
-	d->cfg[PCI_COMMAND] |= PCI_COMMAND_MEMORY;
+	h->win_next = mem_next;
+	h->io_next = io_next;
 	d->slot = s;
 	pthread_rwlock_wrlock(&h->lock);
 	h->slots[s] = d;

@@ -1,6 +1,7 @@
 /* PCI host bridge (Q35-like, bus 0 only): ECAM + the 0xcf8/0xcfc legacy
  * ports for configuration space, and decoding of device BARs inside the
- * 32-bit MMIO window wherever the guest (or firmware) places them. */
+ * 32-bit MMIO window and the I/O port window wherever the guest (or
+ * firmware) places them. */
 #ifndef VMK_PCI_H
 #define VMK_PCI_H
 
@@ -49,7 +50,8 @@ struct pci_dev_ops {
 struct pci_dev {
 	uint8_t cfg[PCI_CFG_SIZE];
 	uint8_t wmask[PCI_CFG_SIZE];	 /* bits the guest may write */
-	uint64_t bar_size[PCI_NUM_BARS]; /* 0: unused; memory BARs, 32-bit, power of two */
+	uint64_t bar_size[PCI_NUM_BARS]; /* 0: unused; 32-bit, power of two */
+	uint8_t bar_io;			 /* bit n: BAR n is an I/O BAR */
 	unsigned slot;			 /* device number on bus 0 */
 	const struct pci_dev_ops *ops;
 	void *opaque;
@@ -61,18 +63,23 @@ void pci_dev_init(struct pci_dev *d, uint16_t vendor, uint16_t device, uint32_t 
 		  uint16_t subsys_vendor, uint16_t subsys_id, const struct pci_dev_ops *ops, void *opaque);
 /* Declares memory BAR n of size bytes (a power of two >= 4 KiB). */
 void pci_dev_set_bar(struct pci_dev *d, unsigned n, uint64_t size);
+/* Declares I/O BAR n of size ports (a power of two, 4 to 256), decoded
+ * with 16 address bits as on x86. */
+void pci_dev_set_io_bar(struct pci_dev *d, unsigned n, uint64_t size);
 /* Appends a capability of len bytes (id at +0, next pointer at +1 filled
  * in); returns its offset. wmask for its bytes starts at zero. */
 uint8_t pci_dev_add_cap(struct pci_dev *d, uint8_t id, unsigned len);
-/* Current guest-physical address of BAR n, or 0 when memory decode is off. */
+/* Current guest-physical address (memory BAR) or port (I/O BAR) of BAR n,
+ * or 0 when its kind of decode is off. */
 uint64_t pci_dev_bar_addr(const struct pci_dev *d, unsigned n);
 
 struct pci_host;
 
 /* ecam is the base of 256 MiB of ECAM space; [win_base, win_base+win_size)
- * is the window BARs live in. Registers itself on both buses. */
+ * is the window memory BARs live in, [io_base, io_base+io_size) the ports
+ * I/O BARs live in. Registers itself on both buses. */
 struct pci_host *pci_host_new(struct bus *pio, struct bus *mmio, uint64_t ecam, uint64_t win_base,
-			      uint64_t win_size);
+			      uint64_t win_size, uint64_t io_base, uint64_t io_size);
 /* Places d in the next free slot and gives its BARs initial addresses in
  * the window (as firmware would). Before vCPUs run. Returns 0 or -errno. */
 int pci_host_add(struct pci_host *h, struct pci_dev *d);

@@ -1,6 +1,13 @@
 /* virtio over PCI, modern interface (virtio 1.2 §4.1). BAR0 (32 KiB) holds
  * every structure: common config 0x0000, ISR 0x1000, device config 0x2000,
  * notifications 0x3000 (4 bytes per queue), MSI-X table 0x4000, PBA 0x5000.
+ * BAR2 is a small I/O BAR with the notifications again (2 ports per queue),
+ * and its capability comes first in the list, so Linux (which takes the
+ * first notify capability it can map) kicks with OUT: KVM completes a port
+ * write from the exit information alone, while an MMIO write on AMD (and
+ * under nested virtualization) costs an instruction decode and emulation
+ * for every kick. Drivers that want memory (OVMF takes the last one) use
+ * BAR0's. Both reach the same ioeventfds' queues.
  * Register accesses come from vCPU threads under the transport lock; queue
  * kicks and device work happen on the I/O thread. Anything that must wait
  * for the I/O thread (reset) runs after the lock is dropped, since the I/O
@@ -24,6 +31,8 @@
 #define OFF_MSIX    0x4000
 #define OFF_PBA	    0x5000
 #define NOTIFY_MULT 4
+#define IO_BAR	    2
+#define IO_MULT	    2
 #define NO_VECTOR   0xffff
 
 #define CAP_COMMON 1
@@ -73,42 +82,57 @@ struct virtio_pci {
 	unsigned nvec;
 	struct msix_vec *vec;
 	uint8_t msix_cap;
-	uint64_t notify_base; /* where the ioeventfds are registered, 0: none */
+	uint64_t notify_base;	 /* where the ioeventfds are registered, 0: none */
+	uint64_t io_notify_base; /* the same for the I/O BAR's ports */
 };
 
-/* Length 0 matches a write of any size and lets KVM complete the notify on
- * its fast MMIO path, without decoding the guest's instruction (as QEMU
- * registers it); a KVM that refuses that gets the 16-bit notify the spec
- * describes. Removal repeats the length that was registered. */
-static void ioeventfd(struct virtio_pci *t, unsigned q, uint64_t base, bool assign)
+/* MMIO: length 0 matches a write of any size and lets KVM complete the
+ * notify on its fast MMIO path (VMX), without decoding the guest's
+ * instruction (as QEMU registers it); a KVM that refuses that gets the
+ * 16-bit notify the spec describes. Ports: the 16-bit write of §4.1.5.2.
+ * Removal repeats the length that was registered. */
+static void ioeventfd(struct virtio_pci *t, unsigned q, uint64_t base, bool io, bool assign)
 {
-	struct kvm_ioeventfd io = {
+	struct kvm_ioeventfd e = {
 	    .addr = base + OFF_NOTIFY + (uint64_t)q * NOTIFY_MULT,
 	    .len = assign ? 0 : t->vqs[q].kick_len,
 	    .fd = t->vqs[q].kick_fd,
 	    .flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
 	};
-	if (ioctl(t->env.vm_fd, KVM_IOEVENTFD, &io) < 0 && assign) {
-		io.len = 2;
-		ioctl(t->env.vm_fd, KVM_IOEVENTFD, &io);
+	if (io) {
+		e.addr = base + (uint64_t)q * IO_MULT;
+		e.len = 2;
+		e.flags |= KVM_IOEVENTFD_FLAG_PIO;
+		ioctl(t->env.vm_fd, KVM_IOEVENTFD, &e);
+		return;
+	}
+	if (ioctl(t->env.vm_fd, KVM_IOEVENTFD, &e) < 0 && assign) {
+		e.len = 2;
+		ioctl(t->env.vm_fd, KVM_IOEVENTFD, &e);
 	}
 	if (assign)
-		t->vqs[q].kick_len = io.len;
+		t->vqs[q].kick_len = e.len;
 }
 
-/* Follows BAR0 wherever the guest puts it (called with the lock held). */
-static void rearm_notify(struct virtio_pci *t)
+/* Moves a set of notify ioeventfds from *cur to base (0: none). */
+static void move_notify(struct virtio_pci *t, uint64_t *cur, uint64_t base, bool io)
 {
-	uint64_t base = pci_dev_bar_addr(&t->pci, 0);
-	if (base == t->notify_base)
+	if (base == *cur)
 		return;
 	for (unsigned q = 0; q < t->dev->num_queues; q++) {
-		if (t->notify_base)
-			ioeventfd(t, q, t->notify_base, false);
+		if (*cur)
+			ioeventfd(t, q, *cur, io, false);
 		if (base)
-			ioeventfd(t, q, base, true);
+			ioeventfd(t, q, base, io, true);
 	}
-	t->notify_base = base;
+	*cur = base;
+}
+
+/* Follows BAR0 and the I/O BAR wherever the guest puts them (lock held). */
+static void rearm_notify(struct virtio_pci *t)
+{
+	move_notify(t, &t->notify_base, pci_dev_bar_addr(&t->pci, 0), false);
+	move_notify(t, &t->io_notify_base, pci_dev_bar_addr(&t->pci, IO_BAR), true);
 }
 
 static bool msix_enabled(struct virtio_pci *t)
@@ -518,7 +542,7 @@ static void msix_write(struct virtio_pci *t, uint64_t off, const uint8_t *data, 
 static void bar_read(void *opaque, unsigned bar, uint64_t off, uint8_t *data, unsigned size)
 {
 	struct virtio_pci *t = opaque;
-	memset(data, 0, size);
+	memset(data, 0, size); /* the I/O BAR's notify ports read as zero */
 	if (bar != 0)
 		return;
 	pthread_mutex_lock(&t->lock);
@@ -542,6 +566,13 @@ static void bar_read(void *opaque, unsigned bar, uint64_t off, uint8_t *data, un
 static void bar_write(void *opaque, unsigned bar, uint64_t off, const uint8_t *data, unsigned size)
 {
 	struct virtio_pci *t = opaque;
+	uint64_t one = 1;
+	if (bar == IO_BAR) {
+		/* A kick the ioeventfd did not catch (other width, BAR moving). */
+		if (off / IO_MULT < t->dev->num_queues)
+			(void)!write(t->vqs[off / IO_MULT].kick_fd, &one, sizeof(one));
+		return;
+	}
 	if (bar != 0)
 		return;
 	bool reset = false;
@@ -559,7 +590,6 @@ static void bar_write(void *opaque, unsigned bar, uint64_t off, const uint8_t *d
 	} else if (off >= OFF_NOTIFY && off < OFF_MSIX) {
 		/* A kick the ioeventfd did not catch (other width, BAR moving). */
 		uint64_t q = (off - OFF_NOTIFY) / NOTIFY_MULT;
-		uint64_t one = 1;
 		if (q < t->dev->num_queues)
 			(void)!write(t->vqs[q].kick_fd, &one, sizeof(one));
 	} else if (off >= OFF_MSIX && off < OFF_PBA + 0x1000) {
@@ -579,7 +609,7 @@ static void config_written(void *opaque, unsigned off, unsigned size)
 {
 	struct virtio_pci *t = opaque;
 	pthread_mutex_lock(&t->lock);
-	if (off < PCI_BAR0 + 4 && off + size > PCI_COMMAND)
+	if (off < PCI_BAR0 + 4 * (IO_BAR + 1) && off + size > PCI_COMMAND)
 		rearm_notify(t);
 	if (off < (unsigned)t->msix_cap + 4 && off + size > (unsigned)t->msix_cap + 2) {
 		/* Enable or function mask changed: deliver what waited. */
@@ -596,16 +626,19 @@ static const struct pci_dev_ops virtio_pci_ops = {
     .config_written = config_written,
 };
 
-static void add_vcap(struct pci_dev *d, uint8_t type, uint32_t offset, uint32_t length, bool notify)
+/* A virtio structure in BAR bar; mult != 0 makes it a notify capability
+ * with that notify_off_multiplier. Each one goes to the list's head. */
+static void add_vcap(struct pci_dev *d, uint8_t type, uint8_t bar, uint32_t offset, uint32_t length,
+		     uint32_t mult)
 {
-	uint8_t c = pci_dev_add_cap(d, PCI_CAP_ID_VNDR, notify ? 20 : 16);
-	d->cfg[c + 2] = notify ? 20 : 16;
+	uint8_t c = pci_dev_add_cap(d, PCI_CAP_ID_VNDR, mult ? 20 : 16);
+	d->cfg[c + 2] = mult ? 20 : 16;
 	d->cfg[c + 3] = type;
-	d->cfg[c + 4] = 0; /* BAR0 */
+	d->cfg[c + 4] = bar;
 	platform_put_le(d->cfg + c + 8, 4, offset);
 	platform_put_le(d->cfg + c + 12, 4, length);
-	if (notify)
-		platform_put_le(d->cfg + c + 16, 4, NOTIFY_MULT);
+	if (mult)
+		platform_put_le(d->cfg + c + 16, 4, mult);
 }
 
 struct virtio_pci *virtio_pci_new(struct virtio_dev *dev, const struct virtio_pci_env *env,
@@ -659,10 +692,16 @@ struct virtio_pci *virtio_pci_new(struct virtio_dev *dev, const struct virtio_pc
 	pci_dev_init(p, 0x1af4, (uint16_t)(0x1040 + dev->device_id), dev->pci_class, 1, 0x1af4,
 		     (uint16_t)(0x1040 + dev->device_id), &virtio_pci_ops, t);
 	pci_dev_set_bar(p, 0, BAR0_SIZE);
-	add_vcap(p, CAP_COMMON, OFF_COMMON, 0x38, false);
-	add_vcap(p, CAP_ISR, OFF_ISR, 1, false);
-	add_vcap(p, CAP_DEVICE, OFF_DEVICE, 0x1000, false);
-	add_vcap(p, CAP_NOTIFY, OFF_NOTIFY, dev->num_queues * NOTIFY_MULT, true);
+	unsigned io_size = 4;
+	while (io_size < dev->num_queues * IO_MULT)
+		io_size *= 2;
+	pci_dev_set_io_bar(p, IO_BAR, io_size);
+	add_vcap(p, CAP_COMMON, 0, OFF_COMMON, 0x38, 0);
+	add_vcap(p, CAP_ISR, 0, OFF_ISR, 1, 0);
+	add_vcap(p, CAP_DEVICE, 0, OFF_DEVICE, 0x1000, 0);
+	add_vcap(p, CAP_NOTIFY, 0, OFF_NOTIFY, dev->num_queues * NOTIFY_MULT, NOTIFY_MULT);
+	/* Added last, listed first: the notify capability drivers try first. */
+	add_vcap(p, CAP_NOTIFY, IO_BAR, 0, dev->num_queues * IO_MULT, IO_MULT);
 	t->msix_cap = pci_dev_add_cap(p, PCI_CAP_ID_MSIX, 12);
 	platform_put_le(p->cfg + t->msix_cap + 2, 2, t->nvec - 1);
 	platform_put_le(p->cfg + t->msix_cap + 4, 4, OFF_MSIX); /* BIR 0 */
@@ -685,7 +724,9 @@ void virtio_pci_free(struct virtio_pci *t)
 		return;
 	for (unsigned q = 0; q < t->dev->num_queues; q++) {
 		if (t->notify_base)
-			ioeventfd(t, q, t->notify_base, false);
+			ioeventfd(t, q, t->notify_base, false, false);
+		if (t->io_notify_base)
+			ioeventfd(t, q, t->io_notify_base, true, false);
 		if (t->vqs[q].kick_fd >= 0)
 			close(t->vqs[q].kick_fd);
 	}

@@ -50,7 +50,8 @@ static void net_disconnected(void *ctx, unsigned index)
 bool machine_setup_devices(struct machine *m, const int (*serial_fds)[2], vmk_error **err)
 {
 	const struct vmk_config *cfg = m->cfg;
-	m->pci = pci_host_new(&m->pio, &m->mmio, LAYOUT_ECAM, LAYOUT_PCI_WIN, LAYOUT_PCI_WIN_SIZE);
+	m->pci = pci_host_new(&m->pio, &m->mmio, LAYOUT_ECAM, LAYOUT_PCI_WIN, LAYOUT_PCI_WIN_SIZE,
+			      LAYOUT_PCI_IO, LAYOUT_PCI_IO_SIZE);
 	m->io = evloop_new();
 	if (!m->pci || !m->io)
 		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, NULL,

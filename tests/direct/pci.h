@@ -16,6 +16,7 @@
 #define PCI_SUBSYS_VENDOR 0x2c
 #define PCI_SUBSYS_ID 0x2e
 #define PCI_CAP_PTR 0x34
+#define PCI_CMD_IO 0x1
 #define PCI_CMD_MEM 0x2
 #define PCI_CMD_MASTER 0x4
 #define PCI_CMD_INTX_DISABLE 0x400

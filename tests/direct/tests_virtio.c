@@ -81,11 +81,14 @@ struct vcap {
 struct vdev {
 	unsigned slot;
 	uint64_t bar;
-	struct vcap cap[6]; /* by cfg_type 1..5 */
+	struct vcap cap[6]; /* by cfg_type 1..5: the first of each */
+	struct vcap notify_mem; /* the first notify capability in a memory BAR */
+	bool kick_mmio;		/* kick() uses notify_mem instead of cap[2] */
+	uint16_t io_port;	/* the I/O BAR's base port */
 	uint8_t msix;       /* capability offset */
 	uint16_t msix_size;
 	uint32_t table_off, pba_off;
-	uint64_t common, notify_addr;
+	uint64_t common, notify_addr, notify_mem_addr;
 	uint16_t num_queues;
 	bool indirect;
 	uint16_t avail_idx, used_seen;
@@ -194,9 +197,12 @@ static void cap_cb(unsigned dev, uint8_t off, uint8_t id, void *ctx)
 	uint8_t type = pci_read8(dev, off + 3u);
 	printf("# cap 0x%x vendor: cfg_type %u bar %u offset 0x%x length 0x%x cap_len %u\n", off, type,
 	       pci_read8(dev, off + 4u), pci_read32(dev, off + 8u), pci_read32(dev, off + 12u), pci_read8(dev, off + 2u));
-	if (type == 0 || type > 5 || v->cap[type].found)
-		return; /* the driver uses the first of each type (§4.1.4) */
 	struct vcap *c = &v->cap[type];
+	uint8_t bar = pci_read8(dev, off + 4u);
+	if (type == 2 && !v->notify_mem.found && bar < 6 && !(pci_read32(dev, PCI_BAR0 + 4u * bar) & 1))
+		c = &v->notify_mem;
+	else if (type == 0 || type > 5 || v->cap[type].found)
+		return; /* the driver uses the first of each type (§4.1.4) */
 	c->found = true;
 	c->cap_len = pci_read8(dev, off + 2u);
 	c->bar = pci_read8(dev, off + 4u);
@@ -204,6 +210,8 @@ static void cap_cb(unsigned dev, uint8_t off, uint8_t id, void *ctx)
 	c->len = pci_read32(dev, off + 12u);
 	if (type == 2 && c->cap_len >= 20)
 		c->mult = pci_read32(dev, off + 16u);
+	if (c == &v->notify_mem && !v->cap[2].found)
+		v->cap[2] = *c; /* a memory notify listed first is the first one */
 }
 
 static bool check_cap(struct vdev *v, unsigned type, const char *name, uint32_t want_off, uint32_t min_len)
@@ -326,9 +334,23 @@ static uint64_t pci_bars(struct vdev *v)
 		  ~(BAR0_SIZE - 1));
 	tap_check(back == orig, "bar0-restore", "BAR0 0x%08x after restoring 0x%08x", back, orig);
 
+	/* BAR2: the I/O BAR with the notify ports, 16 address bits decoded. */
+	uint32_t io = pci_read32(s, PCI_BAR0 + 8);
+	pci_write32(s, PCI_BAR0 + 8, 0xffffffff);
+	uint32_t io_mask = pci_read32(s, PCI_BAR0 + 8);
+	pci_write32(s, PCI_BAR0 + 8, io);
+	uint32_t io_size = (~(io_mask & 0xfffcu) & 0xffffu) + 1;
+	v->io_port = (uint16_t)(io & 0xfffcu);
+	tap_check((io & 3) == 1 && v->io_port >= 0x6000 && !(v->io_port & (io_size - 1)) && (io_mask & 0xffff0003u) == 1 &&
+			  io_size >= 4 && io_size <= 256 && (cmd & PCI_CMD_IO) && pci_read32(s, PCI_BAR0 + 8) == io,
+		  "bar2-io", "BAR2 0x%08x, all ones read back 0x%08x (size %u), command 0x%x (an I/O BAR at 0x6000+, "
+		  "4-256 ports, naturally aligned, I/O decode on expected)", io, io_mask, io_size, cmd);
+
 	unsigned bad = 0;
 	uint32_t badv = 0;
 	for (unsigned n = 1; n < 6; n++) {
+		if (n == 2)
+			continue;
 		uint32_t o = pci_read32(s, PCI_BAR0 + 4 * n);
 		pci_write32(s, PCI_BAR0 + 4 * n, 0xffffffff);
 		uint32_t m = pci_read32(s, PCI_BAR0 + 4 * n);
@@ -336,7 +358,7 @@ static uint64_t pci_bars(struct vdev *v)
 		if (m != 0 && bad++ == 0)
 			badv = n << 28 | (m & 0x0fffffff);
 	}
-	tap_check(!bad, "bars-1-5-unimplemented", "%u of BAR1-5 size as implemented (first: BAR%u reads 0x%07x)", bad,
+	tap_check(!bad, "bars-1-3-5-unimplemented", "%u of BAR1, 3-5 size as implemented (first: BAR%u reads 0x%07x)", bad,
 		  badv >> 28, badv & 0x0fffffff);
 
 	/* Move BAR0 elsewhere in the window and back: the device follows. */
@@ -361,7 +383,7 @@ static uint64_t pci_bars(struct vdev *v)
 	} else {
 		printf("# bar0-move skipped: 0x%x is in use\n", moved);
 	}
-	pci_write16(s, PCI_COMMAND, cmd | PCI_CMD_MEM | PCI_CMD_MASTER | PCI_CMD_INTX_DISABLE);
+	pci_write16(s, PCI_COMMAND, cmd | PCI_CMD_IO | PCI_CMD_MEM | PCI_CMD_MASTER | PCI_CMD_INTX_DISABLE);
 	uint16_t nq_back = mmio_read16(base + C_NUM_QUEUES);
 	tap_check(nq_back == 1, "bar0-decode-restored", "num_queues %u after restoring BAR0 and decode (1 expected)",
 		  nq_back);
@@ -377,10 +399,20 @@ static bool pci_caps(struct vdev *v)
 	bool ok = check_cap(v, 1, "virtio-cap-common", 0x0000, 0x38);
 	ok &= check_cap(v, 3, "virtio-cap-isr", 0x1000, 1);
 	ok &= check_cap(v, 4, "virtio-cap-device", 0x2000, 0);
-	ok &= check_cap(v, 2, "virtio-cap-notify", 0x3000, 2);
-	struct vcap *nc = &v->cap[2];
-	tap_check(nc->found && nc->cap_len >= 20 && nc->mult == 4, "virtio-notify-multiplier",
-		  "cap_len %u, notify_off_multiplier %u (cap_len >= 20, multiplier 4 expected)", nc->cap_len, nc->mult);
+	struct vcap *nc = &v->cap[2], *nm = &v->notify_mem;
+	/* First the notify ports in the I/O BAR (what Linux picks), then the
+	 * same notifications in BAR0 for drivers that want memory. */
+	bool nio = nc->found && nc->bar == 2 && nc->off == 0 && nc->len >= 2 && nc->cap_len >= 20 && nc->mult == 2;
+	bool nmem = nm->found && nm->bar == 0 && nm->off == 0x3000 && nm->len >= 2 && nm->cap_len >= 20 && nm->mult == 4;
+	ok &= nio && nmem;
+	tap_check(nio, "virtio-cap-notify-io",
+			"first notify capability: bar %u offset 0x%x length 0x%x cap_len %u multiplier %u (bar 2, offset 0, "
+			"length >= 2, cap_len >= 20, multiplier 2 expected)",
+			nc->bar, nc->off, nc->len, nc->cap_len, nc->mult);
+	tap_check(nmem, "virtio-cap-notify-mem",
+			"memory notify capability: found %d bar %u offset 0x%x length 0x%x cap_len %u multiplier %u (bar 0, "
+			"offset 0x3000, cap_len >= 20, multiplier 4 expected)",
+			nm->found, nm->bar, nm->off, nm->len, nm->cap_len, nm->mult);
 	if (!v->cap[5].found)
 		printf("# note: no VIRTIO_PCI_CAP_PCI_CFG (cfg_type 5) capability; virtio 1.2 4.1.4.9 says the device "
 		       "MUST present one\n");
@@ -504,7 +536,8 @@ static bool virtio_init(struct vdev *v, bool verbose)
 		 qsz, qvec, cvec, QSIZE, rd, ra, ru, (uint64_t)vq_desc, (uint64_t)&vq_avail, (uint64_t)&vq_used, noff,
 		 v->cap[2].len))
 		return false;
-	v->notify_addr = v->bar + v->cap[2].off + (uint64_t)noff * v->cap[2].mult;
+	v->notify_addr = v->io_port + v->cap[2].off + (uint64_t)noff * v->cap[2].mult;
+	v->notify_mem_addr = v->bar + v->notify_mem.off + (uint64_t)noff * v->notify_mem.mult;
 	c_w16(v, C_Q_ENABLE, 1);
 	uint16_t en = c_r16(v, C_Q_ENABLE);
 	c_w8(v, C_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
@@ -524,7 +557,10 @@ static void publish(struct vdev *v, uint16_t head)
 
 static void kick(struct vdev *v)
 {
-	mmio_write16(v->notify_addr, 0);
+	if (v->kick_mmio)
+		mmio_write16(v->notify_mem_addr, 0);
+	else
+		outw((uint16_t)v->notify_addr, 0);
 }
 
 static uint16_t used_idx(void)
@@ -587,11 +623,14 @@ static void driver_requests(struct vdev *v)
 		  "interrupt %d, used idx %u, id %u len %u (1, 64 expected), %s", r.irq, r.idx, r.id, r.len,
 		  all_zero(bufs[1], 64) ? "all zeros" : !memcmp(bufs[0], bufs[1], 64) ? "same bytes as the first" : "data ok");
 
-	/* 3: a chain of two writable descriptors, 16 + 48 bytes */
+	/* 3: a chain of two writable descriptors, 16 + 48 bytes, kicked
+	 * through BAR0's notify area instead of the I/O port */
 	memset(bufs[2], 0, 64);
 	vq_desc[2] = (struct vdesc){ (uint64_t)bufs[2], 16, D_WRITE | D_NEXT, 3 };
 	vq_desc[3] = (struct vdesc){ (uint64_t)bufs[2] + 16, 48, D_WRITE, 0 };
+	v->kick_mmio = true;
 	r = request(v, 2);
+	v->kick_mmio = false;
 	tap_check(r.irq && r.used && r.id == 2 && r.len == 64 && !all_zero(bufs[2], 16) && !all_zero(bufs[2] + 16, 48),
 		  "rng-chain", "interrupt %d, used idx %u, id %u len %u (2, 64 expected), first part %s, second %s", r.irq,
 		  r.idx, r.id, r.len, all_zero(bufs[2], 16) ? "zero" : "filled", all_zero(bufs[2] + 16, 48) ? "zero" : "filled");
