@@ -106,8 +106,11 @@ static struct pci_dev *pci_find(struct pci_host *h, unsigned devfn)
 
 void pci_host_cfg_read(struct pci_host *h, unsigned devfn, unsigned off, uint8_t *data, unsigned size)
 {
-	pthread_rwlock_rdlock(&h->lock);
+	/* Slots are filled before vCPUs run: the lookup needs no lock here. */
 	struct pci_dev *d = pci_find(h, devfn);
+	if (d && d->ops && d->ops->config_read && off < PCI_CFG_SIZE && size <= PCI_CFG_SIZE - off)
+		d->ops->config_read(d->opaque, off, size);
+	pthread_rwlock_rdlock(&h->lock);
 	for (unsigned i = 0; i < size; i++)
 		data[i] = d && off + i < PCI_CFG_SIZE ? d->cfg[off + i] : 0xff;
 	pthread_rwlock_unlock(&h->lock);

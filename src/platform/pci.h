@@ -45,6 +45,10 @@ struct pci_dev_ops {
 	/* After the guest changed config space bytes [off, off+size): lets the
 	 * device follow capability writes (MSI-X enable) and BAR moves. */
 	void (*config_written)(void *opaque, unsigned off, unsigned size);
+	/* Optional: before the guest reads config bytes [off, off+size), lets
+	 * the device fill registers whose value lives elsewhere (virtio's
+	 * configuration access window). */
+	void (*config_read)(void *opaque, unsigned off, unsigned size);
 };
 
 struct pci_dev {

@@ -35,10 +35,11 @@
 #define IO_MULT	    2
 #define NO_VECTOR   0xffff
 
-#define CAP_COMMON 1
-#define CAP_NOTIFY 2
-#define CAP_ISR	   3
-#define CAP_DEVICE 4
+#define CAP_COMMON  1
+#define CAP_NOTIFY  2
+#define CAP_ISR	    3
+#define CAP_DEVICE  4
+#define CAP_PCI_CFG 5
 
 struct vq_state {
 	uint16_t size;
@@ -82,6 +83,7 @@ struct virtio_pci {
 	unsigned nvec;
 	struct msix_vec *vec;
 	uint8_t msix_cap;
+	uint8_t cfg_cap;	 /* VIRTIO_PCI_CAP_PCI_CFG: BAR access through config space */
 	uint64_t notify_base;	 /* where the ioeventfds are registered, 0: none */
 	uint64_t io_notify_base; /* the same for the I/O BAR's ports */
 };
@@ -605,9 +607,45 @@ static void bar_write(void *opaque, unsigned bar, uint64_t off, const uint8_t *d
 	}
 }
 
+/* The configuration access capability (§4.1.4.9): a guest that cannot map
+ * the BARs picks bar, offset and length (1, 2 or 4, offset a multiple of
+ * it) and reads or writes pci_cfg_data; the device carries that out as a
+ * BAR access. Anything else in the window is ignored. */
+static bool cfg_window(struct virtio_pci *t, unsigned off, unsigned size, unsigned *bar, uint64_t *boff,
+		       unsigned *len)
+{
+	const uint8_t *c = t->pci.cfg + t->cfg_cap;
+	if (!t->cfg_cap || off >= t->cfg_cap + 20u || off + size <= t->cfg_cap + 16u)
+		return false;
+	*bar = c[4];
+	*boff = platform_get_le(c + 8, 4);
+	*len = (unsigned)platform_get_le(c + 12, 4);
+	return (*len == 1 || *len == 2 || *len == 4) && !(*boff % *len) && *bar < PCI_NUM_BARS &&
+	       t->pci.bar_size[*bar] && *boff + *len <= t->pci.bar_size[*bar];
+}
+
+static void config_read(void *opaque, unsigned off, unsigned size)
+{
+	struct virtio_pci *t = opaque;
+	unsigned bar, len;
+	uint64_t boff;
+	uint8_t data[4] = {0};
+	if (!cfg_window(t, off, size, &bar, &boff, &len))
+		return;
+	bar_read(t, bar, boff, data, len);
+	memcpy(t->pci.cfg + t->cfg_cap + 16, data, len);
+}
+
 static void config_written(void *opaque, unsigned off, unsigned size)
 {
 	struct virtio_pci *t = opaque;
+	unsigned bar, len;
+	uint64_t boff;
+	uint8_t data[4];
+	if (cfg_window(t, off, size, &bar, &boff, &len)) {
+		memcpy(data, t->pci.cfg + t->cfg_cap + 16, len);
+		bar_write(t, bar, boff, data, len);
+	}
 	pthread_mutex_lock(&t->lock);
 	if (off < PCI_BAR0 + 4 * (IO_BAR + 1) && off + size > PCI_COMMAND)
 		rearm_notify(t);
@@ -624,15 +662,20 @@ static const struct pci_dev_ops virtio_pci_ops = {
     .bar_read = bar_read,
     .bar_write = bar_write,
     .config_written = config_written,
+    .config_read = config_read,
 };
 
 /* A virtio structure in BAR bar; mult != 0 makes it a notify capability
- * with that notify_off_multiplier. Each one goes to the list's head. */
+ * with that notify_off_multiplier. Each one goes to the list's head. The
+ * access window (CAP_PCI_CFG) names no structure: its fields are the
+ * guest's to set. */
 static void add_vcap(struct pci_dev *d, uint8_t type, uint8_t bar, uint32_t offset, uint32_t length,
 		     uint32_t mult)
 {
-	uint8_t c = pci_dev_add_cap(d, PCI_CAP_ID_VNDR, mult ? 20 : 16);
-	d->cfg[c + 2] = mult ? 20 : 16;
+	/* Notify and access-window capabilities carry one more dword. */
+	uint8_t len = mult || type == CAP_PCI_CFG ? 20 : 16;
+	uint8_t c = pci_dev_add_cap(d, PCI_CAP_ID_VNDR, len);
+	d->cfg[c + 2] = len;
 	d->cfg[c + 3] = type;
 	d->cfg[c + 4] = bar;
 	platform_put_le(d->cfg + c + 8, 4, offset);
@@ -700,6 +743,10 @@ struct virtio_pci *virtio_pci_new(struct virtio_dev *dev, const struct virtio_pc
 	add_vcap(p, CAP_ISR, 0, OFF_ISR, 1, 0);
 	add_vcap(p, CAP_DEVICE, 0, OFF_DEVICE, 0x1000, 0);
 	add_vcap(p, CAP_NOTIFY, 0, OFF_NOTIFY, dev->num_queues * NOTIFY_MULT, NOTIFY_MULT);
+	add_vcap(p, CAP_PCI_CFG, 0, 0, 0, 0);
+	t->cfg_cap = p->cfg[PCI_CAPABILITY_LIST];
+	memset(p->wmask + t->cfg_cap + 4, 0xff, 1);
+	memset(p->wmask + t->cfg_cap + 8, 0xff, 12);
 	/* Added last, listed first: the notify capability drivers try first. */
 	add_vcap(p, CAP_NOTIFY, IO_BAR, 0, dev->num_queues * IO_MULT, IO_MULT);
 	t->msix_cap = pci_dev_add_cap(p, PCI_CAP_ID_MSIX, 12);

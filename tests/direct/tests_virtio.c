@@ -85,6 +85,7 @@ struct vdev {
 	struct vcap notify_mem; /* the first notify capability in a memory BAR */
 	bool kick_mmio;		/* kick() uses notify_mem instead of cap[2] */
 	uint16_t io_port;	/* the I/O BAR's base port */
+	uint8_t cfg_win;	/* the PCI_CFG capability's offset */
 	uint8_t msix;       /* capability offset */
 	uint16_t msix_size;
 	uint32_t table_off, pba_off;
@@ -203,6 +204,8 @@ static void cap_cb(unsigned dev, uint8_t off, uint8_t id, void *ctx)
 		c = &v->notify_mem;
 	else if (type == 0 || type > 5 || v->cap[type].found)
 		return; /* the driver uses the first of each type (§4.1.4) */
+	if (type == 5)
+		v->cfg_win = off;
 	c->found = true;
 	c->cap_len = pci_read8(dev, off + 2u);
 	c->bar = pci_read8(dev, off + 4u);
@@ -390,6 +393,34 @@ static uint64_t pci_bars(struct vdev *v)
 	return base;
 }
 
+/* VIRTIO_PCI_CAP_PCI_CFG (§4.1.4.9): BAR0 reads and writes through config
+ * space alone; a length of 3 is refused and leaves BAR0 alone. */
+static void pci_cfg_window(struct vdev *v)
+{
+	unsigned s = v->slot, c = v->cfg_win;
+	if (!v->cap[5].found || v->cap[5].cap_len < 20) {
+		tap_fail("virtio-cap-pci-cfg", "no VIRTIO_PCI_CAP_PCI_CFG capability of 20 bytes (found %d, cap_len %u)",
+			 v->cap[5].found, v->cap[5].cap_len);
+		return;
+	}
+	pci_write8(s, c + 4, 0);
+	pci_write32(s, c + 8, C_NUM_QUEUES);
+	pci_write32(s, c + 12, 2);
+	uint16_t nq = pci_read16(s, c + 16);
+	pci_write32(s, c + 8, C_GFSELECT);
+	pci_write32(s, c + 12, 4);
+	pci_write32(s, c + 16, 1);
+	uint32_t sel = mmio_read32(v->common + C_GFSELECT);
+	pci_write32(s, c + 12, 3);
+	pci_write32(s, c + 16, 0);
+	uint32_t sel_bad = mmio_read32(v->common + C_GFSELECT);
+	mmio_write32(v->common + C_GFSELECT, 0);
+	tap_check(nq == v->num_queues && sel == 1 && sel_bad == 1, "virtio-cap-pci-cfg",
+		  "num_queues through the window %u (%u expected); guest feature select written through it reads %u "
+		  "(1 expected), after a refused length-3 write %u (1 expected)",
+		  nq, v->num_queues, sel, sel_bad);
+}
+
 static bool pci_caps(struct vdev *v)
 {
 	int n = pci_walk_caps(v->slot, cap_cb, v);
@@ -413,13 +444,11 @@ static bool pci_caps(struct vdev *v)
 			"memory notify capability: found %d bar %u offset 0x%x length 0x%x cap_len %u multiplier %u (bar 0, "
 			"offset 0x3000, cap_len >= 20, multiplier 4 expected)",
 			nm->found, nm->bar, nm->off, nm->len, nm->cap_len, nm->mult);
-	if (!v->cap[5].found)
-		printf("# note: no VIRTIO_PCI_CAP_PCI_CFG (cfg_type 5) capability; virtio 1.2 4.1.4.9 says the device "
-		       "MUST present one\n");
 	if (!ok)
 		return false;
 	v->common = v->bar + v->cap[1].off;
 	v->num_queues = c_r16(v, C_NUM_QUEUES);
+	pci_cfg_window(v);
 	if (!v->msix) {
 		tap_fail("msix-cap", "no MSI-X capability");
 		return false;
