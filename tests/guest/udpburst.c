@@ -66,8 +66,8 @@ static int do_recv(int port, unsigned n, int idle_s)
 		if (poll(&p, 1, (got ? idle_s : 600) * 1000) <= 0)
 			break;
 		struct iovec iov = {buf, sizeof(buf)};
-		struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-				   .msg_controllen = sizeof(cbuf)};
+		struct msghdr m = {
+		    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 		ssize_t r = recvmsg(s, &m, 0);
 		if (r < 4)
 			continue;
@@ -89,8 +89,8 @@ static int do_recv(int port, unsigned n, int idle_s)
 		seen[seq] = 1;
 		got++;
 	}
-	printf("UDPBURST-GOT=%u missing=%u dup=%u reordered=%u sockdrops=%u\n", got, n - got, dup,
-	       reordered, drops);
+	printf("UDPBURST-GOT=%u missing=%u dup=%u reordered=%u sockdrops=%u\n", got, n - got, dup, reordered,
+	       drops);
 	return got == n ? 0 : 1;
 }
 
