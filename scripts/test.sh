@@ -79,7 +79,7 @@ build() {
 }
 
 # Formatting: the checked-in .clang-format is the style.
-unformatted=$(git ls-files 'src/*.[ch]' 'include/*.h' 'tests/unit/*.c' 'tests/api/*.c' 'tests/fuzz/*.c' |
+unformatted=$(git ls-files 'src/*.[ch]' 'include/*.h' 'tests/unit/*.c' 'tests/api/*.c' 'tests/fuzz/*.c' 'tests/guest/*.c' |
     while read -r f; do clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || echo "$f"; done)
 if [ -z "$unformatted" ]; then t_pass clang-format; else t_fail clang-format "run clang-format -i on: $unformatted"; fi
 

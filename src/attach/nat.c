@@ -413,6 +413,9 @@ static int nat_send(struct net_backend *be, const struct iovec *iov, unsigned cn
 		memcpy(n->txbuf + len, iov[i].iov_base, iov[i].iov_len);
 		len += iov[i].iov_len;
 	}
+	/* Never -EAGAIN: slirp_input takes the frame at once. What a host
+	 * socket cannot take right now stays in slirp's own TCP buffers (its
+	 * window slows the guest) or is dropped with an ICMP error (UDP). */
 	slirp_input(n->slirp, n->txbuf, (int)len);
 	/* The frame may have opened a socket that must be watched. */
 	nat_kick(n);

@@ -23,13 +23,22 @@ struct net_backend_client {
 	bool (*receive)(void *ctx, const struct iovec *iov, unsigned n);
 	/* The host side went away (peer closed, TAP removed) or came back. */
 	void (*link_changed)(void *ctx, bool up);
+	/* After send returned -EAGAIN: the backend can take frames again (or
+	 * its link went down, so the next send fails for good). Called once per
+	 * -EAGAIN; a client that stopped waiting (driver reset) ignores it. */
+	void (*tx_ready)(void *ctx);
 };
 
 struct net_backend_ops {
 	const char *name;
 	/* Starts watching host fds on io; frames go to client (copied). */
 	int (*start)(struct net_backend *be, struct evloop *io, const struct net_backend_client *client);
-	/* One frame from the guest. Returns 0, or -errno (dropped). */
+	/* One frame from the guest. Returns 0 (sent), -EAGAIN when the host
+	 * side is full right now (a socket's peer not reading): the frame was
+	 * NOT taken, the backend watches for room and calls client tx_ready,
+	 * and the device holds this frame and everything after it until then
+	 * (backpressure, never a drop). Any other -errno: the frame is dropped
+	 * for good (too long, link down). */
 	int (*send)(struct net_backend *be, const struct iovec *iov, unsigned n);
 	/* The guest posted receive buffers again. */
 	void (*rx_ready)(struct net_backend *be);

@@ -1,7 +1,9 @@
 /* File-handle network attachment (Apple: VZFileHandleNetworkDeviceAttachment):
  * a connected datagram or seqpacket socket, one datagram per Ethernet
  * frame, no header. A peer that goes away (EOF, ECONNREFUSED, EPIPE) takes
- * the link down; the VM keeps running. */
+ * the link down; the VM keeps running. A peer that reads too slowly fills
+ * the socket: send says -EAGAIN and the device waits for tx_ready, which
+ * comes when the socket is writable again. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -22,22 +24,39 @@ struct net_fd {
 	struct evloop *io;
 	struct net_backend_client client;
 	bool watching, paused, down;
-	size_t pending; /* a frame in buf the guest had no room for */
+	bool tx_blocked; /* a send said -EAGAIN; tx_ready is owed */
+	size_t pending;	 /* a frame in buf the guest had no room for */
 	size_t max_frame;
 	uint8_t buf[];
 };
 
+/* The one epoll registration of the fd asks for what is wanted now:
+ * frames to read unless the guest is out of receive buffers, room to
+ * write while a send waits. */
+static void watch(struct net_fd *f)
+{
+	if (f->watching)
+		evloop_mod_fd(f->io, f->fd, (f->paused ? 0 : EPOLLIN) | (f->tx_blocked ? EPOLLOUT : 0));
+}
+
 static void disconnect(struct net_fd *f)
 {
+	bool owed = f->tx_blocked;
+
 	if (f->down)
 		return;
 	f->down = true;
 	f->pending = 0;
+	f->tx_blocked = false;
 	if (f->watching)
 		evloop_del_fd(f->io, f->fd);
 	f->watching = false;
 	if (f->client.link_changed)
 		f->client.link_changed(f->client.ctx, false);
+	/* The waiting frames now fail with -ENOTCONN: dropped, as with the
+	 * cable out, instead of stuck in the guest's queue. */
+	if (owed && f->client.tx_ready)
+		f->client.tx_ready(f->client.ctx);
 }
 
 static bool is_gone(int e)
@@ -76,7 +95,7 @@ static void drain(struct net_fd *f)
 		struct iovec iov = {f->buf, f->pending};
 		if (!f->client.receive(f->client.ctx, &iov, 1)) {
 			f->paused = true;
-			evloop_mod_fd(f->io, f->fd, 0);
+			watch(f);
 			return;
 		}
 		f->pending = 0;
@@ -88,7 +107,16 @@ static void fd_event(void *ctx, uint32_t events)
 {
 	struct net_fd *f = ctx;
 
-	drain(f);
+	/* An error or hang-up also ends the wait: the retried send finds it. */
+	if (f->tx_blocked && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+		f->tx_blocked = false;
+		watch(f);
+		if (f->client.tx_ready)
+			f->client.tx_ready(f->client.ctx);
+	}
+	/* Writable alone says nothing about frames to read while paused. */
+	if (!f->down && (!f->paused || (events & (EPOLLHUP | EPOLLERR))))
+		drain(f);
 	if (!f->down && (events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN))
 		disconnect(f);
 }
@@ -119,12 +147,23 @@ static int fd_send(struct net_backend *be, const struct iovec *iov, unsigned n)
 		return -EMSGSIZE;
 	if (sendmsg(f->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
 		return 0;
-	if (is_gone(errno)) {
-		int e = errno;
+	int e = errno;
+	if (is_gone(e)) {
 		disconnect(f);
 		return -e;
 	}
-	return -errno;
+	/* The peer's queue or our send buffer is full (ENOBUFS where the
+	 * kernel says so instead): not taken, try again once writable. A
+	 * writable wakeup that comes before there is room (ENOBUFS from a full
+	 * device queue) only costs one more try. */
+	if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) {
+		if (!f->tx_blocked) {
+			f->tx_blocked = true;
+			watch(f);
+		}
+		return -EAGAIN;
+	}
+	return -e;
 }
 
 static void fd_rx_ready(struct net_backend *be)
@@ -134,7 +173,7 @@ static void fd_rx_ready(struct net_backend *be)
 	if (!f->paused || f->down)
 		return;
 	f->paused = false;
-	evloop_mod_fd(f->io, f->fd, EPOLLIN);
+	watch(f);
 	drain(f);
 }
 

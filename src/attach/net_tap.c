@@ -9,7 +9,9 @@
  * for its index): while vhost-net reads the TAP we do not, and the wakeup
  * the TAP gives on removal is a readable one, which an fd watched for
  * nothing else never reports. Reads and writes failing with EBADFD stay as
- * the fallback. */
+ * the fallback. A write the TAP cannot take yet (EAGAIN: its socket send
+ * buffer is full) is not dropped: send says -EAGAIN and tx_ready follows
+ * once the TAP is writable, as on the file-handle attachment. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -43,6 +45,7 @@ struct net_tap {
 	struct evloop *io;
 	struct net_backend_client client;
 	bool watching, nl_watching, paused, down, kernel;
+	bool tx_blocked; /* a send said -EAGAIN; tx_ready is owed */
 	size_t pending;
 	uint8_t buf[TAP_BUF];
 };
@@ -57,15 +60,32 @@ static void unwatch(struct net_tap *t)
 	t->nl_watching = false;
 }
 
+/* One epoll registration for the TAP: frames to read unless the guest is
+ * out of buffers, room to write while a send waits; nothing (but errors)
+ * while vhost-net owns the frames. */
+static void watch(struct net_tap *t)
+{
+	uint32_t ev = (t->paused ? 0 : EPOLLIN) | (t->tx_blocked ? EPOLLOUT : 0);
+
+	if (t->watching && !t->down)
+		evloop_mod_fd(t->io, t->fd, t->kernel ? 0 : ev);
+}
+
 static void disconnect(struct net_tap *t)
 {
+	bool owed = t->tx_blocked;
+
 	if (t->down)
 		return;
 	t->down = true;
 	t->pending = 0;
+	t->tx_blocked = false;
 	unwatch(t);
 	if (t->client.link_changed)
 		t->client.link_changed(t->client.ctx, false);
+	/* The waiting frames now fail with -ENOTCONN (dropped, link down). */
+	if (owed && t->client.tx_ready)
+		t->client.tx_ready(t->client.ctx);
 }
 
 static void drain(struct net_tap *t)
@@ -87,7 +107,7 @@ static void drain(struct net_tap *t)
 		struct iovec iov = {t->buf, t->pending};
 		if (!t->client.receive(t->client.ctx, &iov, 1)) {
 			t->paused = true;
-			evloop_mod_fd(t->io, t->fd, 0);
+			watch(t);
 			return;
 		}
 		t->pending = 0;
@@ -104,7 +124,14 @@ static void tap_event(void *ctx, uint32_t events)
 			disconnect(t);
 		return;
 	}
-	drain(t);
+	if (t->tx_blocked && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+		t->tx_blocked = false;
+		watch(t);
+		if (t->client.tx_ready)
+			t->client.tx_ready(t->client.ctx);
+	}
+	if (!t->down && (!t->paused || (events & (EPOLLERR | EPOLLHUP))))
+		drain(t);
 	if (!t->down && (events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN))
 		disconnect(t);
 }
@@ -166,12 +193,22 @@ static int tap_send(struct net_backend *be, const struct iovec *iov, unsigned n)
 		return -ENOTCONN;
 	if (writev(t->fd, iov, (int)n) >= 0)
 		return 0;
-	if (errno == EBADFD || errno == EIO || errno == ENODEV) {
-		int e = errno;
+	int e = errno;
+	if (e == EBADFD || e == EIO || e == ENODEV) {
 		disconnect(t);
 		return -e;
 	}
-	return -errno;
+	/* Only the TAP socket's send buffer makes a write wait. It is made
+	 * unlimited at open (TUNSETSNDBUF, unchecked there), so this is rare;
+	 * when it happens the frame waits instead of being dropped. */
+	if (e == EAGAIN || e == EWOULDBLOCK) {
+		if (!t->tx_blocked) {
+			t->tx_blocked = true;
+			watch(t);
+		}
+		return -EAGAIN;
+	}
+	return -e;
 }
 
 static void tap_rx_ready(struct net_backend *be)
@@ -181,7 +218,7 @@ static void tap_rx_ready(struct net_backend *be)
 	if (!t->paused || t->down || t->kernel)
 		return;
 	t->paused = false;
-	evloop_mod_fd(t->io, t->fd, EPOLLIN);
+	watch(t);
 	drain(t);
 }
 
@@ -211,11 +248,12 @@ static void tap_vhost_handover(struct net_backend *be, bool to_kernel)
 	struct net_tap *t = (struct net_tap *)be;
 
 	t->kernel = to_kernel;
-	/* A frame held for want of buffers is dropped: the rings change hands. */
+	/* A frame held for want of buffers is dropped: the rings change hands.
+	 * So does a wait for room: the device forgot its blocked send. */
 	t->pending = 0;
 	t->paused = false;
-	if (t->watching && !t->down)
-		evloop_mod_fd(t->io, t->fd, to_kernel ? 0 : EPOLLIN);
+	t->tx_blocked = false;
+	watch(t);
 	if (!to_kernel)
 		drain(t);
 }

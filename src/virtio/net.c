@@ -6,7 +6,10 @@
  * only when the backend carries the virtio-net header (TAP). On a TAP the
  * receive and transmit queues go to vhost-net when the kernel has it
  * (vhost_net.c): started on the I/O thread after DRIVER_OK, stopped by a
- * driver reset; the control queue always stays here. */
+ * driver reset; the control queue always stays here. A backend that
+ * cannot take a frame now (send -EAGAIN) gets it again, with everything
+ * after it, once it calls tx_ready: the guest's transmit queue is the
+ * buffer, and its driver stops its queue when the ring is full. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -54,6 +57,9 @@ struct virtio_net {
 
 	/* I/O thread only. */
 	bool link_up;
+	/* The backend said -EAGAIN: the refused chain is back at the head of
+	 * the transmit queue and nothing is popped until tx_ready. */
+	bool tx_blocked;
 	struct virtq_elem elem;
 	struct net_tx tx;
 	struct net_rx_scratch rx;
@@ -141,10 +147,18 @@ static void net_tx(struct virtio_net *nd, struct virtq *vq)
 	bool pushed = false;
 	int r;
 
+	/* Kicks while blocked: the chains wait in the ring, tx_ready takes them. */
+	if (nd->tx_blocked)
+		return;
 	while ((r = virtq_pop(vq, &nd->elem)) == 1) {
-		/* A frame the guest got wrong is dropped, as a NIC would. */
-		if (net_tx_parse(&nd->elem, &nd->lim, &nd->tx) == 0 && nd->be)
-			nd->be->ops->send(nd->be, nd->tx.iov, nd->tx.niov);
+		/* A frame the guest got wrong is dropped, as a NIC would; one the
+		 * backend cannot take yet goes back and is parsed again later. */
+		if (net_tx_parse(&nd->elem, &nd->lim, &nd->tx) == 0 && nd->be &&
+		    nd->be->ops->send(nd->be, nd->tx.iov, nd->tx.niov) == -EAGAIN) {
+			virtq_unpop(vq, 1);
+			nd->tx_blocked = true;
+			break;
+		}
 		virtq_push(vq, nd->elem.head, 0);
 		pushed = true;
 	}
@@ -154,6 +168,20 @@ static void net_tx(struct virtio_net *nd, struct virtq *vq)
 	}
 	if (pushed)
 		virtio_notify_queue(&nd->dev, TXQ);
+}
+
+/* The backend has room again (or its link went down): resume where the
+ * refused frame waits. */
+static void net_tx_ready(void *ctx)
+{
+	struct virtio_net *nd = ctx;
+	struct virtq *vq;
+
+	if (!nd->tx_blocked)
+		return;
+	nd->tx_blocked = false;
+	if (atomic_load(&nd->active) && (vq = virtio_queue(&nd->dev, TXQ)))
+		net_tx(nd, vq);
 }
 
 static void net_ctrl(struct virtio_net *nd, struct virtq *vq)
@@ -220,10 +248,13 @@ static void vhost_off(struct virtio_net *nd, const char *why)
 static void vhost_start_on_io(void *ctx)
 {
 	struct virtio_net *nd = ctx;
+	struct virtq *vq;
 	char why[160];
 
 	if (!nd->vhost || !atomic_load(&nd->active))
 		return;
+	/* A refused chain is unpopped: vhost starts at it. */
+	nd->tx_blocked = false;
 	nd->be->ops->vhost_handover(nd->be, true);
 	virtio_queue_set_external(&nd->dev, RXQ, true);
 	virtio_queue_set_external(&nd->dev, TXQ, true);
@@ -234,6 +265,9 @@ static void vhost_start_on_io(void *ctx)
 	virtio_queue_set_external(&nd->dev, RXQ, false);
 	virtio_queue_set_external(&nd->dev, TXQ, false);
 	nd->be->ops->vhost_handover(nd->be, false);
+	/* A chain refused before the hand-over has no kick coming. */
+	if ((vq = virtio_queue(&nd->dev, TXQ)))
+		net_tx(nd, vq);
 }
 
 static void net_irq_changed(void *opaque)
@@ -270,6 +304,8 @@ static void net_reset(void *opaque)
 	struct virtio_net *nd = opaque;
 
 	atomic_store(&nd->active, false);
+	/* The rings are the driver's again; a late tx_ready finds nothing. */
+	nd->tx_blocked = false;
 	if (vhost_net_running(nd->vhost)) {
 		vhost_net_stop(nd->vhost);
 		nd->be->ops->vhost_handover(nd->be, false);
@@ -343,6 +379,7 @@ int virtio_net_start(struct virtio_net *nd)
 	    .ctx = nd,
 	    .receive = net_receive,
 	    .link_changed = net_link_changed,
+	    .tx_ready = net_tx_ready,
 	};
 
 	char why[160];

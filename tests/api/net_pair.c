@@ -2,7 +2,12 @@
  * file-handle attachment, Apple's VZFileHandleNetworkDeviceAttachment): no
  * host networking at all. Each guest's serial console goes to stdout with a
  * prefix ("A| ", "B| "). The guests (tools/guest/tests/net-pair.sh) ping
- * each other and copy a file both ways; once both print PAIR-<x>-DONE, B is
+ * each other and copy a file both ways. Then transmit backpressure: once B's
+ * receiver is ready (UDPBURST-READY) and A waits (PAIR-a-BURST-WAIT-GO), B
+ * is paused and A told "go" on its console; A sends a burst of datagrams B
+ * cannot take, and B is resumed once A's sender is stuck (UDPBURST-WAITING:
+ * A's vmkit holds the frames) or finished (they went somewhere: dropped),
+ * or after 60 s. B must count every datagram. Once both print PAIR-<x>-DONE, B is
  * stopped and freed, which closes the last descriptor of its socket end. A
  * keeps sending, sees its link go down and powers off: A's observer must
  * report network_disconnected while A still runs.
@@ -28,9 +33,10 @@ struct side {
 	const char *name; /* "A", "B" */
 	const char *mac;
 	vmk_vm *vm;
-	int out;      /* read end of the guest's serial output */
-	int in;	      /* write end of its input, kept open so input never ends */
-	bool done;    /* the guest printed PAIR-<x>-DONE */
+	int out;   /* read end of the guest's serial output */
+	int in;	   /* write end of its input, kept open so input never ends */
+	bool done; /* the guest printed PAIR-<x>-DONE */
+	bool burst_ready, burst_wait_go, burst_stuck, burst_sent;
 	bool stopped; /* STOPPED or ERROR seen */
 	char line[4096];
 	size_t ll;
@@ -162,6 +168,10 @@ static void pump(struct side *sd, bool flush)
 			printf("%s| %s\n", sd->name, sd->line);
 			if (strstr(sd->line, done))
 				sd->done = true;
+			sd->burst_ready |= strstr(sd->line, "UDPBURST-READY") != NULL;
+			sd->burst_wait_go |= strstr(sd->line, "BURST-WAIT-GO") != NULL;
+			sd->burst_stuck |= strstr(sd->line, "UDPBURST-WAITING") != NULL;
+			sd->burst_sent |= strstr(sd->line, "UDPBURST-SENT") != NULL;
 			sd->ll = 0;
 		}
 	}
@@ -170,6 +180,39 @@ static void pump(struct side *sd, bool flush)
 		printf("%s| %s\n", sd->name, sd->line);
 		sd->ll = 0;
 	}
+}
+
+/* The burst: pauses B and lets A send, then resumes B once A's sender is
+ * stuck or done. */
+static void burst_step(struct side *a, struct side *b, bool *failed)
+{
+	static int phase; /* 0 waiting for both, 1 B paused, 2 over */
+	static double t_pause;
+	vmk_error *err = NULL;
+
+	if (phase == 0 && a->burst_wait_go && b->burst_ready) {
+		if (!vmk_vm_pause(b->vm, &err)) {
+			print_errors(b->name, "pause", err);
+			*failed = true;
+		}
+		t_pause = now();
+		printf("API B paused for the burst\n");
+		/* The guest's console reads it (tty line discipline). */
+		if (write(a->in, "go\n", 3) != 3)
+			*failed = true;
+		phase = 1;
+	} else if (phase == 1 && (a->burst_stuck || a->burst_sent || now() - t_pause > 60)) {
+		printf("API B resumed after %.1f s: %s\n", now() - t_pause,
+		       a->burst_stuck  ? "A's sender waits (frames held)"
+		       : a->burst_sent ? "A's sender finished while B was paused"
+				       : "timeout");
+		if (!vmk_vm_resume(b->vm, &err)) {
+			print_errors(b->name, "resume", err);
+			*failed = true;
+		}
+		phase = 2;
+	}
+	vmk_error_free(err);
 }
 
 /* Stops B and frees it: its socket end closes, A's next send fails. */
@@ -265,6 +308,8 @@ int main(int argc, char **argv)
 				if (p[i].revents & (POLLIN | POLLHUP))
 					pump(&s[i], false);
 		}
+		if (!b->stopped)
+			burst_step(a, b, &failed);
 		if (a->done && b->done && !b->stopped) {
 			printf("API both copies done after %.3f s: stopping B\n", now() - t0);
 			if (!retire(b))

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Nested tier, networking beyond NAT (NAT is in nested.sh): two VMs on a
 # socketpair LAN through the public API (vmkit-net-pair: ping, a file copied
-# both ways, then one VM goes away and the other sees link down and the
-# observer hears it), and a bridged TAP inside a network namespace of L1
+# both ways, a burst of datagrams sent to a paused VM that must all arrive
+# once it resumes (transmit backpressure, no drops), then one VM goes away
+# and the other sees link down and the observer hears it), and a bridged TAP
+# inside a network namespace of L1
 # (the vmkit CLI). One L1 run of its own; VMK_DIRECT=1 runs the same script
 # on this host (needs root for the namespace).
 # usage: nested-net.sh BUILD_DIR
@@ -15,13 +17,25 @@ BUILD=$(cd "${1:?build dir}" && pwd)
 "$ROOT/tools/guest/build-guest.sh" >/dev/null || { t_fail nested-net-guest-build; exit 0; }
 GD=$("$ROOT/tools/guest/build-guest.sh" --print-guest-dir)
 
+# The burst's guest tool (tests/guest/udpburst.c), static, as a cpio archive
+# the L1 script appends to the guest's initramfs (/bin/udpburst).
+work=$(mktemp -d /tmp/vmkit-net.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/o/bin"
+if ! cc -O2 -Wall -static -o "$work/o/bin/udpburst" "$ROOT/tests/guest/udpburst.c"; then
+    t_fail nested-net-udpburst-build; exit 0
+fi
+(cd "$work/o" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -n >"$work/udpburst.cpio.gz"
+
 l1=$(mktemp /tmp/vmkit-l1-net.XXXXXX.sh)
 cat >"$l1" <<'L1'
 K=$GUEST_KERNEL; I=$GUEST_INITRD
 C="console=ttyS0 panic=-1 quiet"
 run() { name=$1; shift; echo "=== BEGIN $name"; "$@" 2>&1; echo "=== END $name rc=$?"; }
 t0=$(cut -d' ' -f1 /proc/uptime)
-pair() { vmkit-net-pair --kernel "$K" --initrd "$I" --memory 256 --timeout 600 --cmdline "$C vmkit.test=net-pair" "$@"; }
+PI=/tmp/initrd-pair.cpio.gz
+cat "$I" "$GUEST_DATA/udpburst.cpio.gz" >$PI
+pair() { vmkit-net-pair --kernel "$K" --initrd "$PI" --memory 256 --timeout 600 --cmdline "$C vmkit.test=net-pair" "$@"; }
 run net-pair pair
 run net-pair-seqpacket pair --socket seqpacket --mtu 9000
 # Bridged and TAP: everything in a network namespace of its own (busybox ip
@@ -86,10 +100,10 @@ log="$VMK_LOGDIR/nested-net.log"
 start=$(date +%s)
 if [ "${VMK_DIRECT:-0}" = 1 ]; then
     PATH="$BUILD:$BUILD/tests:$PATH" GUEST_KERNEL=$GD/vmlinuz GUEST_INITRD=$GD/initrd.cpio.gz \
-        sh "$l1" </dev/null >"$log" 2>&1
+        GUEST_DATA=$work sh "$l1" </dev/null >"$log" 2>&1
 else
     "$ROOT/tests/nested/run-l1.sh" --timeout 1500 --retries 1 "$l1" "$BUILD/vmkit" "$BUILD/tests/vmkit-net-pair" \
-        </dev/null >"$log" 2>&1
+        "$work/udpburst.cpio.gz" </dev/null >"$log" 2>&1
 fi
 rc=$?
 rm -f "$l1"
@@ -97,11 +111,15 @@ echo "nested-net: L1 run took $(($(date +%s) - start)) s"
 [ $rc -eq 0 ] && t_pass nested-net-rig || t_fail nested-net-rig "run-l1 exit $rc (log $log)"
 
 
-# Socketpair LAN: ping and copy both ways, then B is stopped and freed; A
-# sees its link go down while running, and powers off by itself.
+# Socketpair LAN: ping and copy both ways; the burst to a paused B: A's
+# sender had to wait (its vmkit held the frames) and B got every datagram,
+# once and in order; then B is stopped and freed, A sees its link go down
+# while running, and powers off by itself.
 for t in net-pair net-pair-seqpacket; do
     check $t "A\| PAIR-a-MAC=52:54:00:00:00:0a" "B\| PAIR-b-MAC=52:54:00:00:00:0b" \
         "A\| PAIR-a-PING-RECEIVED=3" "B\| PAIR-b-PING-RECEIVED=3" "A\| PAIR-a-COPY=ok" "B\| PAIR-b-COPY=ok" \
+        "API B paused for the burst" "API B resumed after .*: A's sender waits" "A\| UDPBURST-SENT=2000 " \
+        "B\| UDPBURST-GOT=2000 missing=0 dup=0 reordered=0 sockdrops=0" \
         "API B stop-reason host-stop" "API A network-disconnected index=0 state=running" \
         "A\| PAIR-LINK=down carrier=0" "A\| PAIR-ALIVE=" "A\| VMKIT-TEST-EXIT=0" \
         "API A stop-reason guest-poweroff" "API pair ok" &&

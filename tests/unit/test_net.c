@@ -1,13 +1,17 @@
 /* Unit tests of networking: MAC parsing and defaults, attachment checks
  * (socket type, connection, MTU limits, missing bridge), configuration
- * copies and validation. */
+ * copies and validation, and the file-handle backend's transmit
+ * backpressure on a socketpair whose peer does not read. */
 #include "../unit/check.h"
+#include "attach/net.h"
 #include "config/network_priv.h"
 #include "virtio/net.h"
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <vmkit/vmkit.h>
 
@@ -396,6 +400,168 @@ static void test_ctrl(void)
 	CHECK(net_ctrl_handle(cmd, sizeof(cmd), f) == VIRTIO_NET_ERR, "unknown class");
 }
 
+/* The file-handle backend driven as virtio-net drives it, on its loop. */
+struct fdc {
+	struct net_backend *be;
+	struct evloop *io;
+	atomic_int tx_ready, received, link_down;
+	atomic_bool refuse; /* receive says "no room" */
+	uint8_t frame[64];
+	int res;
+};
+
+static bool fdc_receive(void *ctx, const struct iovec *iov, unsigned n)
+{
+	struct fdc *c = ctx;
+	(void)iov;
+	(void)n;
+	if (atomic_load(&c->refuse))
+		return false;
+	atomic_fetch_add(&c->received, 1);
+	return true;
+}
+
+static void fdc_link(void *ctx, bool up)
+{
+	struct fdc *c = ctx;
+	if (!up)
+		atomic_fetch_add(&c->link_down, 1);
+}
+
+static void fdc_tx_ready(void *ctx)
+{
+	struct fdc *c = ctx;
+	atomic_fetch_add(&c->tx_ready, 1);
+}
+
+static void fdc_start(void *ctx)
+{
+	struct fdc *c = ctx;
+	struct net_backend_client cl = {
+	    .ctx = c, .receive = fdc_receive, .link_changed = fdc_link, .tx_ready = fdc_tx_ready};
+	c->res = c->be->ops->start(c->be, c->io, &cl);
+}
+
+static void fdc_send(void *ctx)
+{
+	struct fdc *c = ctx;
+	struct iovec iov = {c->frame, sizeof(c->frame)};
+	c->res = c->be->ops->send(c->be, &iov, 1);
+}
+
+static void fdc_rx_ready(void *ctx)
+{
+	struct fdc *c = ctx;
+	c->be->ops->rx_ready(c->be);
+}
+
+static void fdc_stop(void *ctx)
+{
+	struct fdc *c = ctx;
+	c->be->ops->stop(c->be);
+}
+
+/* Waits up to a second for *v to reach want. */
+static bool wait_int(atomic_int *v, int want)
+{
+	for (int i = 0; i < 200 && atomic_load(v) < want; i++)
+		nanosleep(&(struct timespec){0, 5000000}, NULL);
+	return atomic_load(v) >= want;
+}
+
+/* Sends until the socket refuses; returns how many went, -1 on another error. */
+static int fill(struct fdc *c)
+{
+	for (int n = 0; n < 4096; n++) {
+		evloop_call(c->io, fdc_send, c);
+		if (c->res == -EAGAIN)
+			return n;
+		if (c->res != 0)
+			return -1;
+	}
+	return -1;
+}
+
+static int drain_peer(int fd)
+{
+	uint8_t buf[128];
+	int n = 0;
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		n++;
+	return n;
+}
+
+static void test_fd_backpressure(int type)
+{
+	const char *tn = type == SOCK_SEQPACKET ? "seqpacket" : "dgram";
+	struct fdc c = {.io = evloop_new()};
+	int sp[2], tiny = 1;
+
+	CHECK(socketpair(AF_UNIX, type, 0, sp) == 0, "%s socketpair", tn);
+	/* The kernel rounds this up to its minimum: a few frames fit. */
+	setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &tiny, sizeof(tiny));
+	vmk_network_attachment *a = vmk_fd_network_attachment_new(sp[0], NULL);
+	c.be = a ? net_fd_open(a, "test", NULL) : NULL;
+	vmk_network_attachment_free(a);
+	close(sp[0]);
+	if (!c.be || !c.io) {
+		CHECK(false, "%s: backend opened", tn);
+		return;
+	}
+	evloop_call(c.io, fdc_start, &c);
+	CHECK(c.res == 0, "%s: started", tn);
+
+	int sent = fill(&c);
+	CHECK(sent > 0, "%s: %d frames taken, then -EAGAIN (not a drop)", tn, sent);
+	nanosleep(&(struct timespec){0, 50000000}, NULL);
+	CHECK(atomic_load(&c.tx_ready) == 0, "%s: no tx_ready while the peer does not read", tn);
+
+	/* Frames still come in while a send waits: one watch, both wants. */
+	CHECK(send(sp[1], c.frame, sizeof(c.frame), 0) == sizeof(c.frame) && wait_int(&c.received, 1),
+	      "%s: a frame is received while transmit is blocked", tn);
+
+	int got = drain_peer(sp[1]);
+	CHECK(got == sent && wait_int(&c.tx_ready, 1), "%s: the peer read %d of %d; tx_ready came", tn, got,
+	      sent);
+	nanosleep(&(struct timespec){0, 50000000}, NULL);
+	CHECK(atomic_load(&c.tx_ready) == 1, "%s: tx_ready once per -EAGAIN", tn);
+
+	/* Receive paused (the guest has no buffers) and transmit blocked: the
+	 * writable wakeup still comes, the held frame waits for rx_ready. */
+	sent = fill(&c);
+	atomic_store(&c.refuse, true);
+	CHECK(sent > 0 && send(sp[1], c.frame, sizeof(c.frame), 0) == sizeof(c.frame),
+	      "%s: blocked again after %d, a frame offered to a full guest", tn, sent);
+	nanosleep(&(struct timespec){0, 50000000}, NULL);
+	got = drain_peer(sp[1]);
+	CHECK(got == sent && wait_int(&c.tx_ready, 2), "%s: tx_ready while receive is paused", tn);
+	atomic_store(&c.refuse, false);
+	CHECK(atomic_load(&c.received) == 1, "%s: the held frame waits for rx_ready", tn);
+	evloop_call(c.io, fdc_rx_ready, &c);
+	CHECK(wait_int(&c.received, 2), "%s: rx_ready delivers the held frame", tn);
+
+	/* The peer goes away while a send waits: tx_ready, so the device's
+	 * next try fails for good (link down) instead of waiting forever. */
+	sent = fill(&c);
+	close(sp[1]);
+	if (type == SOCK_DGRAM) {
+		/* A datagram peer's close is seen on the next send. */
+		CHECK(wait_int(&c.tx_ready, 3), "%s: peer closed: tx_ready", tn);
+		evloop_call(c.io, fdc_send, &c);
+		CHECK(c.res == -ECONNREFUSED && atomic_load(&c.link_down) == 1,
+		      "%s: the retried send finds the peer gone (%d), link down", tn, c.res);
+	} else {
+		CHECK(wait_int(&c.tx_ready, 3) && wait_int(&c.link_down, 1),
+		      "%s: peer closed: tx_ready, link down", tn);
+		evloop_call(c.io, fdc_send, &c);
+		CHECK(c.res == -ENOTCONN, "%s: then sends fail for good (%d)", tn, c.res);
+	}
+	evloop_call(c.io, fdc_stop, &c);
+	evloop_free(c.io);
+	c.be->ops->destroy(c.be);
+}
+
 int main(void)
 {
 	CHECK(gmem_init(&mem, 64ull << 20) == 0, "guest memory");
@@ -405,5 +571,7 @@ int main(void)
 	test_mac();
 	test_attachments();
 	test_config();
+	test_fd_backpressure(SOCK_DGRAM);
+	test_fd_backpressure(SOCK_SEQPACKET);
 	return check_done();
 }

@@ -2,16 +2,24 @@
 # Two VMs on one socketpair (tests/api/net_pair.c); vmkit.pair=a|b picks the
 # side. Static addresses, ping both ways, then each fetches the other's file
 # from its httpd and checks it against the md5 the sender published (the
-# host compares the printed sums too). Then B waits to be stopped by the
-# host, and A keeps pinging B until its link goes down: a datagram socket
-# learns that its peer closed only on its next send.
+# host compares the printed sums too). Then the backpressure burst: B's
+# receiver starts (udpburst, UDPBURST-READY), A says BURST-WAIT-GO and
+# waits for "go" on its console; the host pauses B, sends "go", and resumes
+# B once A's sender is stuck (UDPBURST-WAITING) or done. Every one of
+# BURST datagrams must reach B: with B paused, A's vmkit finds the socket
+# full and must hold the frames in A's transmit queue, not drop them.
+# Static ARP entries, a huge receive buffer in B and a sender that retries
+# ENOBUFS leave vmkit as the only place a datagram could be lost. Then B
+# waits to be stopped by the host, and A keeps pinging B until its link
+# goes down: a datagram socket learns that its peer closed only on its next
+# send.
 role=
 for w in $(cat /proc/cmdline); do
     case $w in vmkit.pair=*) role=${w#vmkit.pair=} ;; esac
 done
 case $role in
-a) me=10.0.9.1 peer=10.0.9.2 other=b ;;
-b) me=10.0.9.2 peer=10.0.9.1 other=a ;;
+a) me=10.0.9.1 peer=10.0.9.2 other=b peer_mac=52:54:00:00:00:0b ;;
+b) me=10.0.9.2 peer=10.0.9.1 other=a peer_mac=52:54:00:00:00:0a ;;
 *) echo "PAIR-ROLE=missing"; exit 2 ;;
 esac
 P=PAIR-$role
@@ -48,6 +56,17 @@ done
 got=$(md5sum </tmp/got.bin | cut -d' ' -f1)
 echo "$P-GOT-MD5=$got"
 [ "$got" = "$(cat /tmp/got.md5)" ] && echo "$P-COPY=ok" || { echo "$P-COPY=corrupt"; exit 1; }
+
+# No neighbour probe may go unanswered while B is paused.
+arp -s $peer $peer_mac
+BURST=2000
+if [ $role = b ]; then
+    udpburst recv 9000 $BURST 30 || echo "$P-BURST=lost"
+else
+    echo "$P-BURST-WAIT-GO"
+    read -t 300 go || { echo "$P-BURST=no-go"; exit 1; }
+    udpburst send $peer 9000 $BURST 64 || { echo "$P-BURST=send-failed"; exit 1; }
+fi
 echo "$P-DONE"
 
 if [ $role = b ]; then
