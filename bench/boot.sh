@@ -21,6 +21,8 @@ set -euo pipefail
 invocation="bench/boot.sh $*"
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
+BENCH_NAME=boot.sh
+. "$HERE/lib.sh"
 
 runs=5 warmup=1 vmkit=1 machines=() vmm_timeout=300
 # Fastest sane microvm set-up measured in L1 (docs/performance.md): ISA serial for the
@@ -101,16 +103,8 @@ files=("$work/vmmrun")
 mapfile -t qf < <("$ROOT/tests/nested/qemu-files.sh")
 files+=("${qf[@]}")
 
-mkdir -p "$HERE/results"
-stamp=$(date +%Y%m%d-%H%M)
-log=$HERE/results/boot-$stamp.log
-md=$HERE/results/boot-$stamp.md
-echo "boot.sh: $ncfg configurations x $runs runs in L1 (console in $log)" >&2
-rc=0
-"$ROOT/tests/nested/run-l1.sh" --timeout $((600 + 120 * runs * ncfg)) "$work/l1.sh" "${files[@]}" \
-    > "$log" 2>&1 || rc=$?
-[[ $rc == 0 ]] || echo "boot.sh: run-l1.sh exited $rc" >&2
-grep -q BENCH-DONE "$log" || { echo "boot.sh: L1 did not finish; see $log" >&2; tail -n 30 "$log" >&2; exit 1; }
+echo "boot.sh: $ncfg configurations x $runs runs in L1 (console in bench/results)" >&2
+bench_run_l1 boot --timeout $((600 + 120 * runs * ncfg)) -- "$work/l1.sh" "${files[@]}"
 
 # Medians per configuration, then ratios against the first QEMU configuration.
 {
@@ -120,12 +114,7 @@ grep -q BENCH-DONE "$log" || { echo "boot.sh: L1 did not finish; see $log" >&2; 
     echo "1 vCPU, $MEM MiB, cmdline \`$CMDLINE\`; inside L1 (QEMU TCG, nested KVM);"
     echo "guest kernel $(cat "$("$ROOT/tools/guest/build-guest.sh" --print-guest-dir)/kernel-release" 2>/dev/null || echo '?')."
     echo
-    tr -d '\r' < "$log" | grep '^BENCH phase=run' | awk -v names="$(printf '%s\n' "${names[@]}")" '
-    function med(a, n,   i, j, t) {
-        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-        if (n == 0) return -1
-        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
+    tr -d '\r' < "$log" | grep '^BENCH phase=run' | awk -v names="$(printf '%s\n' "${names[@]}")" "$BENCH_AWK_MED"'
     BEGIN { nc = split(names, cn, "\n"); if (cn[nc] == "") nc-- }
     {
         delete f

@@ -29,6 +29,8 @@ set -euo pipefail
 invocation="bench/efi.sh $*"
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
+BENCH_NAME=efi.sh
+. "$HERE/lib.sh"
 
 runs=5 warmup=1 iso= use_iso=1 vmm_timeout=600 retries=30 icount=0
 while [[ $# -gt 0 ]]; do
@@ -123,17 +125,9 @@ mapfile -t qf < <("$ROOT/tests/nested/qemu-files.sh" --ovmf)
 files+=("${qf[@]}")
 [[ -n $iso ]] && files+=("$work/boot.iso")
 
-mkdir -p "$HERE/results"
-stamp=$(date +%Y%m%d-%H%M)
-log=$HERE/results/efi-$stamp.log
-md=$HERE/results/efi-$stamp.md
-echo "efi.sh: 2 VMMs x $runs runs in L1${iso:+ with $iso} (console in $log)" >&2
-rc=0
+echo "efi.sh: 2 VMMs x $runs runs in L1${iso:+ with $iso} (console in bench/results)" >&2
 VMK_L1_QEMU_ARGS="${VMK_L1_QEMU_ARGS:-}${icount:+ -icount shift=$icount}" \
-"$ROOT/tests/nested/run-l1.sh" --state "$work/state.img" --retries "$retries" --timeout $((900 + 240 * runs * 2)) "$work/l1.sh" "${files[@]}" \
-    > "$log" 2>&1 || rc=$?
-[[ $rc == 0 ]] || echo "efi.sh: run-l1.sh exited $rc" >&2
-grep -q BENCH-DONE "$log" || { echo "efi.sh: L1 did not finish; see $log" >&2; tail -n 30 "$log" >&2; exit 1; }
+bench_run_l1 efi --state "$work/state.img" --retries "$retries" --timeout $((900 + 240 * runs * 2)) -- "$work/l1.sh" "${files[@]}"
 
 {
     echo "## UEFI boot benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -153,12 +147,7 @@ grep -q BENCH-DONE "$log" || { echo "efi.sh: L1 did not finish; see $log" >&2; t
         echo "nested KVM)."
     fi
     echo
-    tr -d '\r' < "$log" | grep '^BENCH phase=run' | awk '
-    function med(a, n,   i, j, t) {
-        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-        if (n == 0) return -1
-        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
+    tr -d '\r' < "$log" | grep '^BENCH phase=run' | awk "$BENCH_AWK_MED"'
     {
         delete f
         for (i = 2; i <= NF; i++) { k = $i; sub(/=.*/, "", k); v = $i; sub(/^[^=]*=/, "", v); f[k] = v }

@@ -15,6 +15,7 @@
 #   connection from the guest to L1's port 5300) and the guest's interrupt counts; their medians
 #   per exchange / per ping go into a second table (exit counts are not timing: they are
 #   meaningful on a loaded host too). --time 0 skips the iperf3 jobs; --pings N (default 20).
+#   --report LOG: no run; the tables again from an earlier run's log (pass that run's options).
 # The guest (the stock test guest + an appended cpio with Debian's iperf3, its libraries,
 # bench/tcprr and bench/guest-net.sh as /tests/net-bench.sh) is the client of servers in L1:
 # iperf3 -s (5201) and tcprr -s (5202), reached at 10.0.2.2 (slirp's gateway = L1's loopback)
@@ -28,8 +29,10 @@ set -euo pipefail
 invocation="bench/net.sh $*"
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
+BENCH_NAME=net.sh
+. "$HERE/lib.sh"
 
-T=5 rounds=2 rr=2000 tapoff=1 only= stats=0 pings=20
+T=5 rounds=2 rr=2000 tapoff=1 only= stats=0 pings=20 report=
 MEM=512
 MAC=52:54:00:00:10:02
 while [[ $# -gt 0 ]]; do
@@ -41,7 +44,8 @@ while [[ $# -gt 0 ]]; do
         --only) only=$2; shift 2 ;;
         --stats) stats=1; shift ;;
         --pings) pings=$2; shift 2 ;;
-        -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        --report) report=$(realpath "$2"); shift 2 ;;
+        -h|--help) sed -n '2,27p' "${BASH_SOURCE[0]}"; exit 0 ;;
         -*) echo "net.sh: unknown option $1" >&2; exit 2 ;;
         *) break ;;
     esac
@@ -57,42 +61,19 @@ cc -O2 -Wall -static -o "$work/tcprr" "$HERE/tcprr.c"
 cp "$B/vmkit" "$work/vmkit"     # a snapshot: others may rebuild the tree meanwhile
 
 # --- iperf3 from Debian (apt-get download + dpkg -x into the cache), for the guest and L1.
-"$ROOT/tools/guest/build-guest.sh" >/dev/null
-CACHE=$("$ROOT/tools/guest/build-guest.sh" --print-dir)
-G=$("$ROOT/tools/guest/build-guest.sh" --print-guest-dir)
+bench_guest_dirs
 X=$work/pkg
-mkdir -p "$X" "$CACHE/debs"
-for p in iperf3 libiperf0 libsctp1; do
-    deb=$(ls -t "$CACHE/debs/$p"_*.deb 2>/dev/null | head -n1 || true)
-    if [[ -z $deb ]]; then
-        echo "net.sh: downloading $p" >&2
-        (cd "$CACHE/debs" && apt-get download -q "$p" >&2 2>/dev/null) || (cd "$CACHE/debs" && apt-get download "$p" >&2)
-        deb=$(ls -t "$CACHE/debs/$p"_*.deb | head -n1)
-    fi
-    dpkg -x "$deb" "$X"
-done
+for p in iperf3 libiperf0 libsctp1; do bench_fetch_deb "$p" "$X"; done
 IPERF=$X/usr/bin/iperf3
-LP=$X/usr/lib/x86_64-linux-gnu:$X/lib/x86_64-linux-gnu
-missing=$(LD_LIBRARY_PATH=$LP ldd "$IPERF" | grep 'not found' || true)
-[[ -z $missing ]] || { echo "net.sh: iperf3 needs libraries this host lacks:" >&2; echo "$missing" >&2; exit 1; }
+LP=$(bench_libpath "$X")
+bench_check_libs "$IPERF" "$X" || exit 1
 o=$work/overlay
 mkdir -p "$o/bin" "$o/tests"
 cp "$IPERF" "$work/tcprr" "$o/bin/"
 install -m 0755 "$HERE/guest-net.sh" "$o/tests/net-bench.sh"
-while read -r lib; do
-    dst=${lib#"$X"}
-    mkdir -p "$o$(dirname "$dst")"
-    cp -L "$lib" "$o$dst"
-done < <(LD_LIBRARY_PATH=$LP ldd "$IPERF" |
-         sed -n -e 's/.*=> \(\/[^ ]*\) .*/\1/p' -e 's/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p')
-NI=$work/initrd-net.cpio      # no x bit: run-l1.sh puts it in L1's /data
-{
-    cat "$G/initrd.cpio.gz"
-    pad=$(( (4 - $(stat -c %s "$G/initrd.cpio.gz") % 4) % 4 ))
-    head -c "$pad" /dev/zero
-    (cd "$o" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet)
-} > "$NI"
-chmod 0644 "$NI"
+bench_copy_libs "$IPERF" "$X" "$o"
+NI=$work/initrd-net.cpio
+bench_initrd "$o" "$NI"
 
 # --- Configurations: cases of one shell function; names start with the VMM.
 BASE="console=ttyS0 quiet panic=-1 vmkit.test=net-bench vmkit.net_t=$T vmkit.rr_n=$rr vmkit.stats=$stats vmkit.pings=$pings"
@@ -173,18 +154,15 @@ files=("$work/vmmrun" "$work/tcprr" "$work/vmkit" "$IPERF" "$NI" "$work/qemu-ifu
 mapfile -t qf < <("$ROOT/tests/nested/qemu-files.sh")
 files+=("${qf[@]}")
 
-mkdir -p "$HERE/results"
-stamp=$(date +%Y%m%d-%H%M)
-log=$HERE/results/net-$stamp.log
-md=$HERE/results/net-$stamp.md
-echo "net.sh: $ncfg configurations x $rounds rounds in L1 (console in $log)" >&2
-rc=0
+echo "net.sh: $ncfg configurations x $rounds rounds in L1 (console in bench/results)" >&2
 # LD_LIBRARY_PATH: run-l1.sh's ldd then finds iperf3's libraries in the extracted packages
 # and copies them to the same paths in L1, where the L1 script points iperf3 at them.
-LD_LIBRARY_PATH=$LP "$ROOT/tests/nested/run-l1.sh" \
-    --timeout $((600 + rounds * ncfg * vmm_timeout / 2)) "$work/l1.sh" "${files[@]}" > "$log" 2>&1 || rc=$?
-[[ $rc == 0 ]] || echo "net.sh: run-l1.sh exited $rc" >&2
-grep -q BENCH-DONE "$log" || { echo "net.sh: L1 did not finish; see $log" >&2; tail -n 30 "$log" >&2; exit 1; }
+if [[ -n $report ]]; then
+    log=$report md=${report%.log}.md
+else
+    LD_LIBRARY_PATH=$LP bench_run_l1 net \
+        --timeout $((600 + rounds * ncfg * vmm_timeout / 2)) -- "$work/l1.sh" "${files[@]}"
+fi
 
 {
     echo "## Network benchmark (virtio-net), $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -194,14 +172,9 @@ grep -q BENCH-DONE "$log" || { echo "net.sh: L1 did not finish; see $log" >&2; t
     echo "1 vCPU, $MEM MiB; L1 = QEMU TCG with nested KVM; QEMU \`-M q35\`, virtio-net-pci;"
     echo "guest kernel $(cat "$G/kernel-release" 2>/dev/null || echo '?')."
     echo
-    tr -d '\r' < "$log" | awk -v names="$(printf '%s\n' "${names[@]}")" '
-    function med(a, n,   i, j, t) {
-        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-        if (n == 0) return -1
-        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
+    tr -d '\r' < "$log" | awk -v names="$(printf '%s\n' "${names[@]}")" "$BENCH_AWK_MED"'
     function kv(   i, p) { delete f; for (i = 1; i <= NF; i++) { p = index($i, "="); if (p) f[substr($i, 1, p - 1)] = substr($i, p + 1) } }
-    function add(c, m, x,   k) { k = ++nn[c, m]; V[c, m, k] = x }
+    function add(c, m, x,   k) { k = ++nn[c, m]; V[c, m, k] = x + 0 }
     function get(c, m,   k, a) { delete a; for (k = 1; k <= nn[c, m]; k++) a[k] = V[c, m, k]; return med(a, nn[c, m] + 0) }
     function cell(x) { return x < 0 ? "-" : sprintf(x >= 100 ? "%.0f" : "%.2f", x) }
     function ratio(a, b) { return (a < 0 || b <= 0) ? "-" : sprintf("**%.2f**", a / b) }
@@ -244,16 +217,12 @@ grep -q BENCH-DONE "$log" || { echo "net.sh: L1 did not finish; see $log" >&2; t
         echo "Counts per request/response exchange (rr, $rr per run) and per ping (ping, $pings per run), medians over"
         echo "rounds: L1's KVM counters (kvm:) and the guest's /proc/interrupts (irq:); rows that are 0 everywhere are left out."
         echo
-        tr -d '\r' < "$log" | awk -v names="$(printf '%s\n' "${names[@]}")" -v nrr="$rr" -v nping="$pings" '
-        function med(a, n,   i, j, t) {
-            for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-            return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-        }
+        tr -d '\r' < "$log" | awk -v names="$(printf '%s\n' "${names[@]}")" -v nrr="$rr" -v nping="$pings" "$BENCH_AWK_MED"'
         /^BENCH-(KVM|IRQ) / {
             t = $1 == "BENCH-KVM" ? "kvm" : "irq"; delete f
             for (i = 2; i <= NF; i++) { p = index($i, "="); if (p) f[substr($i, 1, p - 1)] = substr($i, p + 1) }
             c = f["cfg"]; r = f["round"]; rounds[r] = 1
-            for (k in f) if (k != "cfg" && k != "round" && k != "label") { V[t, c, r, f["label"], k] = f[k]; K[t ":" k] = 1 }
+            for (k in f) if (k != "cfg" && k != "round" && k != "label") { V[t, c, r, f["label"], k] = f[k] + 0; K[t ":" k] = 1 }
         }
         END {
             nc = split(names, cn, "\n"); if (cn[nc] == "") nc--

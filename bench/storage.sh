@@ -29,6 +29,8 @@ set -euo pipefail
 invocation="bench/storage.sh $*"
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
+BENCH_NAME=storage.sh
+. "$HERE/lib.sh"
 
 runtime=5 rounds=2 image_mib=1024 cpus=1 aios=io_uring machine=q35 warmup=0 vmkit=1
 on_disk=0 tmpfs=1
@@ -64,47 +66,20 @@ cc -O2 -Wall -static -o "$work/vmmrun" "$HERE/vmmrun.c" 2>/dev/null ||
 # --- The fio guest: the stock test initrd + an appended cpio with fio, its libraries and
 # /tests/fio.sh. The kernel unpacks concatenated archives in order (an uncompressed one must
 # start 4-byte aligned, hence the zero padding after the gzip'd base).
-"$ROOT/tools/guest/build-guest.sh" >/dev/null
-CACHE=$("$ROOT/tools/guest/build-guest.sh" --print-dir)
-G=$("$ROOT/tools/guest/build-guest.sh" --print-guest-dir)
-fetch_deb() {   # NAME -> extracted into $X (apt-get download + dpkg -x, cached .deb)
-    local deb
-    deb=$(ls -t "$CACHE/debs/$1"_*.deb 2>/dev/null | head -n1 || true)
-    if [[ -z $deb ]]; then
-        echo "storage.sh: downloading $1" >&2
-        (cd "$CACHE/debs" && apt-get download -q "$1" >&2 2>/dev/null) ||
-            (cd "$CACHE/debs" && apt-get download "$1" >&2)
-        deb=$(ls -t "$CACHE/debs/$1"_*.deb | head -n1)
-    fi
-    dpkg -x "$deb" "$X"
-}
+bench_guest_dirs
 X=$work/fio-pkg
-mkdir -p "$X" "$CACHE/debs"
 # fio links its ioengines' libraries directly (rbd, gluster, nbd, pmem...); the two that a
 # usual Debian host lacks come from their packages, the rest from the host (same release).
-for p in fio libnbd0 libpmemblk1; do fetch_deb "$p"; done
+for p in fio libnbd0 libpmemblk1; do bench_fetch_deb "$p" "$X"; done
 FIO=$X/usr/bin/fio
-LP=$X/usr/lib/x86_64-linux-gnu:$X/lib/x86_64-linux-gnu
-missing=$(LD_LIBRARY_PATH=$LP ldd "$FIO" | grep 'not found' || true)
-[[ -z $missing ]] || { echo "storage.sh: fio needs libraries this host lacks:" >&2; echo "$missing" >&2; exit 1; }
+bench_check_libs "$FIO" "$X" || exit 1
 o=$work/overlay
 mkdir -p "$o/bin" "$o/tests"
 cp "$FIO" "$o/bin/fio"
 install -m 0755 "$HERE/guest-fio.sh" "$o/tests/fio.sh"
-while read -r lib; do
-    dst=${lib#"$X"}
-    mkdir -p "$o$(dirname "$dst")"
-    cp -L "$lib" "$o$dst"
-done < <(LD_LIBRARY_PATH=$LP ldd "$FIO" |
-         sed -n -e 's/.*=> \(\/[^ ]*\) .*/\1/p' -e 's/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p')
-FI=$work/initrd-fio.cpio      # no x bit: run-l1.sh puts it in L1's /data
-{
-    cat "$G/initrd.cpio.gz"
-    pad=$(( (4 - $(stat -c %s "$G/initrd.cpio.gz") % 4) % 4 ))
-    head -c "$pad" /dev/zero
-    (cd "$o" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet)
-} > "$FI"
-chmod 0644 "$FI"
+bench_copy_libs "$FIO" "$X" "$o"
+FI=$work/initrd-fio.cpio
+bench_initrd "$o" "$FI"
 echo "storage.sh: fio initrd $(( $(stat -c %s "$FI") / 1048576 )) MiB ($(du -sm "$o" | cut -f1) MiB fio + libraries)" >&2
 
 # --- Configurations: one shell function case each; cfg 0 is vmkit when it runs.
@@ -196,26 +171,18 @@ files=("$work/vmmrun" "$FI")
 mapfile -t qf < <("$ROOT/tests/nested/qemu-files.sh")
 files+=("${qf[@]}")
 
-mkdir -p "$HERE/results"
-stamp=$(date +%Y%m%d-%H%M)
-log=$HERE/results/storage-$stamp.log
-md=$HERE/results/storage-$stamp.md
-echo "storage.sh: $ncfg configurations x $rounds rounds in L1 (console in $log)" >&2
-rc=0
+echo "storage.sh: $ncfg configurations x $rounds rounds in L1 (console in bench/results)" >&2
 l1_mem=3072 l1_args=()
 [[ $tmpfs == 1 ]] && l1_mem=$((l1_mem + image_mib))
 # The cached ext4 runs keep the image in L1's page cache.
 [[ $on_disk == 1 ]] && { l1_mem=$((l1_mem + image_mib)); l1_args=(--disk-mib $((image_mib + 512))); }
-"$ROOT/tests/nested/run-l1.sh" --mem $l1_mem "${l1_args[@]}" \
-    --timeout $((600 + (rounds + warmup) * ncfg * (vmm_timeout / 2))) "$work/l1.sh" "${files[@]}" \
-    > "$log" 2>&1 || rc=$?
-[[ $rc == 0 ]] || echo "storage.sh: run-l1.sh exited $rc" >&2
-grep -q BENCH-DONE "$log" || { echo "storage.sh: L1 did not finish; see $log" >&2; tail -n 30 "$log" >&2; exit 1; }
+bench_run_l1 storage --mem $l1_mem "${l1_args[@]}" \
+    --timeout $((600 + (rounds + warmup) * ncfg * (vmm_timeout / 2))) -- "$work/l1.sh" "${files[@]}"
 
 {
     echo "## Storage benchmark (virtio-blk), $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
-    echo "\`$invocation\`; $rounds rounds, alternating, medians; fio $(LD_LIBRARY_PATH=$LP "$FIO" --version) in the guest"
+    echo "\`$invocation\`; $rounds rounds, alternating, medians; fio $(LD_LIBRARY_PATH=$(bench_libpath "$X") "$FIO" --version) in the guest"
     echo "(libaio, direct=1, ${runtime} s per job after a 1 s ramp) on /dev/vda; $cpus vCPU, $MEM MiB;"
     echo "raw ${image_mib} MiB image in L1 (QEMU TCG, nested KVM); QEMU \`-M $machine\`, virtio-blk-pci + iothread;"
     echo "guest kernel $(cat "$G/kernel-release" 2>/dev/null || echo '?')."
@@ -229,12 +196,7 @@ grep -q BENCH-DONE "$log" || { echo "storage.sh: L1 did not finish; see $log" >&
         ext4-uncached) echo "**Image on ext4 on L1's disk**, O_DIRECT (vmkit cache=uncached, QEMU cache=none):" ;;
     esac
     echo
-    tr -d '\r' < "$log" | awk -v names="$(printf '%s\n' "${gcfgs[@]}")" '
-    function med(a, n,   i, j, t) {
-        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-        if (n == 0) return -1
-        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
+    tr -d '\r' < "$log" | awk -v names="$(printf '%s\n' "${gcfgs[@]}")" "$BENCH_AWK_MED"'
     function kv(s,   i, p) { delete f; for (i = 1; i <= NF; i++) { p = index($i, "="); if (p) f[substr($i, 1, p - 1)] = substr($i, p + 1) } }
     BEGIN { nc = split(names, cn, "\n"); if (cn[nc] == "") nc--
             nm = split("randread-qd1:IOPS randread-qd1:LAT randread-qd32:IOPS seqread:BW seqwrite:BW cpu", M, " ")
