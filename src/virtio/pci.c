@@ -74,6 +74,10 @@ struct virtio_pci {
 	uint32_t dfselect, gfselect;
 	uint64_t driver_features;
 	uint8_t status;
+	/* The device runs (kicks watched, activated): DRIVER_OK was written
+	 * while bus mastering was on, or bus mastering came on after it. */
+	bool live;
+	bool master; /* PCI_COMMAND_MASTER as last seen */
 	uint8_t config_gen;
 	uint8_t isr;
 	uint16_t queue_select;
@@ -147,10 +151,11 @@ static bool msix_func_masked(struct virtio_pci *t)
 	return t->pci.cfg[t->msix_cap + 3] & 0x40;
 }
 
-/* Raises MSI-X vector v, or records it pending while masked. Lock held. */
+/* Raises MSI-X vector v, or records it pending while masked. Lock held.
+ * Without bus mastering the function cannot write its message: dropped. */
 static void signal_vector(struct virtio_pci *t, uint16_t v)
 {
-	if (v == NO_VECTOR || v >= t->nvec || !msix_enabled(t))
+	if (v == NO_VECTOR || v >= t->nvec || !msix_enabled(t) || !t->master)
 		return;
 	struct msix_vec *m = &t->vec[v];
 	if (msix_func_masked(t) || (m->ctrl & 1)) {
@@ -165,7 +170,7 @@ static void msix_update(struct virtio_pci *t, unsigned v)
 {
 	struct msix_vec *m = &t->vec[v];
 	irq_router_set_msi(t->env.irq, (unsigned)m->gsi, m->addr, m->data, true);
-	if (m->pending && !(m->ctrl & 1) && !msix_func_masked(t) && msix_enabled(t)) {
+	if (m->pending && !(m->ctrl & 1) && !msix_func_masked(t) && msix_enabled(t) && t->master) {
 		m->pending = false;
 		uint64_t one = 1;
 		(void)!write(m->fd, &one, sizeof(one));
@@ -201,6 +206,7 @@ static void reset_on_io(void *arg)
 static void device_reset_state(struct virtio_pci *t)
 {
 	t->status = 0;
+	t->live = false;
 	t->driver_features = 0;
 	t->dfselect = t->gfselect = 0;
 	t->queue_select = 0;
@@ -321,15 +327,17 @@ void virtio_queue_set_external(struct virtio_dev *d, unsigned q, bool external)
 	if (external && vq->kick_watched) {
 		evloop_del_fd(t->env.io, vq->kick_fd);
 		vq->kick_watched = false;
-	} else if (!external && vq->enabled && (t->status & VIRTIO_STATUS_DRIVER_OK)) {
+	} else if (!external && vq->enabled && t->live) {
 		/* Level-triggered: a kick left in the counter is seen at once. */
 		vq->kick_watched = evloop_add_fd(t->env.io, vq->kick_fd, EPOLLIN, kick_cb, vq) == 0;
 	}
 }
 
-/* DRIVER_OK: start listening for kicks, let the device go. Lock held. */
+/* DRIVER_OK with bus mastering on: start listening for kicks, let the
+ * device go. Lock held. */
 static void driver_ok(struct virtio_pci *t)
 {
+	t->live = true;
 	for (unsigned q = 0; q < t->dev->num_queues; q++) {
 		struct vq_state *vq = &t->vqs[q];
 		if (vq->enabled && !vq->kick_watched && !vq->external)
@@ -446,8 +454,8 @@ static bool common_write(struct virtio_pci *t, unsigned off, uint64_t v, unsigne
 		if ((s & VIRTIO_STATUS_DRIVER_OK) && !was_ok) {
 			if (!(t->status & VIRTIO_STATUS_FEATURES_OK))
 				needs_reset_locked(t);
-			else
-				driver_ok(t);
+			else if (t->master)
+				driver_ok(t); /* else when bus mastering comes on */
 		}
 		break;
 	}
@@ -642,6 +650,7 @@ static void config_written(void *opaque, unsigned off, unsigned size)
 	unsigned bar, len;
 	uint64_t boff;
 	uint8_t data[4];
+	bool stop = false;
 	if (cfg_window(t, off, size, &bar, &boff, &len)) {
 		memcpy(data, t->pci.cfg + t->cfg_cap + 16, len);
 		bar_write(t, bar, boff, data, len);
@@ -649,6 +658,20 @@ static void config_written(void *opaque, unsigned off, unsigned size)
 	pthread_mutex_lock(&t->lock);
 	if (off < PCI_BAR0 + 4 * (IO_BAR + 1) && off + size > PCI_COMMAND)
 		rearm_notify(t);
+	/* Bus mastering gates every DMA the device does (rings, buffers, MSI).
+	 * Turned off under a running device (a kexec'ing or shutting-down
+	 * driver), the device stops and drops DRIVER_OK, as QEMU does; the
+	 * driver resets it to use it again. DRIVER_OK written while it is off
+	 * takes effect when it comes on. */
+	bool master = platform_get_le(t->pci.cfg + PCI_COMMAND, 2) & PCI_COMMAND_MASTER;
+	if (master != t->master) {
+		t->master = master;
+		if (master && (t->status & VIRTIO_STATUS_DRIVER_OK) && !t->live)
+			driver_ok(t);
+		stop = !master && t->live;
+		for (unsigned v = 0; master && v < t->nvec; v++)
+			msix_update(t, v);
+	}
 	if (off < (unsigned)t->msix_cap + 4 && off + size > (unsigned)t->msix_cap + 2) {
 		/* Enable or function mask changed: deliver what waited. */
 		for (unsigned v = 0; v < t->nvec; v++)
@@ -656,6 +679,13 @@ static void config_written(void *opaque, unsigned off, unsigned size)
 		irq_changed(t);
 	}
 	pthread_mutex_unlock(&t->lock);
+	if (stop) {
+		evloop_call(t->env.io, reset_on_io, t);
+		pthread_mutex_lock(&t->lock);
+		t->live = false;
+		t->status &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;
+		pthread_mutex_unlock(&t->lock);
+	}
 }
 
 static const struct pci_dev_ops virtio_pci_ops = {

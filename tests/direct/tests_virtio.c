@@ -948,6 +948,62 @@ static void function_mask(struct vdev *v)
 		  idx, want, pba, early, irq);
 }
 
+/* Bus mastering off under a running device stops it (DRIVER_OK dropped,
+ * no ring access, no MSI) until the driver resets it; DRIVER_OK written
+ * while it is off takes effect when it comes back on. */
+static void bus_master(struct vdev *v)
+{
+	uint16_t cmd = pci_read16(v->slot, PCI_COMMAND);
+	memset(bufs[0], 0, 64);
+	vq_desc[0] = (struct vdesc){ (uint64_t)bufs[0], 64, D_WRITE, 0 };
+	pci_write16(v->slot, PCI_COMMAND, cmd & ~PCI_CMD_MASTER);
+	uint8_t st = c_r8(v, C_STATUS);
+	q_irqs = 0;
+	publish(v, 0);
+	kick(v);
+	sti();
+	udelay(50000);
+	cli();
+	uint16_t idx = used_idx();
+	pci_write16(v->slot, PCI_COMMAND, cmd);
+	sti();
+	udelay(50000);
+	cli();
+	uint16_t idx_on = used_idx();
+	tap_check(!(st & S_DRIVER_OK) && idx == v->used_seen && idx_on == v->used_seen && !q_irqs && all_zero(bufs[0], 64),
+		  "virtio-bus-master-off",
+		  "status 0x%x after clearing bus mastering (DRIVER_OK clear expected); used idx %u with it off, %u after "
+		  "turning it back on without a reset (%u expected both); %u interrupts; buffer %s",
+		  st, idx, idx_on, v->used_seen, q_irqs, all_zero(bufs[0], 64) ? "untouched" : "written");
+
+	/* DRIVER_OK while bus mastering is off: nothing until it is on. */
+	pci_write16(v->slot, PCI_COMMAND, cmd & ~PCI_CMD_MASTER);
+	bool ok = virtio_init(v, false);
+	memset(bufs[0], 0, 64);
+	vq_desc[0] = (struct vdesc){ (uint64_t)bufs[0], 64, D_WRITE, 0 };
+	q_irqs = 0;
+	publish(v, 0);
+	kick(v);
+	sti();
+	udelay(50000);
+	cli();
+	uint16_t early = used_idx();
+	unsigned early_irqs = q_irqs;
+	pci_write16(v->slot, PCI_COMMAND, cmd);
+	bool irq = wait_irq(&q_irqs, 2000);
+	for (int i = 0; i < 100 && used_idx() == v->used_seen; i++)
+		udelay(1000);
+	uint16_t late = used_idx();
+	tap_check(ok && early == v->used_seen && !early_irqs && irq && late == (uint16_t)(v->used_seen + 1) &&
+			  !all_zero(bufs[0], 64),
+		  "virtio-bus-master-deferred-start",
+		  "init %s; with bus mastering off after DRIVER_OK: used idx %u (%u expected), %u interrupts; after "
+		  "turning it on: interrupt %d, used idx %u (%u expected), buffer %s",
+		  ok ? "ok" : "failed", early, v->used_seen, early_irqs, irq, late, (uint16_t)(v->used_seen + 1),
+		  all_zero(bufs[0], 64) ? "zero" : "filled");
+	v->used_seen = late;
+}
+
 static uint64_t e820_ram_top_below_4g(void)
 {
 	uint64_t top = 0;
@@ -1038,6 +1094,8 @@ void test_virtio(void)
 	hostile_ring(v, "hostile-ring-misaligned", (uint64_t)vq_desc + 8, (uint64_t)&vq_avail, (uint64_t)&vq_used);
 	hostile_ring(v, "hostile-used-ring-straddles-ram-end", (uint64_t)vq_desc, (uint64_t)&vq_avail,
 		     v->ram_top ? v->ram_top - 64 : 0xfff00000000ull);
+
+	bus_master(v);
 
 	/* A reset brings the device back: a clean request works again. */
 	bool ok = virtio_init(v, false);

@@ -30,8 +30,8 @@
  * direct boot and firmware agree; inside the DSDT's 0x0d00-0xffff window. */
 #define LAYOUT_PCI_IO	   0x6000
 #define LAYOUT_PCI_IO_SIZE 0xa000
-#define LAYOUT_PM_BASE	  0x600 /* ICH9 ACPI PM I/O base as QEMU/OVMF use it */
-#define LAYOUT_RESET_PORT 0xcf9 /* ICH9 reset control register */
-#define LAYOUT_SCI_IRQ	  9
+#define LAYOUT_PM_BASE	   0x600 /* ICH9 ACPI PM I/O base as QEMU/OVMF use it */
+#define LAYOUT_RESET_PORT  0xcf9 /* ICH9 reset control register */
+#define LAYOUT_SCI_IRQ	   9
 
 #endif
