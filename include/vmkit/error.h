@@ -34,7 +34,7 @@ typedef enum vmk_error_code {
 				       use */
 	VMK_ERR_DEVICE_IDENTIFIER,  /* longer than the device allows or not printable ASCII */
 	VMK_ERR_NETWORK_ATTACHMENT, /* not a connected datagram socket, bad MTU, no TAP or bridge, no
-				       CAP_NET_ADMIN */
+				       CAP_NET_ADMIN, does not fit a running device (MTU, offloads) */
 	VMK_ERR_MAC_ADDRESS,	    /* not six hex octets, or multicast */
 	VMK_ERR_FIRMWARE,	    /* UEFI firmware missing, unreadable, wrong size, not a firmware volume */
 	VMK_ERR_VARIABLE_STORE,	    /* missing, not a variable store, read-only, exists (create), in use */

@@ -6,6 +6,7 @@
 #include <vmkit/config.h>
 #include <vmkit/devices.h>
 #include <vmkit/error.h>
+#include <vmkit/network.h>
 #include <vmkit/storage.h>
 
 #ifdef __cplusplus
@@ -53,7 +54,8 @@ typedef struct vmk_observer {
 	void (*did_reboot)(vmk_vm *vm, void *ctx);
 	/* Network device `index` (configuration order) lost its attachment: the
 	 * peer closed the socket or the TAP interface was removed. The guest
-	 * sees its link go down; the VM keeps running. */
+	 * sees its link go down; the VM keeps running. Not called for
+	 * vmk_vm_change_network_attachment. */
 	void (*network_disconnected)(vmk_vm *vm, unsigned index, void *ctx);
 } vmk_observer;
 
@@ -88,6 +90,22 @@ bool vmk_vm_stop(vmk_vm *vm, vmk_error **err);
 /* Replaces the media of storage device `index` (in configuration order) of a
  * running or paused VM; a = NULL ejects. The guest sees a capacity change. */
 bool vmk_vm_change_storage_attachment(vmk_vm *vm, unsigned index, const vmk_storage_attachment *a,
+				      vmk_error **err);
+/* Replaces the attachment of network device `index` (configuration order)
+ * of a running or paused VM (Apple: setting VZNetworkDevice.attachment);
+ * a is copied as vmk_virtio_network_device_new copies it, a = NULL pulls
+ * the cable. The old attachment is closed (frames in flight are dropped)
+ * and the guest sees carrier go down, then up on the new one. The VM's
+ * configuration follows: a guest reboot and a later start use the new
+ * attachment. Not on a stopped VM (VMK_ERR_INVALID_STATE), as with storage.
+ * Errors (field "network_devices[N].attachment"): no such device
+ * (VMK_ERR_INVALID_ARGUMENT); the attachment does not open (the errors of
+ * vmk_vm_start: missing bridge, no CAP_NET_ADMIN, closed socket); its MTU
+ * differs from the one the guest read at boot; a device made with a TAP
+ * or bridged attachment offered its driver checksum and TSO offloads, so
+ * only a TAP or bridged attachment can follow (VMK_ERR_NETWORK_ATTACHMENT).
+ * On an error before the swap nothing changes. */
+bool vmk_vm_change_network_attachment(vmk_vm *vm, unsigned index, const vmk_network_attachment *a,
 				      vmk_error **err);
 /* Asks the guest's balloon driver to leave `bytes` of memory to the guest
  * (memory size minus target is reclaimed). */

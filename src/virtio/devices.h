@@ -33,6 +33,13 @@ struct virtio_dev *virtio_net_dev(struct virtio_net *nd);
 int virtio_net_start(struct virtio_net *nd);
 /* Before the I/O thread ends: the backend stops watching its fds. */
 void virtio_net_stop(struct virtio_net *nd);
+/* Run time (VM event thread): opens a (NULL: the cable is pulled), checks it
+ * fits what the guest's driver already read (MTU, offloads), then on the
+ * I/O thread drops the old backend (and its vhost-net) with the frames in
+ * flight and plugs the new one in; the guest sees carrier go down and, with
+ * a, come back. The disconnected hook is not called for it. */
+bool virtio_net_change_attachment(struct virtio_net *nd, const struct vmk_network_attachment *a,
+				  vmk_error **err);
 void virtio_net_free(struct virtio_net *nd);
 
 /* virtio-rng (rng.c): host getrandom(). */

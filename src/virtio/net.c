@@ -9,7 +9,11 @@
  * driver reset; the control queue always stays here. A backend that
  * cannot take a frame now (send -EAGAIN) gets it again, with everything
  * after it, once it calls tx_ready: the guest's transmit queue is the
- * buffer, and its driver stops its queue when the ring is full. */
+ * buffer, and its driver stops its queue when the ring is full.
+ * The attachment can change at run time (virtio_net_change_attachment):
+ * the backend and its vhost-net belong to the I/O thread, which swaps
+ * them; vhost is also read by the transport's callbacks on vCPU threads,
+ * so it changes only under the transport lock. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -41,11 +45,11 @@ struct virtio_net {
 	struct virtio_dev dev;
 	struct net_config config;
 	unsigned index;
-	struct net_backend *be; /* NULL: no attachment, the cable is out */
+	struct net_backend *be; /* NULL: no attachment, the cable is out (I/O thread) */
 	void (*disconnected)(void *ctx, unsigned index);
 	void *disconnected_ctx;
 	bool want_vhost;	  /* TAP and not disabled by the attachment */
-	struct vhost_net *vhost;  /* NULL: frames go through the I/O thread */
+	struct vhost_net *vhost;  /* NULL: frames go through the I/O thread (transport lock) */
 	atomic_bool vhost_failed; /* start failed: userspace until a driver reset */
 
 	/* Set by activate (vCPU thread), cleared by reset on the I/O thread:
@@ -94,7 +98,7 @@ static bool net_receive(void *ctx, const struct iovec *iov, unsigned n)
 		len += iov[i].iov_len;
 	/* A vnet_hdr backend puts its header first: take it apart here so the
 	 * guest sees a header its negotiated features allow. */
-	skip = nd->lim.vnet_hdr ? NET_HDR_LEN : 0;
+	skip = nd->be->vnet_hdr ? NET_HDR_LEN : 0;
 	if (len < skip + NET_ETH_HLEN || n > 64)
 		return true;
 	if (skip) {
@@ -116,7 +120,7 @@ static bool net_receive(void *ctx, const struct iovec *iov, unsigned n)
 		frame[nf++] = (struct iovec){(uint8_t *)iov[i].iov_base + skip, iov[i].iov_len - skip};
 		skip = 0;
 	}
-	len -= nd->lim.vnet_hdr ? NET_HDR_LEN : 0;
+	len -= nd->be->vnet_hdr ? NET_HDR_LEN : 0;
 	r = net_rx_deliver(vq, nd->mrg, &h, frame, nf, len, &nd->rx);
 	if (r < 0) {
 		atomic_store(&nd->active, false);
@@ -128,17 +132,22 @@ static bool net_receive(void *ctx, const struct iovec *iov, unsigned n)
 	return r == 1;
 }
 
+/* I/O thread. Returns whether the link changed. */
+static bool link_set(struct virtio_net *nd, bool up)
+{
+	if (nd->link_up == up)
+		return false;
+	nd->link_up = up;
+	nd->config.status = up ? VIRTIO_NET_S_LINK_UP : 0;
+	virtio_config_changed(&nd->dev);
+	return true;
+}
+
 static void net_link_changed(void *ctx, bool up)
 {
 	struct virtio_net *nd = ctx;
-	uint16_t st = up ? VIRTIO_NET_S_LINK_UP : 0;
 
-	if (nd->link_up == up)
-		return;
-	nd->link_up = up;
-	nd->config.status = st;
-	virtio_config_changed(&nd->dev);
-	if (!up && nd->disconnected)
+	if (link_set(nd, up) && !up && nd->disconnected)
 		nd->disconnected(nd->disconnected_ctx, nd->index);
 }
 
@@ -270,6 +279,20 @@ static void vhost_start_on_io(void *ctx)
 		net_tx(nd, vq);
 }
 
+/* After DRIVER_OK, on the I/O thread, which owns the backend (the
+ * attachment may change under a running driver). */
+static void activate_on_io(void *ctx)
+{
+	struct virtio_net *nd = ctx;
+
+	if (!nd->be || !atomic_load(&nd->active))
+		return;
+	if (nd->be->ops->set_offloads)
+		nd->be->ops->set_offloads(nd->be, nd->lim.features);
+	if (nd->vhost && !atomic_load(&nd->vhost_failed))
+		vhost_start_on_io(nd);
+}
+
 static void net_irq_changed(void *opaque)
 {
 	struct virtio_net *nd = opaque;
@@ -288,13 +311,12 @@ static int net_activate(void *opaque)
 			f |= 1ull << b;
 	nd->lim.features = f;
 	nd->mrg = f & 1ull << VIRTIO_NET_F_MRG_RXBUF;
-	if (nd->be && nd->be->ops->set_offloads)
-		nd->be->ops->set_offloads(nd->be, f);
 	atomic_store(&nd->active, true);
-	if (nd->vhost && !atomic_load(&nd->vhost_failed)) {
+	if (nd->vhost)
 		vhost_net_irq_changed(nd->vhost);
-		evloop_post(virtio_io_loop(&nd->dev), vhost_start_on_io, nd);
-	}
+	/* Without it the backend keeps its offloads off and vhost unused:
+	 * frames still flow, through the I/O thread. */
+	evloop_post(virtio_io_loop(&nd->dev), activate_on_io, nd);
 	return 0;
 }
 
@@ -342,6 +364,7 @@ struct virtio_net *virtio_net_new(const struct vmk_network_device *cfg, unsigned
 	nd->config.max_virtqueue_pairs = 1;
 	nd->config.mtu = nd->be && nd->be->mtu <= UINT16_MAX ? (uint16_t)nd->be->mtu : 1500;
 	nd->lim.vnet_hdr = nd->be && nd->be->vnet_hdr;
+	nd->lim.plain_hdr = false;
 	nd->lim.max_frame = nd->config.mtu + NET_ETH_HLEN + 4;
 	features = 1ull << VIRTIO_NET_F_MAC | 1ull << VIRTIO_NET_F_MTU | 1ull << VIRTIO_NET_F_STATUS |
 		   1ull << VIRTIO_NET_F_MRG_RXBUF | 1ull << VIRTIO_NET_F_CTRL_VQ |
@@ -373,7 +396,31 @@ struct virtio_dev *virtio_net_dev(struct virtio_net *nd)
 	return &nd->dev;
 }
 
-int virtio_net_start(struct virtio_net *nd)
+struct vhost_swap {
+	struct virtio_net *nd;
+	struct vhost_net *v;
+};
+
+/* Transport lock held: activate and irq_changed read nd->vhost. */
+static void vhost_swap_locked(void *ctx)
+{
+	struct vhost_swap *x = ctx;
+
+	x->nd->vhost = x->v;
+	if (x->v)
+		vhost_net_irq_changed(x->v);
+}
+
+static void set_vhost(struct virtio_net *nd, struct vhost_net *v)
+{
+	struct vhost_swap x = {.nd = nd, .v = v};
+
+	virtio_run_locked(&nd->dev, vhost_swap_locked, &x);
+}
+
+/* Starts nd->be: vhost-net if wanted and the kernel has it, then the
+ * backend's fds on the I/O loop. */
+static int plug(struct virtio_net *nd)
 {
 	struct net_backend_client client = {
 	    .ctx = nd,
@@ -381,17 +428,22 @@ int virtio_net_start(struct virtio_net *nd)
 	    .link_changed = net_link_changed,
 	    .tx_ready = net_tx_ready,
 	};
-
+	struct vhost_net *v;
 	char why[160];
 
-	if (!nd->be)
-		return 0;
 	if (nd->want_vhost) {
-		nd->vhost = vhost_net_open(&nd->dev, nd->be->ops->vhost_fd(nd->be), why, sizeof(why));
-		if (!nd->vhost)
+		v = vhost_net_open(&nd->dev, nd->be->ops->vhost_fd(nd->be), why, sizeof(why));
+		if (v)
+			set_vhost(nd, v);
+		else
 			vhost_off(nd, why);
 	}
 	return nd->be->ops->start(nd->be, virtio_io_loop(&nd->dev), &client);
+}
+
+int virtio_net_start(struct virtio_net *nd)
+{
+	return nd->be ? plug(nd) : 0;
 }
 
 static void stop_on_io(void *ctx)
@@ -400,12 +452,13 @@ static void stop_on_io(void *ctx)
 
 	if (nd->vhost)
 		vhost_net_shutdown(nd->vhost);
-	nd->be->ops->stop(nd->be);
+	if (nd->be)
+		nd->be->ops->stop(nd->be);
 }
 
 void virtio_net_stop(struct virtio_net *nd)
 {
-	if (nd->be && nd->dev.transport)
+	if (nd->dev.transport)
 		evloop_call(virtio_io_loop(&nd->dev), stop_on_io, nd);
 }
 
@@ -418,4 +471,119 @@ void virtio_net_free(struct virtio_net *nd)
 	if (nd->be)
 		nd->be->ops->destroy(nd->be);
 	free(nd);
+}
+
+bool net_backend_fits(bool offloads, uint16_t mtu, const struct net_backend *be, const char *field,
+		      vmk_error **err)
+{
+	if (offloads && !be->vnet_hdr)
+		return vmk_set_error(err, VMK_ERR_NETWORK_ATTACHMENT, field,
+				     "%s: a %s attachment cannot carry the checksum and TSO offloads the device "
+				     "offered its driver (it was made with a TAP or bridged attachment); use a "
+				     "TAP or bridged attachment",
+				     field, be->ops->name);
+	if (be->mtu != mtu)
+		return vmk_set_error(err, VMK_ERR_NETWORK_ATTACHMENT, field,
+				     "%s: MTU %u differs from the device's %u, which the guest's driver read "
+				     "when it probed the device",
+				     field, (unsigned)be->mtu, (unsigned)mtu);
+	return true;
+}
+
+/* I/O thread: the old cable out. vhost gives the rings back where it left
+ * them; frames the backend held are dropped with it, and so are the ones
+ * the guest queued for it (the refused one included), as a NIC without a
+ * link drops them. No disconnected hook: the host asked for this. */
+static void unplug(struct virtio_net *nd)
+{
+	struct vhost_net *v = nd->vhost;
+	struct virtq *vq;
+
+	if (v) {
+		vhost_net_hand_back(v);
+		vhost_net_shutdown(v);
+		set_vhost(nd, NULL);
+		vhost_net_close(v);
+	}
+	if (nd->be) {
+		nd->be->ops->stop(nd->be);
+		nd->be->ops->destroy(nd->be);
+		nd->be = NULL;
+	}
+	nd->lim.plain_hdr = false;
+	link_set(nd, false);
+	nd->tx_blocked = false;
+	if (atomic_load(&nd->active) && (vq = virtio_queue(&nd->dev, TXQ)))
+		net_tx(nd, vq);
+}
+
+struct attach_swap {
+	struct virtio_net *nd;
+	struct net_backend *be; /* the new one, handed to the I/O thread; NULL: unplug */
+	bool want_vhost;
+	int r;
+};
+
+static void set_backend(struct virtio_net *nd, struct attach_swap *s)
+{
+	nd->be = s->be;
+	nd->want_vhost = s->want_vhost;
+	/* The header the driver writes then carries no offloads; it goes out
+	 * zeroed. */
+	nd->lim.plain_hdr = s->be && s->be->vnet_hdr && !nd->lim.vnet_hdr;
+	atomic_store(&nd->vhost_failed, false);
+}
+
+static void swap_on_io(void *ctx)
+{
+	struct attach_swap *s = ctx;
+	struct virtio_net *nd = s->nd;
+
+	unplug(nd);
+	if (!s->be)
+		return;
+	set_backend(nd, s);
+	/* Up first: a backend that finds its peer gone while starting reports
+	 * it, and that is a real disconnect. */
+	link_set(nd, true);
+	s->r = plug(nd);
+	if (s->r < 0) {
+		unplug(nd);
+		return;
+	}
+	/* A driver already running gets what DRIVER_OK would have given it. */
+	activate_on_io(nd);
+}
+
+bool virtio_net_change_attachment(struct virtio_net *nd, const struct vmk_network_attachment *a,
+				  vmk_error **err)
+{
+	struct attach_swap s = {.nd = nd};
+	char field[48];
+
+	snprintf(field, sizeof(field), "network_devices[%u].attachment", nd->index);
+	if (a) {
+		s.be = net_backend_open(a, field, err);
+		if (!s.be)
+			return false;
+		if (!net_backend_fits(nd->lim.vnet_hdr, nd->config.mtu, s.be, field, err)) {
+			s.be->ops->destroy(s.be);
+			return false;
+		}
+		s.want_vhost = s.be->ops->vhost_fd && !net_attachment_no_vhost(a);
+	}
+	if (!nd->dev.transport) {
+		/* Not realized yet: nothing watches the backend or reads the link. */
+		if (nd->be)
+			nd->be->ops->destroy(nd->be);
+		set_backend(nd, &s);
+		nd->link_up = s.be != NULL;
+		nd->config.status = nd->link_up ? VIRTIO_NET_S_LINK_UP : 0;
+		return true;
+	}
+	evloop_call(virtio_io_loop(&nd->dev), swap_on_io, &s);
+	if (s.r < 0)
+		return vmk_set_errno(err, VMK_ERR_NETWORK_ATTACHMENT, field, -s.r,
+				     "%s: cannot watch the new attachment; the device is left unplugged", field);
+	return true;
 }

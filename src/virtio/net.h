@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <vmkit/error.h>
 
 #define VIRTIO_NET_F_CSUM	0
 #define VIRTIO_NET_F_GUEST_CSUM 1
@@ -75,6 +76,10 @@ struct net_tx {
 /* What the device accepts, fixed at activation. */
 struct net_limits {
 	bool vnet_hdr;	    /* the backend takes the header (offloads possible) */
+	/* The backend takes a header but the device offers no offloads (a TAP
+	 * attached at run time to a device made without one): a zeroed header
+	 * goes first. */
+	bool plain_hdr;
 	uint64_t features;  /* negotiated */
 	uint32_t max_frame; /* without GSO: MTU + Ethernet header */
 };
@@ -100,6 +105,14 @@ struct net_rx_scratch {
  * (nothing is consumed), -EINVAL when the queue is malformed. */
 int net_rx_deliver(struct virtq *vq, bool mrg, const struct virtio_net_hdr *hdr, const struct iovec *iov,
 		   unsigned n, size_t len, struct net_rx_scratch *s);
+
+struct net_backend;
+/* Whether a backend opened at run time can replace the one a device was
+ * made with: the guest's driver read the MTU at probe (same value needed)
+ * and, when offloads was offered, sends checksum/TSO frames only a
+ * vnet_hdr backend can carry. field names the device in the error. */
+bool net_backend_fits(bool offloads, uint16_t mtu, const struct net_backend *be, const char *field,
+		      vmk_error **err);
 
 /* One control-queue command (class, command, data); returns the ack. */
 uint8_t net_ctrl_handle(const uint8_t *cmd, size_t len, uint64_t features);

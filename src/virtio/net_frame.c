@@ -62,7 +62,9 @@ int net_tx_parse(const struct virtq_elem *e, const struct net_limits *lim, struc
 	max = out->hdr.gso_type == VIRTIO_NET_HDR_GSO_NONE ? lim->max_frame : NET_MAX_GSO_FRAME;
 	if (frame_len > max || !tx_header_ok(&out->hdr, frame_len, lim))
 		return -EINVAL;
-	if (lim->vnet_hdr)
+	if (!lim->vnet_hdr)
+		memset(&out->hdr, 0, NET_HDR_LEN);
+	if (lim->vnet_hdr || lim->plain_hdr)
 		out->iov[n++] = (struct iovec){&out->hdr, NET_HDR_LEN};
 	for (unsigned i = 0; i < e->nout; i++) {
 		size_t l = e->iov[i].iov_len;

@@ -312,6 +312,14 @@ void virtio_raise_queue(struct virtio_dev *d, unsigned q)
 	pthread_mutex_unlock(&t->lock);
 }
 
+void virtio_run_locked(struct virtio_dev *d, void (*fn)(void *ctx), void *ctx)
+{
+	struct virtio_pci *t = d->transport;
+	pthread_mutex_lock(&t->lock);
+	fn(ctx);
+	pthread_mutex_unlock(&t->lock);
+}
+
 int virtio_queue_kick_fd(struct virtio_dev *d, unsigned q)
 {
 	return q < d->num_queues ? d->transport->vqs[q].kick_fd : -1;

@@ -178,6 +178,17 @@ void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
 	st16(q->used + 2, q->used_idx);
 }
 
+void virtq_resync(struct virtq *q, uint16_t last_avail)
+{
+	if (!q->used)
+		return;
+	q->last_avail = last_avail;
+	/* A guest that rewrote the index only confuses its own driver: every
+	 * used write stays inside the ring. */
+	q->used_idx = ld16(q->used + 2);
+	q->signalled_valid = false;
+}
+
 bool virtq_should_notify(struct virtq *q)
 {
 	if (!q->used)

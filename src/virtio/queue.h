@@ -56,6 +56,9 @@ void virtq_push_batch(struct virtq *q, const uint16_t *heads, const uint32_t *wr
 /* Gives back the last n popped, unpushed requests (a device that found
  * too few buffers); they will be popped again. */
 void virtq_unpop(struct virtq *q, unsigned n);
+/* Someone else (vhost) served q and stopped: the device goes on from
+ * last_avail, and the used index is wherever that left it in guest memory. */
+void virtq_resync(struct virtq *q, uint16_t last_avail);
 /* Whether the driver wants an interrupt for what was pushed since the last
  * one (VRING_AVAIL_F_NO_INTERRUPT or used_event). Updates the bookkeeping. */
 bool virtq_should_notify(struct virtq *q);

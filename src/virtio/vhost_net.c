@@ -30,6 +30,7 @@ struct vhost_vq {
 	bool own_watched;
 	int want; /* irqfd to use, -1: own_call (under m) */
 	int used; /* what vhost was given, -2: nothing yet */
+	int base; /* the avail index vhost reached when stopped, -1: unknown */
 };
 
 struct vhost_net {
@@ -187,9 +188,10 @@ static void stop_locked(struct vhost_net *v)
 		struct vhost_vring_state st = {.index = i};
 
 		ioctl(v->fd, VHOST_NET_SET_BACKEND, &unbind);
-		/* The index vhost reached; the rings are reset before anyone
-		 * else uses them, so it is only read to quiesce the queue. */
-		ioctl(v->fd, VHOST_GET_VRING_BASE, &st);
+		/* The index vhost reached: after a driver reset it is only read
+		 * to quiesce the queue; a device that keeps running resumes
+		 * there (vhost_net_hand_back). */
+		v->vq[i].base = ioctl(v->fd, VHOST_GET_VRING_BASE, &st) < 0 ? -1 : (int)(uint16_t)st.num;
 		ioctl(v->fd, VHOST_SET_VRING_KICK, &unbind);
 		ioctl(v->fd, VHOST_SET_VRING_CALL, &unbind);
 		v->vq[i].used = -2;
@@ -272,6 +274,31 @@ void vhost_net_stop(struct vhost_net *v)
 	if (v->running)
 		stop_locked(v);
 	pthread_mutex_unlock(&v->m);
+}
+
+void vhost_net_hand_back(struct vhost_net *v)
+{
+	bool was;
+
+	pthread_mutex_lock(&v->m);
+	was = v->running;
+	if (was)
+		stop_locked(v);
+	pthread_mutex_unlock(&v->m);
+	if (!was)
+		return;
+	for (unsigned i = 0; i < VHOST_NET_QUEUES; i++) {
+		struct virtq *q = virtio_queue(v->dev, i);
+
+		if (q && v->vq[i].base < 0) {
+			virtio_set_needs_reset(v->dev, "vhost-net: lost the ring position");
+			continue;
+		}
+		if (q)
+			virtq_resync(q, (uint16_t)v->vq[i].base);
+		virtio_queue_set_external(v->dev, i, false);
+		virtio_raise_queue(v->dev, i);
+	}
 }
 
 bool vhost_net_running(const struct vhost_net *v)

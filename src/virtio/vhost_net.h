@@ -36,6 +36,12 @@ int vhost_net_start(struct vhost_net *v, uint64_t features, char *why, size_t wh
 /* Detaches the TAP and the eventfds (I/O thread); the rings are the
  * guest's again. No-op when not running. */
 void vhost_net_stop(struct vhost_net *v);
+/* For a device that keeps running while its backend changes (I/O thread):
+ * stops vhost and gives the rings back to the I/O thread where vhost left
+ * them, kicks watched by the transport again; each queue is interrupted
+ * once, since a completion may have been on its way through our eventfd.
+ * No-op when not running. */
+void vhost_net_hand_back(struct vhost_net *v);
 bool vhost_net_running(const struct vhost_net *v);
 /* Stops and lets go of the I/O thread (on it, before it ends). */
 void vhost_net_shutdown(struct vhost_net *v);

@@ -74,6 +74,10 @@ void virtio_set_needs_reset(struct virtio_dev *d, const char *why);
 struct evloop *virtio_io_loop(struct virtio_dev *d);
 const struct gmem *virtio_mem(struct virtio_dev *d);
 
+/* Runs fn(ctx) under the transport lock, as activate and irq_changed run:
+ * for a device that changes what those read from another thread. */
+void virtio_run_locked(struct virtio_dev *d, void (*fn)(void *ctx), void *ctx);
+
 /* For devices whose queues are served outside the I/O thread (vhost). */
 /* The KVM ioeventfd of queue q's notifications. */
 int virtio_queue_kick_fd(struct virtio_dev *d, unsigned q);

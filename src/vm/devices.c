@@ -2,6 +2,7 @@
  * per configured device, in a stable order (storage, then network, in
  * configuration order, then console, entropy, balloon) so guest device
  * names do not shift. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "arch/x86/layout.h"
@@ -142,6 +143,18 @@ bool machine_change_storage(struct machine *m, unsigned index, const struct vmk_
 		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "index",
 				     "no storage device %u (the VM has %u)", index, m->nblk);
 	return virtio_blk_change_media(m->blk[index], a, err);
+}
+
+bool machine_change_network(struct machine *m, unsigned index, const struct vmk_network_attachment *a,
+			    vmk_error **err)
+{
+	char field[48];
+
+	snprintf(field, sizeof(field), "network_devices[%u].attachment", index);
+	if (index >= m->nnet)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, field, "%s: no network device %u (the VM has %u)",
+				     field, index, m->nnet);
+	return virtio_net_change_attachment(m->net[index], a, err);
 }
 
 bool machine_balloon_set_target(struct machine *m, uint64_t bytes, vmk_error **err)

@@ -38,6 +38,8 @@ void machine_stop(struct machine *m);
 /* Run-time device changes (devices.c); VM event thread. */
 bool machine_change_storage(struct machine *m, unsigned index, const struct vmk_storage_attachment *a,
 			    vmk_error **err);
+bool machine_change_network(struct machine *m, unsigned index, const struct vmk_network_attachment *a,
+			    vmk_error **err);
 bool machine_balloon_set_target(struct machine *m, uint64_t bytes, vmk_error **err);
 bool machine_balloon_stats(struct machine *m, vmk_balloon_stats *st, vmk_error **err);
 /* Implemented by the VM (vm.c): network device `index` lost its

@@ -208,6 +208,7 @@ enum vm_op {
 	OP_REQUEST_STOP,
 	OP_STOP,
 	OP_STORAGE,
+	OP_NETWORK,
 	OP_BALLOON,
 	OP_BALLOON_STATS
 };
@@ -220,6 +221,7 @@ struct vm_cmd {
 	/* Arguments of the run-time device calls. */
 	unsigned index;
 	const vmk_storage_attachment *attachment;
+	const vmk_network_attachment *net;
 	uint64_t bytes;
 	vmk_balloon_stats *stats;
 };
@@ -236,6 +238,7 @@ static bool vm_state_allows(vmk_state s, enum vm_op op)
 		return s == VMK_STATE_PAUSED;
 	case OP_STOP:
 	case OP_STORAGE:
+	case OP_NETWORK:
 	case OP_BALLOON:
 	case OP_BALLOON_STATS:
 		return s == VMK_STATE_RUNNING || s == VMK_STATE_PAUSED;
@@ -249,8 +252,32 @@ static const char *const op_names[] = {"start",
 				       "request_stop",
 				       "stop",
 				       "change the storage of",
+				       "change a network attachment of",
 				       "set the balloon of",
 				       "read the balloon of"};
+
+/* The VM's configuration follows the change, so a guest reboot (a new
+ * machine) and a later start keep the new cable. The copy is made first:
+ * once the old backend is gone there is no failing. */
+static void vm_change_network(vmk_vm *vm, struct vm_cmd *c)
+{
+	vmk_network_attachment *copy = NULL;
+
+	if (c->net && !(copy = vmk_network_attachment_copy(c->net))) {
+		char field[48];
+		snprintf(field, sizeof(field), "network_devices[%u].attachment", c->index);
+		c->ok = vmk_set_errno(&c->err, VMK_ERR_OUT_OF_MEMORY, field, errno, "%s: cannot copy the attachment",
+				      field);
+		return;
+	}
+	c->ok = machine_change_network(vm->machine, c->index, c->net, &c->err);
+	if (!c->ok) {
+		vmk_network_attachment_free(copy);
+		return;
+	}
+	vmk_network_attachment_free(vm->cfg->network[c->index]->attachment);
+	vm->cfg->network[c->index]->attachment = copy;
+}
 
 static void vm_run_cmd(void *arg)
 {
@@ -260,8 +287,11 @@ static void vm_run_cmd(void *arg)
 	vmk_state s = vm->state;
 	pthread_mutex_unlock(&vm->lock);
 	if (!vm_state_allows(s, c->op)) {
-		c->ok = vmk_set_error(&c->err, VMK_ERR_INVALID_STATE, "state", "cannot %s a VM that is %s",
-				      op_names[c->op], vmk_state_name(s));
+		char field[48] = "state";
+		if (c->op == OP_NETWORK)
+			snprintf(field, sizeof(field), "network_devices[%u].attachment", c->index);
+		c->ok = vmk_set_error(&c->err, VMK_ERR_INVALID_STATE, field, "%s: cannot %s a VM that is %s",
+				      field, op_names[c->op], vmk_state_name(s));
 		return;
 	}
 	c->ok = true;
@@ -302,6 +332,9 @@ static void vm_run_cmd(void *arg)
 	case OP_STORAGE:
 		c->ok = machine_change_storage(vm->machine, c->index, c->attachment, &c->err);
 		break;
+	case OP_NETWORK:
+		vm_change_network(vm, c);
+		break;
 	case OP_BALLOON:
 		c->ok = machine_balloon_set_target(vm->machine, c->bytes, &c->err);
 		break;
@@ -337,6 +370,15 @@ bool vmk_vm_change_storage_attachment(vmk_vm *vm, unsigned index, const vmk_stor
 	if (!vm)
 		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine");
 	struct vm_cmd c = {.vm = vm, .op = OP_STORAGE, .index = index, .attachment = a};
+	return vm_run(&c, err);
+}
+
+bool vmk_vm_change_network_attachment(vmk_vm *vm, unsigned index, const vmk_network_attachment *a,
+				      vmk_error **err)
+{
+	if (!vm)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine");
+	struct vm_cmd c = {.vm = vm, .op = OP_NETWORK, .index = index, .net = a};
 	return vm_run(&c, err);
 }
 

@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 6)
 		return 0;
 	uint16_t qsize = (uint16_t)(1u << (data[0] % 7));
-	struct net_limits lim = {.vnet_hdr = data[1] & 1, .max_frame = 1518};
+	struct net_limits lim = {.vnet_hdr = data[1] & 1, .plain_hdr = data[0] & 0x80, .max_frame = 1518};
 	memcpy(&lim.features, data + 2, 2);
 	lim.features = (lim.features & 0x3fff) | (uint64_t)(data[1] >> 1) << 15;
 	size_t rx_len = (size_t)data[4] << 8 | data[5];
@@ -60,10 +60,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					abort();
 				len += tx.iov[j].iov_len;
 			}
-			if (len != tx.frame_len + (lim.vnet_hdr ? NET_HDR_LEN : 0) ||
+			if (len != tx.frame_len + (lim.vnet_hdr || lim.plain_hdr ? NET_HDR_LEN : 0) ||
 			    tx.frame_len < NET_ETH_HLEN || tx.frame_len > NET_MAX_GSO_FRAME)
 				abort();
 			if (!lim.vnet_hdr && tx.frame_len > lim.max_frame)
+				abort();
+			/* Without offloads the backend only ever sees a zeroed header. */
+			static const struct virtio_net_hdr zero;
+			if (!lim.vnet_hdr && memcmp(&tx.hdr, &zero, NET_HDR_LEN))
 				abort();
 		}
 		n = iov_copy_from(elem.iov, elem.nout, 0, cmd, sizeof(cmd));

@@ -101,6 +101,12 @@ void virtio_raise_queue(struct virtio_dev *d, unsigned q)
 	virtio_notify_queue(d, q);
 }
 
+void virtio_run_locked(struct virtio_dev *d, void (*fn)(void *ctx), void *ctx)
+{
+	(void)d;
+	fn(ctx);
+}
+
 /* The driver's side of queue q: rings at 0x100000 + q * 64 KiB. */
 struct drvq {
 	uint16_t next_desc, avail_idx, used_seen;
@@ -821,6 +827,130 @@ static void test_net_tx_backpressure(void)
 	close(sp[1]);
 }
 
+static int disconnects;
+
+static void net_disconnected(void *ctx, unsigned index)
+{
+	(void)ctx;
+	(void)index;
+	disconnects++;
+}
+
+static uint16_t net_status(struct virtio_dev *d)
+{
+	uint16_t st;
+
+	memcpy(&st, d->config + 6, 2);
+	return st;
+}
+
+static vmk_network_attachment *fd_attachment(int fd, unsigned mtu)
+{
+	vmk_network_attachment *a = vmk_fd_network_attachment_new(fd, NULL);
+
+	if (a && mtu)
+		vmk_fd_network_attachment_set_mtu(a, mtu, NULL);
+	return a;
+}
+
+/* Changing the attachment under a running driver: the frames waiting for a
+ * full socket are dropped with it, the guest sees the link go down and up,
+ * new frames reach the new peer only; an attachment that does not fit is
+ * refused with nothing changed; NULL pulls the cable. The disconnected
+ * hook never fires for it. */
+static void test_net_change_attachment(void)
+{
+	struct virtio_net_hooks hooks = {.disconnected = net_disconnected};
+	vmk_error *err = NULL;
+	uint32_t seq = 0, next = 0;
+	bool in_order = true;
+	int sp[2], sp2[2], tiny = 1;
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sp) != 0 || socketpair(AF_UNIX, SOCK_DGRAM, 0, sp2) != 0)
+		return;
+	setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &tiny, sizeof(tiny));
+	vmk_network_attachment *a = fd_attachment(sp[0], 0);
+	vmk_network_device *cfg = vmk_virtio_network_device_new(a);
+	struct virtio_net *nd = virtio_net_new(cfg, 2, &hooks, &err);
+	vmk_network_device_free(cfg);
+	vmk_network_attachment_free(a);
+	close(sp[0]);
+	CHECK(nd != NULL, "swap: device over a datagram socketpair");
+	if (!nd)
+		return;
+	struct virtio_dev *d = virtio_net_dev(nd);
+	features = d->features;
+	queues_reset();
+	CHECK(virtio_net_start(nd) == 0 && d->activate(d->opaque) == 0, "swap: started and activated");
+	/* Live from here on; the stand-in transport is never dereferenced. */
+	d->transport = (struct virtio_pci *)(void *)&loop;
+
+	for (unsigned i = 0; i < QSIZE; i++)
+		net_post(seq++);
+	evloop_call(loop, net_kick, d);
+	unsigned sent = used_count();
+	CHECK(sent > 0 && sent < QSIZE, "swap: %u sent, the rest wait for the full socket", sent);
+
+	int changes = config_changes;
+	a = fd_attachment(sp2[0], 0);
+	bool ok = virtio_net_change_attachment(nd, a, &err);
+	vmk_network_attachment_free(a);
+	close(sp2[0]);
+	CHECK(ok && !err, "swap: to a new socketpair");
+	CHECK(config_changes == changes + 2 && net_status(d) == 1, "swap: link down then up (%d changes)",
+	      config_changes - changes);
+	CHECK(used_count() == QSIZE - sent, "swap: the %u waiting frames are dropped (used)", QSIZE - sent);
+	usleep(20000);
+	CHECK(peer_read(sp[1], &next, &in_order) == sent && in_order, "swap: the old peer got only the sent ones");
+
+	next = seq;
+	for (int i = 0; i < 3; i++)
+		net_post(seq++);
+	evloop_call(loop, net_kick, d);
+	usleep(20000);
+	CHECK(peer_read(sp2[1], &next, &in_order) == 3 && in_order && used_count() == 3,
+	      "swap: new frames reach the new peer");
+	CHECK(peer_read(sp[1], &next, &in_order) == 0, "swap: and not the old one");
+
+	/* An MTU the guest did not read at boot: refused, nothing changes. */
+	int sp3[2];
+	changes = config_changes;
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sp3) == 0) {
+		a = fd_attachment(sp3[0], 9000);
+		ok = virtio_net_change_attachment(nd, a, &err);
+		vmk_network_attachment_free(a);
+		CHECK(!ok && err && vmk_error_get_code(err) == VMK_ERR_NETWORK_ATTACHMENT &&
+			  !strcmp(vmk_error_get_field(err), "network_devices[2].attachment") &&
+			  strstr(vmk_error_get_message(err), "MTU 9000 differs from the device's 1500"),
+		      "swap: MTU 9000 refused: %s", err ? vmk_error_get_message(err) : "no error");
+		vmk_error_free(err);
+		err = NULL;
+		close(sp3[0]);
+		close(sp3[1]);
+	}
+	next = seq;
+	net_post(seq++);
+	evloop_call(loop, net_kick, d);
+	usleep(20000);
+	CHECK(config_changes == changes && peer_read(sp2[1], &next, &in_order) == 1 && used_count() == 1,
+	      "swap: after the refusal the device still uses the same peer");
+
+	/* NULL: the cable is out, frames are dropped. */
+	ok = virtio_net_change_attachment(nd, NULL, &err);
+	CHECK(ok && config_changes == changes + 1 && net_status(d) == 0, "swap: NULL pulls the cable");
+	net_post(seq++);
+	net_post(seq++);
+	evloop_call(loop, net_kick, d);
+	usleep(20000);
+	CHECK(used_count() == 2 && peer_read(sp2[1], &next, &in_order) == 0, "swap: unplugged frames dropped");
+	CHECK(disconnects == 0, "swap: no disconnect reported (%d)", disconnects);
+
+	virtio_net_stop(nd);
+	virtio_net_free(nd);
+	close(sp[1]);
+	close(sp2[1]);
+}
+
 int main(void)
 {
 	if (gmem_init(&mem, MEM_SIZE) != 0)
@@ -833,6 +963,7 @@ int main(void)
 	test_console();
 	test_config();
 	test_net_tx_backpressure();
+	test_net_change_attachment();
 	evloop_free(loop);
 	gmem_destroy(&mem);
 	return check_done();
