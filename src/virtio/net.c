@@ -477,11 +477,12 @@ bool net_backend_fits(bool offloads, uint16_t mtu, const struct net_backend *be,
 		      vmk_error **err)
 {
 	if (offloads && !be->vnet_hdr)
-		return vmk_set_error(err, VMK_ERR_NETWORK_ATTACHMENT, field,
-				     "%s: a %s attachment cannot carry the checksum and TSO offloads the device "
-				     "offered its driver (it was made with a TAP or bridged attachment); use a "
-				     "TAP or bridged attachment",
-				     field, be->ops->name);
+		return vmk_set_error(
+		    err, VMK_ERR_NETWORK_ATTACHMENT, field,
+		    "%s: a %s attachment cannot carry the checksum and TSO offloads the device "
+		    "offered its driver (it was made with a TAP or bridged attachment); use a "
+		    "TAP or bridged attachment",
+		    field, be->ops->name);
 	if (be->mtu != mtu)
 		return vmk_set_error(err, VMK_ERR_NETWORK_ATTACHMENT, field,
 				     "%s: MTU %u differs from the device's %u, which the guest's driver read "
@@ -584,6 +585,7 @@ bool virtio_net_change_attachment(struct virtio_net *nd, const struct vmk_networ
 	evloop_call(virtio_io_loop(&nd->dev), swap_on_io, &s);
 	if (s.r < 0)
 		return vmk_set_errno(err, VMK_ERR_NETWORK_ATTACHMENT, field, -s.r,
-				     "%s: cannot watch the new attachment; the device is left unplugged", field);
+				     "%s: cannot watch the new attachment; the device is left unplugged",
+				     field);
 	return true;
 }

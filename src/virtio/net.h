@@ -75,7 +75,9 @@ struct net_tx {
 
 /* What the device accepts, fixed at activation. */
 struct net_limits {
-	bool vnet_hdr;	    /* the backend takes the header (offloads possible) */
+	/* The backend the device was made with takes the header, so offloads
+	 * were offered (and any later backend must take it too). */
+	bool vnet_hdr;
 	/* The backend takes a header but the device offers no offloads (a TAP
 	 * attached at run time to a device made without one): a zeroed header
 	 * goes first. */

@@ -152,8 +152,8 @@ bool machine_change_network(struct machine *m, unsigned index, const struct vmk_
 
 	snprintf(field, sizeof(field), "network_devices[%u].attachment", index);
 	if (index >= m->nnet)
-		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, field, "%s: no network device %u (the VM has %u)",
-				     field, index, m->nnet);
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, field,
+				     "%s: no network device %u (the VM has %u)", field, index, m->nnet);
 	return virtio_net_change_attachment(m->net[index], a, err);
 }
 

@@ -266,8 +266,8 @@ static void vm_change_network(vmk_vm *vm, struct vm_cmd *c)
 	if (c->net && !(copy = vmk_network_attachment_copy(c->net))) {
 		char field[48];
 		snprintf(field, sizeof(field), "network_devices[%u].attachment", c->index);
-		c->ok = vmk_set_errno(&c->err, VMK_ERR_OUT_OF_MEMORY, field, errno, "%s: cannot copy the attachment",
-				      field);
+		c->ok = vmk_set_errno(&c->err, VMK_ERR_OUT_OF_MEMORY, field, errno,
+				      "%s: cannot copy the attachment", field);
 		return;
 	}
 	c->ok = machine_change_network(vm->machine, c->index, c->net, &c->err);

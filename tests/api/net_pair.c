@@ -11,13 +11,24 @@
  * stopped and freed, which closes the last descriptor of its socket end. A
  * keeps sending, sees its link go down and powers off: A's observer must
  * report network_disconnected while A still runs.
+ * Then the attachment changes (vmk_vm_change_network_attachment): first the
+ * calls that must fail (no device 1, an MTU the guest did not read, a TAP
+ * attachment that cannot open, a VM not started), then, with A paused, A
+ * is plugged into a new socketpair whose other end is a third VM, C; A sees
+ * carrier, pings C and fetches its file. Then A's cable is pulled (NULL)
+ * and A sees carrier 0. With --bridge BR, A is then plugged into bridge BR
+ * (a new TAP, vhost-net when /dev/vhost-net opens) and fetches data.bin
+ * from 10.0.9.254. None of these may reach the observer as a disconnect.
  *
  * usage: vmkit-net-pair --kernel K --initrd I [--cmdline C] [--memory MiB]
  *        [--timeout SEC] [--socket dgram|seqpacket] [--mtu N]
+ *        [--bridge BR]
  * A seqpacket peer's close is seen at once (EOF), a datagram one's only on
  * the next send.
  * The guests get C plus "vmkit.pair=a|b". Exit 0 when A powered off by
  * itself after its disconnect was reported and B was stopped by the host. */
+#include <ctype.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -37,7 +48,8 @@ struct side {
 	int in;	   /* write end of its input, kept open so input never ends */
 	bool done; /* the guest printed PAIR-<x>-DONE */
 	bool burst_ready, burst_wait_go, burst_stuck, burst_sent;
-	bool stopped; /* STOPPED or ERROR seen */
+	bool swap_wait, swap_done, unplugged, ready; /* the attachment-change phases */
+	bool stopped;				     /* STOPPED or ERROR seen */
 	char line[4096];
 	size_t ll;
 	atomic_int disconnects;
@@ -101,7 +113,7 @@ static bool build(struct side *sd, int fd, const char *kernel, const char *initr
 
 	if (pipe(to_host) < 0 || pipe(to_guest) < 0)
 		return false;
-	snprintf(cl, sizeof(cl), "%s vmkit.pair=%c", cmdline, sd->name[0] == 'A' ? 'a' : 'b');
+	snprintf(cl, sizeof(cl), "%s vmkit.pair=%c", cmdline, tolower(sd->name[0]));
 	vmk_config *cfg = vmk_config_new();
 	vmk_config_set_cpu_count(cfg, 1);
 	vmk_config_set_memory_size(cfg, (uint64_t)mem << 20);
@@ -155,7 +167,7 @@ static void pump(struct side *sd, bool flush)
 	char buf[4096], done[32];
 	ssize_t n;
 
-	snprintf(done, sizeof(done), "PAIR-%c-DONE", sd->name[0] == 'A' ? 'a' : 'b');
+	snprintf(done, sizeof(done), "PAIR-%c-DONE", tolower(sd->name[0]));
 	while ((n = read(sd->out, buf, sizeof(buf))) > 0) {
 		for (ssize_t i = 0; i < n; i++) {
 			if (buf[i] == '\r')
@@ -172,6 +184,10 @@ static void pump(struct side *sd, bool flush)
 			sd->burst_wait_go |= strstr(sd->line, "BURST-WAIT-GO") != NULL;
 			sd->burst_stuck |= strstr(sd->line, "UDPBURST-WAITING") != NULL;
 			sd->burst_sent |= strstr(sd->line, "UDPBURST-SENT") != NULL;
+			sd->swap_wait |= strstr(sd->line, "PAIR-a-SWAP-WAIT") != NULL;
+			sd->swap_done |= strstr(sd->line, "PAIR-a-SWAP-DONE") != NULL;
+			sd->unplugged |= strstr(sd->line, "PAIR-a-UNPLUGGED") != NULL;
+			sd->ready |= strstr(sd->line, "PAIR-c-READY") != NULL;
 			sd->ll = 0;
 		}
 	}
@@ -236,13 +252,155 @@ static bool retire(struct side *b)
 	return ok && r == VMK_STOP_REASON_HOST_STOP;
 }
 
+/* A call that must fail with code, its field naming device `index` and
+ * its message containing needle. */
+static bool refused(const char *what, bool ok, vmk_error *err, vmk_error_code code, unsigned index,
+		    const char *needle)
+{
+	char field[48];
+	bool good;
+
+	snprintf(field, sizeof(field), "network_devices[%u].attachment", index);
+	good = !ok && err && vmk_error_get_code(err) == code && !strcmp(vmk_error_get_field(err), field) &&
+	       strstr(vmk_error_get_message(err), needle);
+	printf("API change %s: %s (%s [%s] %s)\n", what, good ? "refused" : "FAIL",
+	       err ? vmk_error_code_name(vmk_error_get_code(err)) : "no error",
+	       err ? vmk_error_get_field(err) : "", err ? vmk_error_get_message(err) : "");
+	vmk_error_free(err);
+	return good;
+}
+
+static bool change(struct side *sd, vmk_network_attachment *na, const char *what)
+{
+	vmk_error *err = NULL;
+	bool ok = vmk_vm_change_network_attachment(sd->vm, 0, na, &err);
+
+	printf("API %s attachment changed to %s: %s\n", sd->name, what, ok ? "ok" : "FAIL");
+	if (err)
+		print_errors(sd->name, "change", err);
+	vmk_error_free(err);
+	return ok;
+}
+
+/* How many of this process's descriptors are /dev/vhost-net. */
+static int vhost_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	char path[300], target[64];
+	int n = 0;
+
+	while (d && (e = readdir(d))) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		ssize_t l = readlink(path, target, sizeof(target) - 1);
+		if (l > 0) {
+			target[l] = 0;
+			n += !strcmp(target, "/dev/vhost-net");
+		}
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+struct swap_args {
+	const char *kernel, *initrd, *cmdline, *bridge;
+	unsigned mem, mtu;
+	int type;
+};
+
+/* The attachment changes on A, driven by A's console markers. */
+static void swap_step(struct side *a, struct side *c, const struct swap_args *sa, bool *failed)
+{
+	static int phase; /* 0 waiting, 1 on C, 2 unplugged, 3 over */
+	vmk_error *err = NULL;
+	vmk_network_attachment *na;
+	int sv[2];
+
+	if (phase == 0 && a->swap_wait) {
+		phase = 1;
+		if (socketpair(AF_UNIX, sa->type | SOCK_CLOEXEC, 0, sv) < 0 ||
+		    !build(c, sv[1], sa->kernel, sa->initrd, sa->cmdline, sa->mem, sa->mtu)) {
+			*failed = true;
+			return;
+		}
+		close(sv[1]);
+		na = vmk_fd_network_attachment_new(sv[0], &err);
+		close(sv[0]);
+		if (!na) {
+			print_errors(a->name, "attachment", err);
+			vmk_error_free(err);
+			*failed = true;
+			return;
+		}
+		if (sa->mtu)
+			vmk_fd_network_attachment_set_mtu(na, sa->mtu, NULL);
+		/* The errors first; A's device must be as it was after each. */
+		bool ok = vmk_vm_change_network_attachment(a->vm, 1, na, &err);
+		*failed |=
+		    !refused("of device 1", ok, err, VMK_ERR_INVALID_ARGUMENT, 1, "no network device 1");
+		err = NULL;
+		ok = vmk_vm_change_network_attachment(c->vm, 0, na, &err);
+		*failed |= !refused("of a VM not started", ok, err, VMK_ERR_INVALID_STATE, 0, "stopped");
+		err = NULL;
+		vmk_network_attachment *other = vmk_network_attachment_copy(na);
+		unsigned bad_mtu = vmk_fd_network_attachment_get_mtu(na) == 1500 ? 9000 : 1500;
+		vmk_fd_network_attachment_set_mtu(other, bad_mtu, NULL);
+		ok = vmk_vm_change_network_attachment(a->vm, 0, other, &err);
+		*failed |= !refused("to another MTU", ok, err, VMK_ERR_NETWORK_ATTACHMENT, 0,
+				    "differs from the device's");
+		vmk_network_attachment_free(other);
+		err = NULL;
+		/* lo exists but is no TAP: the open fails as at start. */
+		other = vmk_tap_network_attachment_new("lo", NULL);
+		ok = other && vmk_vm_change_network_attachment(a->vm, 0, other, &err);
+		*failed |=
+		    !refused("to a TAP that does not open", ok, err, VMK_ERR_NETWORK_ATTACHMENT, 0, "lo");
+		vmk_network_attachment_free(other);
+		err = NULL;
+		if (!vmk_vm_start(c->vm, &err)) {
+			print_errors(c->name, "start", err);
+			*failed = true;
+		}
+		/* Paused: the change is allowed, the guest sees it once resumed. */
+		if (!vmk_vm_pause(a->vm, &err) || !change(a, na, "C, while paused") ||
+		    !vmk_vm_resume(a->vm, &err))
+			*failed = true;
+		if (err)
+			print_errors(a->name, "pause/resume", err);
+		vmk_error_free(err);
+		vmk_network_attachment_free(na);
+	} else if (phase == 1 && a->swap_done) {
+		phase = 2;
+		*failed |= !change(a, NULL, "none, cable pulled");
+	} else if (phase == 2 && a->unplugged) {
+		phase = 3;
+		if (sa->bridge) {
+			na = vmk_bridge_network_attachment_new(sa->bridge, &err);
+			if (!na) {
+				print_errors(a->name, "bridge attachment", err);
+				vmk_error_free(err);
+				*failed = true;
+				return;
+			}
+			*failed |= !change(a, na, sa->bridge);
+			vmk_network_attachment_free(na);
+			printf("API A vhost-net descriptors=%d\n", vhost_fds());
+		}
+		const char *next = sa->bridge ? "bridge\n" : "end\n";
+		if (write(a->in, next, strlen(next)) != (ssize_t)strlen(next))
+			*failed = true;
+	}
+}
+
 int main(int argc, char **argv)
 {
-	const char *kernel = NULL, *initrd = NULL, *cmdline = "";
+	const char *kernel = NULL, *initrd = NULL, *cmdline = "", *bridge = NULL;
 	unsigned mem = 256, timeout = 300, mtu = 0;
 	int type = SOCK_DGRAM;
-	struct side s[2] = {{.name = "A", .mac = "52:54:00:00:00:0a"},
-			    {.name = "B", .mac = "52:54:00:00:00:0b"}};
+	struct side s[3] = {{.name = "A", .mac = "52:54:00:00:00:0a"},
+			    {.name = "B", .mac = "52:54:00:00:00:0b"},
+			    {.name = "C", .mac = "52:54:00:00:00:0c", .out = -1, .in = -1}};
 	int sv[2];
 	bool failed = false;
 
@@ -261,6 +419,8 @@ int main(int argc, char **argv)
 			timeout = (unsigned)atoi(v);
 		else if (!strcmp(k, "--mtu"))
 			mtu = (unsigned)atoi(v);
+		else if (!strcmp(k, "--bridge"))
+			bridge = v;
 		else if (!strcmp(k, "--socket"))
 			type = !strcmp(v, "seqpacket") ? SOCK_SEQPACKET : SOCK_DGRAM;
 		else {
@@ -291,37 +451,49 @@ int main(int argc, char **argv)
 	}
 	printf("API both started in %.3f s\n", now() - t0);
 
-	struct side *a = &s[0], *b = &s[1];
+	struct side *a = &s[0], *b = &s[1], *c = &s[2];
+	struct swap_args sa = {.kernel = kernel,
+			       .initrd = initrd,
+			       .cmdline = cmdline,
+			       .bridge = bridge,
+			       .mem = mem,
+			       .mtu = mtu,
+			       .type = type};
 	while (!a->stopped) {
 		if (now() - t0 > timeout) {
 			printf("API timeout after %u s\n", timeout);
 			failed = true;
-			for (int i = 0; i < 2; i++)
+			for (int i = 0; i < 3; i++)
 				if (s[i].vm)
 					vmk_vm_stop(s[i].vm, NULL);
 			break;
 		}
-		struct pollfd p[2] = {{.fd = a->out, .events = POLLIN},
-				      {.fd = b->stopped ? -1 : b->out, .events = POLLIN}};
-		if (poll(p, 2, 200) > 0) {
-			for (int i = 0; i < 2; i++)
+		struct pollfd p[3] = {{.fd = a->out, .events = POLLIN},
+				      {.fd = b->stopped ? -1 : b->out, .events = POLLIN},
+				      {.fd = c->vm ? c->out : -1, .events = POLLIN}};
+		if (poll(p, 3, 200) > 0) {
+			for (int i = 0; i < 3; i++)
 				if (p[i].revents & (POLLIN | POLLHUP))
 					pump(&s[i], false);
 		}
 		if (!b->stopped)
 			burst_step(a, b, &failed);
+		swap_step(a, c, &sa, &failed);
 		if (a->done && b->done && !b->stopped) {
 			printf("API both copies done after %.3f s: stopping B\n", now() - t0);
 			if (!retire(b))
 				failed = true;
 		}
-		for (int i = 0; i < 2; i++) {
+		for (int i = 0; i < 3; i++) {
 			vmk_state st = s[i].vm ? vmk_vm_get_state(s[i].vm) : VMK_STATE_STOPPED;
+			/* C is built, not started, for a while. */
+			if (i == 2 && !c->ready && st == VMK_STATE_STOPPED)
+				continue;
 			if (s[i].vm && !s[i].stopped && (st == VMK_STATE_STOPPED || st == VMK_STATE_ERROR)) {
 				s[i].stopped = true;
 				pump(&s[i], true);
-				if (i == 1) {
-					printf("API FAIL: B stopped by itself\n");
+				if (i) {
+					printf("API FAIL: %s stopped by itself\n", s[i].name);
 					failed = true;
 				}
 			}
@@ -343,7 +515,14 @@ int main(int argc, char **argv)
 		printf("API FAIL: B done=%d disconnects=%d\n", b->done, atomic_load(&b->disconnects));
 		failed = true;
 	}
-	for (int i = 0; i < 2; i++)
+	if (!a->unplugged || !c->ready || atomic_load(&c->disconnects) != 0) {
+		printf("API FAIL: A unplugged=%d, C ready=%d disconnects=%d\n", a->unplugged, c->ready,
+		       atomic_load(&c->disconnects));
+		failed = true;
+	}
+	if (c->vm && !c->stopped && !retire(c))
+		failed = true;
+	for (int i = 0; i < 3; i++)
 		vmk_vm_free(s[i].vm);
 	printf("API pair %s\n", failed ? "FAIL" : "ok");
 	return failed ? 1 : 0;

@@ -3,7 +3,10 @@
 # socketpair LAN through the public API (vmkit-net-pair: ping, a file copied
 # both ways, a burst of datagrams sent to a paused VM that must all arrive
 # once it resumes (transmit backpressure, no drops), then one VM goes away
-# and the other sees link down and the observer hears it), and a bridged TAP
+# and the other sees link down and the observer hears it; then its
+# attachment is changed at run time: refused calls, a new socketpair to a
+# third VM, the cable pulled, and in the datagram run a bridge with
+# vhost-net inside a network namespace), and a bridged TAP
 # inside a network namespace of L1
 # (the vmkit CLI). One L1 run of its own; VMK_DIRECT=1 runs the same script
 # on this host (needs root for the namespace).
@@ -36,7 +39,24 @@ t0=$(cut -d' ' -f1 /proc/uptime)
 PI=/tmp/initrd-pair.cpio.gz
 cat "$I" "$GUEST_DATA/udpburst.cpio.gz" >$PI
 pair() { vmkit-net-pair --kernel "$K" --initrd "$PI" --memory 256 --timeout 600 --cmdline "$C vmkit.test=net-pair" "$@"; }
-run net-pair pair
+# The datagram pair runs in a namespace with a bridge, 10.0.9.254 serving
+# data.bin: A's last attachment change plugs it there (--bridge).
+cat >/tmp/pairns.sh <<'PNS'
+ip link set lo up
+ip link add br0 type bridge || exit 1
+ip addr add 10.0.9.254/24 dev br0
+ip link set br0 up
+w=$(mktemp -d); head -c 1000000 /dev/urandom >"$w/data.bin"
+md5sum <"$w/data.bin" | cut -d' ' -f1 >"$w/data.md5"
+echo "HOST-DATA-MD5=$(cat "$w/data.md5")"
+if [ -c /dev/vhost-net ]; then echo "L1-VHOST=present"; else echo "L1-VHOST=missing"; fi
+busybox httpd -f -p 10.0.9.254:8080 -h "$w" & hp=$!
+"$@"; rc=$?
+kill $hp; wait $hp 2>/dev/null; rm -rf "$w"
+exit $rc
+PNS
+run net-pair unshare -n sh /tmp/pairns.sh vmkit-net-pair --kernel "$K" --initrd "$PI" --memory 256 \
+    --timeout 600 --cmdline "$C vmkit.test=net-pair" --bridge br0
 run net-pair-seqpacket pair --socket seqpacket --mtu 9000
 # Bridged and TAP: everything in a network namespace of its own (busybox ip
 # has no netns, so unshare). 10.10.0.1 with an httpd is first a bridge's
@@ -122,9 +142,31 @@ for t in net-pair net-pair-seqpacket; do
         "B\| UDPBURST-GOT=2000 missing=0 dup=0 reordered=0 sockdrops=0" \
         "API B stop-reason host-stop" "API A network-disconnected index=0 state=running" \
         "A\| PAIR-LINK=down carrier=0" "A\| PAIR-ALIVE=" "A\| VMKIT-TEST-EXIT=0" \
-        "API A stop-reason guest-poweroff" "API pair ok" &&
-        { same_values $t PAIR-a-SENT-MD5 PAIR-b-GOT-MD5; same_values $t PAIR-b-SENT-MD5 PAIR-a-GOT-MD5; }
+        "API A stop-reason guest-poweroff" "API pair ok" \
+        "API change of device 1: refused \(invalid-argument \[network_devices\[1\].attachment\]" \
+        "API change of a VM not started: refused \(invalid-state " "API change to another MTU: refused " \
+        "API change to a TAP that does not open: refused " "API A attachment changed to C, while paused: ok" \
+        "C\| PAIR-c-READY" "A\| PAIR-a-SWAP-CARRIER=1" "A\| PAIR-a-SWAP-PING-RECEIVED=3" \
+        "A\| PAIR-a-SWAP-COPY=ok" "API A attachment changed to none, cable pulled: ok" \
+        "A\| PAIR-a-UNPLUGGED carrier=0" "API C stop-reason host-stop" &&
+        { same_values $t PAIR-a-SENT-MD5 PAIR-b-GOT-MD5; same_values $t PAIR-b-SENT-MD5 PAIR-a-GOT-MD5;
+          same_values $t PAIR-c-SENT-MD5 PAIR-a-SWAP-GOT-MD5; }
+    # B's going away, and none of the changes, reached the observer.
+    f="$VMK_LOGDIR/nested-$t.log"
+    [ "$(grep -c "API A network-disconnected" "$f")" = 1 ] && ! grep -q "API C network-disconnected" "$f" &&
+        t_pass nested-$t-one-disconnect || t_fail nested-$t-one-disconnect "the changes reached the observer"
 done
+# NULL to a bridge (a new TAP) under a device made on a socket: no offloads,
+# zeroed headers to the TAP, vhost-net started under the running driver.
+check net-pair "L1-VHOST=present" "API A attachment changed to br0: ok" "API A vhost-net descriptors=1" \
+    "A\| PAIR-a-BRIDGE-PING-RECEIVED=3" "A\| PAIR-a-BRIDGE-COPY=ok" &&
+    same_values net-pair HOST-DATA-MD5 PAIR-a-BRIDGE-GOT-MD5
+if grep -q "vhost-net not used" "$VMK_LOGDIR/nested-net-pair.log"; then
+    t_fail nested-net-pair-vhost "vhost-net not used"
+else
+    t_pass nested-net-pair-vhost
+fi
+
 t_expect nested-net-pair-mtu "$VMK_LOGDIR/nested-net-pair.log" "A\| PAIR-a-MTU=1500" "B\| PAIR-b-MTU=1500"
 t_expect nested-net-pair-seqpacket-mtu "$VMK_LOGDIR/nested-net-pair-seqpacket.log" "A\| PAIR-a-MTU=9000" \
     "B\| PAIR-b-MTU=9000" "A\| PAIR-a-BIG-PING=ok" "B\| PAIR-b-BIG-PING=ok"

@@ -576,7 +576,8 @@ static void test_fd_backpressure(int type)
 static void test_backend_fits(void)
 {
 	static const struct net_backend_ops fd_ops = {.name = "fd"}, tap_ops = {.name = "tap"};
-	struct net_backend fd = {.ops = &fd_ops, .mtu = 1500}, tap = {.ops = &tap_ops, .vnet_hdr = true, .mtu = 1500};
+	struct net_backend fd = {.ops = &fd_ops, .mtu = 1500},
+			   tap = {.ops = &tap_ops, .vnet_hdr = true, .mtu = 1500};
 	const char *f = "network_devices[1].attachment";
 	vmk_error *err = NULL;
 
@@ -584,7 +585,8 @@ static void test_backend_fits(void)
 	CHECK(net_backend_fits(false, 1500, &tap, f, &err) && !err, "TAP after fd (zeroed headers)");
 	CHECK(net_backend_fits(true, 1500, &tap, f, &err) && !err, "TAP after TAP");
 	CHECK(!net_backend_fits(true, 1500, &fd, f, &err) && err &&
-		  vmk_error_get_code(err) == VMK_ERR_NETWORK_ATTACHMENT && !strcmp(vmk_error_get_field(err), f) &&
+		  vmk_error_get_code(err) == VMK_ERR_NETWORK_ATTACHMENT &&
+		  !strcmp(vmk_error_get_field(err), f) &&
 		  strstr(vmk_error_get_message(err), "a fd attachment cannot carry the checksum and TSO"),
 	      "fd after TAP refused: offloads (%s)", err ? vmk_error_get_message(err) : "none");
 	vmk_error_free(err);

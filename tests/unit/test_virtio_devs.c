@@ -901,7 +901,8 @@ static void test_net_change_attachment(void)
 	      config_changes - changes);
 	CHECK(used_count() == QSIZE - sent, "swap: the %u waiting frames are dropped (used)", QSIZE - sent);
 	usleep(20000);
-	CHECK(peer_read(sp[1], &next, &in_order) == sent && in_order, "swap: the old peer got only the sent ones");
+	CHECK(peer_read(sp[1], &next, &in_order) == sent && in_order,
+	      "swap: the old peer got only the sent ones");
 
 	next = seq;
 	for (int i = 0; i < 3; i++)
@@ -942,7 +943,8 @@ static void test_net_change_attachment(void)
 	net_post(seq++);
 	evloop_call(loop, net_kick, d);
 	usleep(20000);
-	CHECK(used_count() == 2 && peer_read(sp2[1], &next, &in_order) == 0, "swap: unplugged frames dropped");
+	CHECK(used_count() == 2 && peer_read(sp2[1], &next, &in_order) == 0,
+	      "swap: unplugged frames dropped");
 	CHECK(disconnects == 0, "swap: no disconnect reported (%d)", disconnects);
 
 	virtio_net_stop(nd);

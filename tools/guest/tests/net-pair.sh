@@ -12,7 +12,12 @@
 # ENOBUFS leave vmkit as the only place a datagram could be lost. Then B
 # waits to be stopped by the host, and A keeps pinging B until its link
 # goes down: a datagram socket learns that its peer closed only on its next
-# send.
+# send. Then the host plugs A into a new socketpair whose other end is a
+# third VM, C (vmkit_vm_change_network_attachment): A sees carrier again,
+# pings C and fetches C's file; the host pulls A's cable (NULL) and A sees
+# carrier 0; last, "bridge" on A's console means the host plugged A into a
+# bridge (10.0.9.254, an httpd with data.bin) and A pings it and fetches the
+# file, "end" that it did not.
 role=
 for w in $(cat /proc/cmdline); do
     case $w in vmkit.pair=*) role=${w#vmkit.pair=} ;; esac
@@ -20,6 +25,7 @@ done
 case $role in
 a) me=10.0.9.1 peer=10.0.9.2 other=b peer_mac=52:54:00:00:00:0b ;;
 b) me=10.0.9.2 peer=10.0.9.1 other=a peer_mac=52:54:00:00:00:0a ;;
+c) me=10.0.9.3 peer=10.0.9.1 other=a peer_mac=52:54:00:00:00:0a ;;
 *) echo "PAIR-ROLE=missing"; exit 2 ;;
 esac
 P=PAIR-$role
@@ -32,6 +38,10 @@ head -c 1000000 /dev/urandom >/tmp/www/$role.bin
 md5sum </tmp/www/$role.bin | cut -d' ' -f1 >/tmp/www/$role.md5
 echo "$P-SENT-MD5=$(cat /tmp/www/$role.md5)"
 httpd -p 8080 -h /tmp/www || { echo "$P-HTTPD=failed"; exit 1; }
+if [ $role = c ]; then
+    echo "$P-READY"
+    while :; do sleep 3600; done
+fi
 
 # The other VM may still be booting.
 i=0
@@ -82,3 +92,40 @@ echo "PAIR-LINK=down carrier=$(cat /sys/class/net/eth0/carrier) operstate=$(cat 
 # Still alive afterwards.
 sleep 1
 echo "PAIR-ALIVE=$(cut -d' ' -f1 /proc/uptime)"
+
+# wait_carrier VALUE: up to 120 s.
+wait_carrier() {
+    i=0
+    while [ "$(cat /sys/class/net/eth0/carrier)" != $1 ]; do
+        i=$((i + 1)); [ $i -lt 120 ] || return 1
+        sleep 1
+    done
+}
+# fetch NAME IP FILE: FILE and FILE's md5 (published or given) must agree.
+fetch() {
+    i=0
+    until ping -c 1 -W 1 $2 >/dev/null 2>&1; do
+        i=$((i + 1)); [ $i -lt 120 ] || { echo "PAIR-a-$1-PING=failed"; return 1; }
+        sleep 1
+    done
+    echo "PAIR-a-$1-PING-RECEIVED=$(ping -c 3 -W 2 $2 | sed -n 's/.* \([0-9]*\) packets received.*/\1/p')"
+    i=0
+    until wget -q -O /tmp/s.bin http://$2:8080/$3.bin && wget -q -O /tmp/s.md5 http://$2:8080/$3.md5; do
+        i=$((i + 1)); [ $i -lt 30 ] || { echo "PAIR-a-$1-WGET=failed"; return 1; }
+        sleep 1
+    done
+    got=$(md5sum </tmp/s.bin | cut -d' ' -f1)
+    echo "PAIR-a-$1-GOT-MD5=$got"
+    [ "$got" = "$(cat /tmp/s.md5)" ] && echo "PAIR-a-$1-COPY=ok" || echo "PAIR-a-$1-COPY=corrupt"
+}
+echo "PAIR-a-SWAP-WAIT"
+wait_carrier 1 || { echo "PAIR-a-SWAP=no-carrier"; exit 1; }
+echo "PAIR-a-SWAP-CARRIER=1"
+fetch SWAP 10.0.9.3 c || exit 1
+echo "PAIR-a-SWAP-DONE"
+wait_carrier 0 || { echo "PAIR-a-UNPLUG=still-up"; exit 1; }
+echo "PAIR-a-UNPLUGGED carrier=$(cat /sys/class/net/eth0/carrier)"
+read -t 300 next || { echo "PAIR-a-NEXT=none"; exit 1; }
+[ "$next" = bridge ] || exit 0
+wait_carrier 1 || { echo "PAIR-a-BRIDGE=no-carrier"; exit 1; }
+fetch BRIDGE 10.0.9.254 data || exit 1
