@@ -151,16 +151,26 @@ for t in net-pair net-pair-seqpacket; do
         "A\| PAIR-a-UNPLUGGED carrier=0" "API C stop-reason host-stop" &&
         { same_values $t PAIR-a-SENT-MD5 PAIR-b-GOT-MD5; same_values $t PAIR-b-SENT-MD5 PAIR-a-GOT-MD5;
           same_values $t PAIR-c-SENT-MD5 PAIR-a-SWAP-GOT-MD5; }
-    # B's going away, and none of the changes, reached the observer.
+    # B's going away, and none of the changes, reached A's observer.
     f="$VMK_LOGDIR/nested-$t.log"
-    [ "$(grep -c "API A network-disconnected" "$f")" = 1 ] && ! grep -q "API C network-disconnected" "$f" &&
+    [ "$(grep -c "API A network-disconnected" "$f")" = 1 ] &&
         t_pass nested-$t-one-disconnect || t_fail nested-$t-one-disconnect "the changes reached the observer"
 done
+# Pulling A's cable closed A's socket end: C's seqpacket sees it at once.
+t_expect nested-net-pair-seqpacket-closed "$VMK_LOGDIR/nested-net-pair-seqpacket.log" \
+    "API C network-disconnected index=0 state=running"
+
 # NULL to a bridge (a new TAP) under a device made on a socket: no offloads,
 # zeroed headers to the TAP, vhost-net started under the running driver.
+# Then to a second new TAP (vhost to vhost: the rings handed back and taken
+# over) and the cable pulled (vhost closed).
 check net-pair "L1-VHOST=present" "API A attachment changed to br0: ok" "API A vhost-net descriptors=1" \
-    "A\| PAIR-a-BRIDGE-PING-RECEIVED=3" "A\| PAIR-a-BRIDGE-COPY=ok" &&
-    same_values net-pair HOST-DATA-MD5 PAIR-a-BRIDGE-GOT-MD5
+    "A\| PAIR-a-BRIDGE-PING-RECEIVED=3" "A\| PAIR-a-BRIDGE-COPY=ok" "A\| PAIR-a-BRIDGE2-COPY=ok" \
+    "API A vhost-net descriptors=0" "A\| PAIR-a-BRIDGE-UNPLUGGED carrier=0" &&
+    { same_values net-pair HOST-DATA-MD5 PAIR-a-BRIDGE-GOT-MD5; same_values net-pair HOST-DATA-MD5 PAIR-a-BRIDGE2-GOT-MD5; }
+[ "$(grep -c "API A vhost-net descriptors=1" "$VMK_LOGDIR/nested-net-pair.log")" = 2 ] &&
+    t_pass nested-net-pair-vhost-twice || t_fail nested-net-pair-vhost-twice "the second TAP has no vhost-net"
+
 if grep -q "vhost-net not used" "$VMK_LOGDIR/nested-net-pair.log"; then
     t_fail nested-net-pair-vhost "vhost-net not used"
 else

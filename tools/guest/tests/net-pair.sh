@@ -17,7 +17,8 @@
 # pings C and fetches C's file; the host pulls A's cable (NULL) and A sees
 # carrier 0; last, "bridge" on A's console means the host plugged A into a
 # bridge (10.0.9.254, an httpd with data.bin) and A pings it and fetches the
-# file, "end" that it did not.
+# file (then again on a second new TAP, then the cable is pulled), "end"
+# that it did not.
 role=
 for w in $(cat /proc/cmdline); do
     case $w in vmkit.pair=*) role=${w#vmkit.pair=} ;; esac
@@ -129,3 +130,11 @@ read -t 300 next || { echo "PAIR-a-NEXT=none"; exit 1; }
 [ "$next" = bridge ] || exit 0
 wait_carrier 1 || { echo "PAIR-a-BRIDGE=no-carrier"; exit 1; }
 fetch BRIDGE 10.0.9.254 data || exit 1
+# The host moves A to a second new TAP on the bridge: vhost-net to vhost-net
+# under the running driver, the rings taken over where the first left them.
+echo "PAIR-a-BRIDGE-DONE"
+read -t 300 next || { echo "PAIR-a-NEXT=none"; exit 1; }
+fetch BRIDGE2 10.0.9.254 data || exit 1
+echo "PAIR-a-BRIDGE2-DONE"
+wait_carrier 0 || { echo "PAIR-a-UNPLUG=still-up"; exit 1; }
+echo "PAIR-a-BRIDGE-UNPLUGGED carrier=$(cat /sys/class/net/eth0/carrier)"
