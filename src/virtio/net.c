@@ -364,7 +364,6 @@ struct virtio_net *virtio_net_new(const struct vmk_network_device *cfg, unsigned
 	nd->config.max_virtqueue_pairs = 1;
 	nd->config.mtu = nd->be && nd->be->mtu <= UINT16_MAX ? (uint16_t)nd->be->mtu : 1500;
 	nd->lim.vnet_hdr = nd->be && nd->be->vnet_hdr;
-	nd->lim.plain_hdr = false;
 	nd->lim.max_frame = nd->config.mtu + NET_ETH_HLEN + 4;
 	features = 1ull << VIRTIO_NET_F_MAC | 1ull << VIRTIO_NET_F_MTU | 1ull << VIRTIO_NET_F_STATUS |
 		   1ull << VIRTIO_NET_F_MRG_RXBUF | 1ull << VIRTIO_NET_F_CTRL_VQ |
@@ -511,7 +510,6 @@ static void unplug(struct virtio_net *nd)
 		nd->be->ops->destroy(nd->be);
 		nd->be = NULL;
 	}
-	nd->lim.plain_hdr = false;
 	link_set(nd, false);
 	nd->tx_blocked = false;
 	if (atomic_load(&nd->active) && (vq = virtio_queue(&nd->dev, TXQ)))
