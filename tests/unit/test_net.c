@@ -471,10 +471,10 @@ static void fdc_stop(void *ctx)
 	c->be->ops->stop(c->be);
 }
 
-/* Waits up to a second for *v to reach want. */
+/* Waits up to ten seconds for *v to reach want (a loaded CI host, ASan). */
 static bool wait_int(atomic_int *v, int want)
 {
-	for (int i = 0; i < 200 && atomic_load(v) < want; i++)
+	for (int i = 0; i < 2000 && atomic_load(v) < want; i++)
 		nanosleep(&(struct timespec){0, 5000000}, NULL);
 	return atomic_load(v) >= want;
 }

@@ -178,7 +178,7 @@ static bool drv_used(unsigned q, uint32_t *id, uint32_t *len)
 
 static bool drv_wait_used(unsigned q, uint32_t *id, uint32_t *len)
 {
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < 2000; i++) {
 		if (drv_used(q, id, len))
 			return true;
 		usleep(5000);
@@ -470,7 +470,7 @@ static bool wait_readable(int fd, char *buf, size_t want)
 {
 	size_t got = 0;
 
-	for (int i = 0; i < 200 && got < want; i++) {
+	for (int i = 0; i < 2000 && got < want; i++) {
 		ssize_t n = read(fd, buf + got, want - got);
 		if (n > 0)
 			got += (size_t)n;
@@ -784,7 +784,7 @@ static void test_net_tx_backpressure(void)
 
 	/* The peer reads: the device resumes on its own, kicked or not. */
 	unsigned got = 0;
-	for (int i = 0; i < 400 && (got < QSIZE || used < QSIZE); i++) {
+	for (int i = 0; i < 2000 && (got < QSIZE || used < QSIZE); i++) {
 		got += peer_read(sp[1], &next, &in_order);
 		used += used_count();
 		usleep(5000);
