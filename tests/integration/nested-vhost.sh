@@ -72,7 +72,7 @@ start=$(date +%s)
 if [ "${VMK_DIRECT:-0}" = 1 ]; then
     PATH="$BUILD:$PATH" GUEST_KERNEL=$GD/vmlinuz GUEST_INITRD=$GD/initrd.cpio.gz sh "$l1" </dev/null >"$log" 2>&1
 else
-    "$ROOT/tests/nested/run-l1.sh" --timeout 900 "$l1" "$BUILD/vmkit" </dev/null >"$log" 2>&1
+    "$ROOT/tests/nested/run-l1.sh" --timeout 900 --retries 1 "$l1" "$BUILD/vmkit" </dev/null >"$log" 2>&1
 fi
 rc=$?
 rm -f "$l1"

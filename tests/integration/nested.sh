@@ -145,7 +145,7 @@ if [ "${VMK_DIRECT:-0}" = 1 ]; then
 else
     # A copy without the x bit, so the rig puts it in /data.
     install -m 0644 "$BUILD/tests/direct/vmkit-testguest.bzimage" "$tg/"
-    "$ROOT/tests/nested/run-l1.sh" --timeout 1500 "$l1" "$BUILD/vmkit" "$BUILD/tests/vmkit-api-test" "$tg/vmkit-testguest.bzimage" \
+    "$ROOT/tests/nested/run-l1.sh" --timeout 1500 --retries 1 "$l1" "$BUILD/vmkit" "$BUILD/tests/vmkit-api-test" "$tg/vmkit-testguest.bzimage" \
         "$tg/empty.img" "$tg/vmkit.iso" "$(command -v mke2fs)" "$(command -v debugfs)" \
         </dev/null >"$log" 2>&1
 fi

@@ -35,8 +35,13 @@
 # (OVMF) guest in L2 can trip it; it is the emulator's bug, not the code under test. The
 # outer QEMU therefore runs with tests/nested/tcg-shim.c preloaded, which lets exactly that
 # assertion through; 123 remains for when the shim cannot be built.
+# 123 is also the status when L1 stalls: the outer QEMU's busiest thread (its TCG vCPU) does not
+# run and the console stays silent for VMK_L1_STALL seconds (default 120). Seen a few times in
+# long benchmark L1s: every outer-QEMU thread asleep, L1 halted with nothing left to wake it
+# (one suspect: an interrupt request the shim lets through without the lock, lost in a race).
+# The watchdog kills that QEMU so the run fails fast, or --retries runs it again.
 # Env: VMK_CACHE (cache dir), VMK_L1_APPEND (extra L1 kernel arguments),
-#      VMK_L1_QEMU_ARGS (extra arguments for the outer QEMU).
+#      VMK_L1_QEMU_ARGS (extra arguments for the outer QEMU), VMK_L1_STALL (seconds).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -244,10 +249,28 @@ if [[ $interactive == 1 ]]; then
         -append "console=ttyS0 quiet panic=-1 $append ${VMK_L1_APPEND:-}" ${VMK_L1_QEMU_ARGS:-} 2>/dev/null
     exit $?
 fi
+# The stall watchdog (see the header): the CPU time of QEMU's busiest thread (nanoseconds,
+# from schedstat) and the console's size, sampled every 10 s; unchanged for VMK_L1_STALL s:
+# SIGKILL, and a note for attempt().
+watch_stall() {    # PID of the `timeout` that runs QEMU
+    local pid=$1 q last= same=0 cur limit=${VMK_L1_STALL:-120}
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 10
+        q=$(pgrep -P "$pid" | head -n1) || continue
+        cur="$(cat /proc/"$q"/task/*/schedstat 2>/dev/null | sort -n | tail -n1 | cut -d' ' -f1) $(stat -c %s "$log" 2>/dev/null)"
+        if [[ $cur == "$last" ]]; then same=$((same + 10)); else same=0 last=$cur; fi
+        if ((same >= limit)); then
+            echo "$limit" > "$work/stalled"
+            kill -9 "$q" 2>/dev/null
+            return
+        fi
+    done
+}
+
 # One L1 boot; its console goes to $log (and to stdout when stream=1).
 attempt() {
     local stream=$1
-    rm -f "$work/qemu.rc"
+    rm -f "$work/qemu.rc" "$work/stalled"
     # QEMU runs in the background so that a signal to run-l1.sh reaches the trap, which stops it.
     {
         timeout -k 10 "$timeout_s" "${preload[@]}" qemu-system-x86_64 -M q35 -accel tcg,thread=single -cpu EPYC,+svm \
@@ -255,14 +278,20 @@ attempt() {
             -kernel "$G/vmlinuz" -initrd "$img" "${disk_args[@]}" \
             -append "console=ttyS0 quiet panic=-1 $append ${VMK_L1_APPEND:-}" ${VMK_L1_QEMU_ARGS:-} \
             </dev/null 2>&1 &
-        echo $! > "$work/qemu.pid"
-        r=0; wait $! || r=$?
+        qp=$!
+        echo $qp > "$work/qemu.pid"
+        watch_stall $qp >/dev/null 2>&1 &
+        r=0; wait $qp || r=$?
         echo $r > "$work/qemu.rc"
     } | grep --line-buffered -av "TCG doesn't support requested feature" |
         if [[ $stream == 1 ]]; then tee "$log"; else cat > "$log"; fi &
     wait $! || true
     qpid=
     rc=$(cat "$work/qemu.rc" 2>/dev/null || echo 1)
+    if [[ -f $work/stalled ]]; then
+        echo "run-l1: L1 stalled: no vCPU progress and no console output for $(cat "$work/stalled") s (the outer QEMU's hang, see the header)" >&2
+        return 123
+    fi
     if [[ $rc == 124 || $rc == 137 ]]; then
         echo "run-l1: timeout after ${timeout_s}s" >&2
         return 124
@@ -288,7 +317,7 @@ while :; do
     qpid=running
     s=0; attempt 0 || s=$?
     if [[ $s == 123 && $n -le $retries ]]; then
-        echo "run-l1: attempt $n of $((retries + 1)) hit the outer QEMU's TCG bug after $(wc -l <"$log") console lines; again" >&2
+        echo "run-l1: attempt $n of $((retries + 1)) hit the outer QEMU's TCG bug or stall after $(wc -l <"$log") console lines; again" >&2
         continue
     fi
     cat "$log"
