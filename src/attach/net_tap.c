@@ -96,7 +96,7 @@ static void drain(struct net_tap *t)
 
 			if (n < 0) {
 				/* The interface was deleted under us. */
-				if (errno == EBADFD || errno == EIO || errno == ENODEV)
+				if (errno == EBADFD || errno == ENODEV)
 					disconnect(t);
 				return;
 			}
@@ -194,10 +194,15 @@ static int tap_send(struct net_backend *be, const struct iovec *iov, unsigned n)
 	if (writev(t->fd, iov, (int)n) >= 0)
 		return 0;
 	int e = errno;
-	if (e == EBADFD || e == EIO || e == ENODEV) {
+	if (e == EBADFD || e == ENODEV) {
 		disconnect(t);
 		return -e;
 	}
+	/* EIO: the interface is administratively down (`ip link set down`),
+	 * not gone: this frame is dropped, as on a switch port that is off,
+	 * and frames flow again once it is up. Removal is RTM_DELLINK's. */
+	if (e == EIO)
+		return -e;
 	/* Only the TAP socket's send buffer makes a write wait. It is made
 	 * unlimited at open (TUNSETSNDBUF, unchecked there), so this is rare;
 	 * when it happens the frame waits instead of being dropped. */
