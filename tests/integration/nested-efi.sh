@@ -76,7 +76,10 @@ bootnext_shell() { from booted && api --efi $W/vars.fd --disk $W/disk.img --send
 run bootnext-shell bootnext_shell
 disk_return() { from shell && api --efi $W/vars.fd --disk $W/disk.img; keep $? returned; }
 run disk-return disk_return
-# The guest rewrites a variable in a loop; the VMM is killed meanwhile.
+# The guest writes variables in a loop; the VMM is killed meanwhile (after the 6th, each a new
+# variable). The store is saved by a writer thread after each flash operation
+# (src/platform/pflash.c), so it may lag the guest by the writes in flight: at least the 3rd
+# must be there.
 kill_write() {
     from returned || return 1
     api --efi $W/vars.fd --disk $W/disk.img --on EFI-VAR-WRITING=kill

@@ -51,7 +51,7 @@ writes)
     while [ $i -lt 2000 ]; do
         i=$((i + 1))
         setvar $E/VmkitLoop$((i % 8))-$G "loop=$i $x" || { echo "EFI-WRITE-FAILED $i"; exit 1; }
-        [ $i = 3 ] && echo "EFI-VAR-WRITING"
+        [ $i = 6 ] && echo "EFI-VAR-WRITING"
     done
     echo "EFI-VAR-LOOP-ENDED"
     ;;
