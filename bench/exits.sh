@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Exit-cost benchmark, directly on this machine's /dev/kvm: the direct-tier test guest's
-# `vmkit.t=pause ticks=N` test busy-waits on the ACPI PM timer (an `inl` from the PM timer port
-# in a loop, 100 ms per tick), so nearly every exit is a port-I/O exit to the VMM.
+# Exit-cost benchmark: the direct-tier test guest's `vmkit.t=pause ticks=N` test busy-waits on
+# the ACPI PM timer (an `inl` from the PM timer port in a loop, 100 ms per tick), so nearly
+# every exit is a port-I/O exit to the VMM.
 #
-#   bench/exits.sh [--reps R] [--low N] [--high N] [--no-qemu] [BUILD_DIR]
+#   bench/exits.sh [--reps R] [--low N] [--high N] [--no-qemu] [--l1] [BUILD_DIR]
 #
+# Where: on this host's /dev/kvm (hardware KVM or PVM, scripts/kvm-kind.sh); where there is no
+# usable /dev/kvm, or with --l1, inside L1 (tests/nested/run-l1.sh: QEMU TCG emulating an AMD
+# CPU with SVM, whose KVM is hardware-style). The first line of the output says which.
 # Each VMM boots the guest with ticks=LOW and ticks=HIGH (R times each, alternating); perf
 # counts kvm:kvm_userspace_exit (kvm:kvm_exit does not fire on PVM) and bench/vmmrun.c gives
 # the process's user and sys time (wait4). Differences HIGH-LOW cancel boot, firmware and
@@ -12,20 +15,21 @@
 #   exits/tick        userspace exits per 100 ms of polling (higher = faster round trip)
 #   wall/exit         100 ms / (exits/tick): one full round trip, guest loop included
 #   user/exit, sys/exit, cpu/exit   delta CPU time of the VMM process / delta exits
-# QEMU: q35 with -kernel and -cpu qemu64 (-cpu host fails on MSR 0x10a here; microvm has a
+# QEMU: q35 with -kernel and -cpu qemu64 (-cpu host fails on MSR 0x10a on PVM; microvm has a
 # hardware-reduced FADT without a PM timer, so the guest's udelay never ends).
 # Output: markdown on stdout and in bench/results/exits-<date>.md.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
-reps=3 low=5 high=45 qemu=1
+reps=3 low=5 high=45 qemu=1 where=
 while [[ $# -gt 0 ]]; do
     case $1 in
         --reps) reps=$2; shift 2 ;;
         --low) low=$2; shift 2 ;;
         --high) high=$2; shift 2 ;;
         --no-qemu) qemu=0; shift ;;
-        -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        --l1) where=l1; shift ;;
+        -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}"; exit 0 ;;
         -*) echo "exits.sh: unknown option $1" >&2; exit 2 ;;
         *) break ;;
     esac
@@ -33,7 +37,14 @@ done
 B=$(cd "${1:-$ROOT/build}" && pwd)
 G=$B/tests/direct/vmkit-testguest.bzimage
 [[ -x $B/vmkit && -f $G ]] || { echo "exits.sh: need $B/vmkit and $G (ninja -C $B)" >&2; exit 1; }
-[[ -c /dev/kvm ]] || { echo "exits.sh: no /dev/kvm" >&2; exit 1; }
+kind=$("$ROOT/scripts/kvm-kind.sh")
+if [[ -z $where ]]; then [[ $kind == none ]] && where=l1 || where=host; fi
+if [[ $where == host ]]; then
+    where_text="this host's /dev/kvm ($([[ $kind == pvm ]] && echo PVM || echo hardware KVM), $(uname -r))"
+else
+    where_text="inside L1 (QEMU TCG emulating SVM, nested KVM)$([[ $kind == none ]] && echo "; this host has no usable /dev/kvm")"
+fi
+echo "exits.sh: measuring on $where_text" >&2
 command -v perf >/dev/null || { echo "exits.sh: needs perf (linux-perf) for kvm:kvm_userspace_exit" >&2; exit 1; }
 [[ $qemu == 0 ]] || command -v qemu-system-x86_64 >/dev/null || { echo "exits.sh: no QEMU; --no-qemu" >&2; qemu=0; }
 
@@ -41,39 +52,67 @@ work=$(mktemp -d /tmp/vmkit-exits.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cc -O2 -Wall -o "$work/vmmrun" "$HERE/vmmrun.c"
 
+# The measuring loop, the same script here and in L1 (bash; VMKIT, GUEST, QEMU_DATA, VMMRUN).
+# Each run prints one "EXITS vmm=... rep=... ticks=... exits=... pio=... VMMRUN ..." line.
+cat >"$work/measure.sh" <<'MEASURE'
+set -u
 cmd_for() {   # cmd_for VMM TICKS -> the command line, one word a line
     local a="vmkit.t=pause ticks=$2"
     case $1 in
-        vmkit) printf '%s\n' "$B/vmkit" --cpus 1 --memory 256 \
-                   --bootloader "linux,kernel=$G,cmdline=\"$a\"" --device serial,stdio ;;
-        qemu) printf '%s\n' qemu-system-x86_64 -enable-kvm -cpu qemu64 -M q35 -smp 1 -m 256 \
-                  -nodefaults -no-user-config -no-reboot -display none -serial stdio \
-                  -kernel "$G" -append "$a" ;;
+        vmkit) printf '%s\n' "$VMKIT" --cpus 1 --memory 256 \
+                   --bootloader "linux,kernel=$GUEST,cmdline=\"$a\"" --device serial,stdio ;;
+        qemu) printf '%s\n' qemu-system-x86_64 ${QEMU_DATA:+-L} ${QEMU_DATA:+"$QEMU_DATA"} -enable-kvm \
+                  -cpu qemu64 -M q35 -smp 1 -m 256 -nodefaults -no-user-config -no-reboot \
+                  -display none -serial stdio -kernel "$GUEST" -append "$a" ;;
     esac
 }
-raw=$work/raw
-vmms=(vmkit); [[ $qemu == 1 ]] && vmms+=(qemu)
-for ((r = 1; r <= reps; r++)); do
-    for v in "${vmms[@]}"; do
-        for t in $low $high; do
-            mapfile -t cmd < <(cmd_for "$v" "$t")
-            out=$(perf stat -x, -o "$work/perf" -e kvm:kvm_userspace_exit,kvm:kvm_pio -- \
-                  "$work/vmmrun" -o "$work/con" -t 300 -m done="TAP done" -- "${cmd[@]}")
-            exits=$(awk -F, '$3 == "kvm:kvm_userspace_exit" {print $1}' "$work/perf")
-            pio=$(awk -F, '$3 == "kvm:kvm_pio" {print $1}' "$work/perf")
-            if ! grep -q "TAP done $t 0" "$work/con" || [[ $out != *"rc=0 "* ]]; then
-                echo "exits.sh: $v ticks=$t failed: $out" >&2; tail -n 5 "$work/con" >&2; continue
+w=$(mktemp -d)
+for ((r = 1; r <= REPS; r++)); do
+    for v in $VMMS; do
+        for t in $LOW $HIGH; do
+            mapfile -t cmd <<<"$(cmd_for "$v" "$t")"
+            out=$(perf stat -x, -o "$w/perf" -e kvm:kvm_userspace_exit,kvm:kvm_pio -- \
+                  "$VMMRUN" -o "$w/con" -t 300 -m done="TAP done" -- "${cmd[@]}")
+            exits=$(awk -F, '$3 == "kvm:kvm_userspace_exit" {print $1}' "$w/perf")
+            pio=$(awk -F, '$3 == "kvm:kvm_pio" {print $1}' "$w/perf")
+            if ! grep -q "TAP done $t 0" "$w/con" || [[ $out != *"rc=0 "* ]]; then
+                echo "exits.sh: $v ticks=$t failed: $out" >&2; tail -n 5 "$w/con" >&2; continue
             fi
-            echo "EXITS vmm=$v rep=$r ticks=$t exits=$exits pio=$pio $out" | tee -a "$raw" >&2
+            echo "EXITS vmm=$v rep=$r ticks=$t exits=$exits pio=$pio $out"
         done
     done
 done
+rm -rf "$w"
+MEASURE
+vmms=vmkit; [[ $qemu == 1 ]] && vmms+=" qemu"
+raw=$work/raw
+if [[ $where == host ]]; then
+    REPS=$reps LOW=$low HIGH=$high VMMS=$vmms VMKIT=$B/vmkit GUEST=$G VMMRUN=$work/vmmrun QEMU_DATA= \
+        bash "$work/measure.sh" | tee "$raw" >&2
+else
+    # perf resolves tracepoints through tracefs, which L1's /init does not mount.
+    install -m 0644 "$G" "$work/guest.bzimage"
+    cat >"$work/l1.sh" <<L1
+mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || mount -t debugfs nodev /sys/kernel/debug
+REPS=$reps LOW=$low HIGH=$high VMMS="$vmms" VMKIT=/bin/vmkit GUEST=/data/guest.bzimage VMMRUN=/bin/vmmrun \\
+    QEMU_DATA=/data bash /data/measure.sh
+echo BENCH-DONE
+L1
+    files=("$work/vmmrun" "$B/vmkit" "$(command -v perf)" "$(command -v bash)" "$work/guest.bzimage" "$work/measure.sh")
+    if [[ $qemu == 1 ]]; then mapfile -t qf < <("$ROOT/tests/nested/qemu-files.sh"); files+=("${qf[@]}"); fi
+    log=$work/l1.log
+    "$ROOT/tests/nested/run-l1.sh" --timeout $((600 + 60 * reps * (high + low))) "$work/l1.sh" "${files[@]}" \
+        </dev/null >"$log" 2>&1 || true
+    tr -d '\r' <"$log" | grep -E "^(EXITS|exits.sh:) " >&2 || true
+    tr -d '\r' <"$log" | grep "^EXITS " >"$raw" || true
+    tr -d '\r' <"$log" | grep -q '^BENCH-DONE' || { echo "exits.sh: L1 did not finish:" >&2; tail -n 30 "$log" >&2; exit 1; }
+fi
 mkdir -p "$HERE/results"
 md=$HERE/results/exits-$(date +%Y%m%d-%H%M).md
 {
-    echo "## Exit cost, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), /dev/kvm: $([[ -d /sys/module/kvm_pvm ]] && echo PVM || echo hardware KVM)"
+    echo "## Exit cost, $(date -u '+%Y-%m-%d %H:%M UTC'), on $where_text"
     echo
-    echo "\`bench/exits.sh --reps $reps --low $low --high $high\`: test guest \`vmkit.t=pause\`, ticks=$high minus ticks=$low ($(( (high - low) * 100 )) ms of PM-timer polling), medians of $reps pairs."
+    echo "\`bench/exits.sh --reps $reps --low $low --high $high$([[ $where == l1 ]] && echo " --l1")\`: test guest \`vmkit.t=pause\`, ticks=$high minus ticks=$low ($(( (high - low) * 100 )) ms of PM-timer polling), medians of $reps pairs."
     echo
     awk -v low="$low" -v high="$high" '
     function med(a, n,   i, j, t) {

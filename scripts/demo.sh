@@ -11,10 +11,13 @@ CACHE=$("$ROOT/tools/guest/build-guest.sh" --print-dir)
 G=$("$ROOT/tools/guest/build-guest.sh" --print-guest-dir)
 K=$G/vmlinuz I=$G/initrd.cpio.gz
 args=(--cpus 2 --memory 512 --device serial,stdio)
-if [ "$("$ROOT/scripts/kvm-kind.sh")" = direct ]; then
-    exec "$ROOT/build/vmkit" "${args[@]}" --bootloader "linux,kernel=$K,initrd=$I,cmdline=\"console=ttyS0 quiet\""
-fi
-echo "vmkit demo: this host's /dev/kvm cannot run stock guests (PVM); booting inside a QEMU-emulated KVM host (slower)."
+case $("$ROOT/scripts/kvm-kind.sh") in
+    hardware)
+        echo "vmkit demo: hardware KVM: booting the guest directly on /dev/kvm."
+        exec "$ROOT/build/vmkit" "${args[@]}" --bootloader "linux,kernel=$K,initrd=$I,cmdline=\"console=ttyS0 quiet\"" ;;
+    pvm) echo "vmkit demo: this host's /dev/kvm is PVM and cannot run stock guests; booting inside a QEMU-emulated KVM host (slower)." ;;
+    *) echo "vmkit demo: no usable /dev/kvm on this host; booting inside a QEMU-emulated KVM host (slower)." ;;
+esac
 s=$(mktemp /tmp/vmkit-demo.XXXXXX.sh)
 trap 'rm -f "$s"' EXIT
 cat >"$s" <<L1
