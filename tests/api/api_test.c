@@ -364,6 +364,7 @@ int main(int argc, char **argv)
 	vmk_config_free(cfg);
 	if (!vm) {
 		print_errors("vm_new", err);
+		vmk_error_free(err);
 		return 1;
 	}
 	vmk_observer obs = {.state_changed = obs_state,
@@ -373,6 +374,8 @@ int main(int argc, char **argv)
 	vmk_vm_set_observer(vm, &obs, NULL);
 	if (!vmk_vm_start(vm, &err)) {
 		print_errors("start", err);
+		vmk_error_free(err);
+		vmk_vm_free(vm);
 		return 1;
 	}
 	fprintf(stderr, "API started in %.3f s\n", now() - t0);
