@@ -93,6 +93,8 @@ build() {
 unformatted=$(git ls-files 'src/*.[ch]' 'include/*.h' 'tests/unit/*.c' 'tests/api/*.c' 'tests/fuzz/*.c' 'tests/guest/*.c' |
     while read -r f; do clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || echo "$f"; done)
 if [ -z "$unformatted" ]; then t_pass clang-format; else t_fail clang-format "run clang-format -i on: $unformatted"; fi
+# Layers (docs/design.md "What may include what"): no include reaches up.
+if layers=$(python3 scripts/check-layers.py 2>&1); then t_pass layers; else t_fail layers "$layers"; fi
 
 if build build; then
     t_pass build

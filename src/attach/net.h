@@ -5,7 +5,7 @@
 #ifndef VMK_ATTACH_NET_H
 #define VMK_ATTACH_NET_H
 
-#include "vm/eventloop.h"
+#include "core/eventloop.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -32,8 +32,8 @@
 
 #include "attach/net.h"
 #include "config/network_priv.h"
+#include "core/vnet_hdr.h"
 #include "util/error_priv.h"
-#include "virtio/net.h"
 
 #define TAP_BUF (NET_HDR_LEN + NET_MAX_GSO_FRAME)
 

@@ -6,8 +6,8 @@
 
 #include "arch/x86/acpi.h"
 #include "arch/x86/smbios.h"
+#include "core/memory.h"
 #include "platform/fw_cfg.h"
-#include "vm/memory.h"
 #include <stdbool.h>
 #include <vmkit/error.h>
 

@@ -3,7 +3,7 @@
 #define VMK_LINUX_H
 
 #include "config/config_priv.h"
-#include "vm/memory.h"
+#include "core/memory.h"
 #include <asm/bootparam.h>
 #include <stdbool.h>
 #include <vmkit/error.h>

@@ -3,8 +3,8 @@
 #ifndef VMK_FW_CFG_H
 #define VMK_FW_CFG_H
 
+#include "core/memory.h"
 #include "platform/bus.h"
-#include "vm/memory.h"
 #include <stddef.h>
 #include <stdint.h>
 

@@ -3,8 +3,8 @@
 #ifndef VMK_VIRTIO_BALLOON_H
 #define VMK_VIRTIO_BALLOON_H
 
+#include "core/memory.h"
 #include "virtio/queue.h"
-#include "vm/memory.h"
 #include <vmkit/devices.h>
 
 #define BALLOON_PAGE_SHIFT 12

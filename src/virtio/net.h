@@ -1,39 +1,26 @@
 /* virtio-net (virtio 1.2 section 5.1): the wire format and the frame
  * handling apart from the queue plumbing, so unit tests and fuzzers can
- * drive it with hand-made descriptor chains. */
+ * drive it with hand-made descriptor chains. The header and the offload
+ * bits are core/vnet_hdr.h, shared with the backends. */
 #ifndef VMK_VIRTIO_NET_H
 #define VMK_VIRTIO_NET_H
 
+#include "core/vnet_hdr.h"
 #include "virtio/queue.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <vmkit/error.h>
 
-#define VIRTIO_NET_F_CSUM	0
-#define VIRTIO_NET_F_GUEST_CSUM 1
-#define VIRTIO_NET_F_MTU	3
-#define VIRTIO_NET_F_MAC	5
-#define VIRTIO_NET_F_GUEST_TSO4 7
-#define VIRTIO_NET_F_GUEST_TSO6 8
-#define VIRTIO_NET_F_GUEST_ECN	9
-#define VIRTIO_NET_F_HOST_TSO4	11
-#define VIRTIO_NET_F_HOST_TSO6	12
-#define VIRTIO_NET_F_HOST_ECN	13
-#define VIRTIO_NET_F_MRG_RXBUF	15
-#define VIRTIO_NET_F_STATUS	16
-#define VIRTIO_NET_F_CTRL_VQ	17
-#define VIRTIO_NET_F_CTRL_RX	18
+/* Device features beyond the offloads (core/vnet_hdr.h). */
+#define VIRTIO_NET_F_MTU       3
+#define VIRTIO_NET_F_MAC       5
+#define VIRTIO_NET_F_MRG_RXBUF 15
+#define VIRTIO_NET_F_STATUS    16
+#define VIRTIO_NET_F_CTRL_VQ   17
+#define VIRTIO_NET_F_CTRL_RX   18
 
 #define VIRTIO_NET_S_LINK_UP 1
-
-#define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
-#define VIRTIO_NET_HDR_F_DATA_VALID 2
-
-#define VIRTIO_NET_HDR_GSO_NONE	 0
-#define VIRTIO_NET_HDR_GSO_TCPV4 1
-#define VIRTIO_NET_HDR_GSO_TCPV6 4
-#define VIRTIO_NET_HDR_GSO_ECN	 0x80
 
 /* Control queue (5.1.6.5). */
 #define VIRTIO_NET_OK		      0
@@ -44,24 +31,6 @@
 #define VIRTIO_NET_CTRL_MAC	      1
 #define VIRTIO_NET_CTRL_MAC_TABLE_SET 0
 #define VIRTIO_NET_CTRL_MAC_TABLE_MAX 64 /* entries per table we accept */
-
-#define NET_ETH_HLEN 14
-/* The largest frame a TSO-capable backend carries: a 64 KiB IP packet plus
- * its Ethernet header (and a VLAN tag). */
-#define NET_MAX_GSO_FRAME (65535 + NET_ETH_HLEN + 4)
-
-/* VERSION_1 layout: always 12 bytes, num_buffers included. */
-struct virtio_net_hdr {
-	uint8_t flags;
-	uint8_t gso_type;
-	uint16_t hdr_len;
-	uint16_t gso_size;
-	uint16_t csum_start;
-	uint16_t csum_offset;
-	uint16_t num_buffers;
-} __attribute__((packed));
-
-#define NET_HDR_LEN sizeof(struct virtio_net_hdr)
 
 /* A guest frame ready for the backend: iov[0] is a host copy of the
  * checked header when the backend takes one, then the frame's bytes in

@@ -4,9 +4,9 @@
 #ifndef VMK_VIRTIO_PCI_H
 #define VMK_VIRTIO_PCI_H
 
+#include "platform/irq.h"
 #include "platform/pci.h"
 #include "virtio/virtio.h"
-#include "vm/irq.h"
 #include <vmkit/error.h>
 
 struct virtio_pci_env {

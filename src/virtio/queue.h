@@ -4,7 +4,7 @@
 #ifndef VMK_VIRTQ_H
 #define VMK_VIRTQ_H
 
-#include "vm/memory.h"
+#include "core/memory.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>

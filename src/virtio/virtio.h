@@ -4,8 +4,8 @@
 #ifndef VMK_VIRTIO_H
 #define VMK_VIRTIO_H
 
+#include "core/eventloop.h"
 #include "virtio/queue.h"
-#include "vm/eventloop.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -22,6 +22,7 @@ static bool add_transport(struct machine *m, struct virtio_dev *d, vmk_error **e
 }
 
 struct net_event {
+	void (*fn)(void *ctx, unsigned index);
 	void *ctx;
 	unsigned index;
 };
@@ -30,7 +31,7 @@ static void net_event_run(void *arg)
 {
 	struct net_event *e = arg;
 
-	vm_network_disconnected(e->ctx, e->index);
+	e->fn(e->ctx, e->index);
 	free(e);
 }
 
@@ -39,11 +40,11 @@ static void net_event_run(void *arg)
 static void net_disconnected(void *ctx, unsigned index)
 {
 	struct machine *m = ctx;
-	struct net_event *e = malloc(sizeof(*e));
+	struct net_event *e;
 
-	if (!e)
+	if (!m->ev.network_disconnected || !(e = malloc(sizeof(*e))))
 		return;
-	*e = (struct net_event){.ctx = m->on_exit_ctx, .index = index};
+	*e = (struct net_event){.fn = m->ev.network_disconnected, .ctx = m->ev_ctx, .index = index};
 	if (evloop_post(m->loop, net_event_run, e) != 0)
 		free(e);
 }

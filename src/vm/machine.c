@@ -34,7 +34,7 @@ static const struct {
 
 void machine_latch_exit(struct machine *m, enum machine_exit why, const char *fmt, ...)
 {
-	pthread_mutex_lock(&m->lock);
+	pthread_mutex_lock(&m->ctl.lock);
 	bool first = m->exit_reason == MEXIT_NONE;
 	if (first) {
 		m->exit_reason = why;
@@ -43,13 +43,19 @@ void machine_latch_exit(struct machine *m, enum machine_exit why, const char *fm
 		vsnprintf(m->exit_detail, sizeof(m->exit_detail), fmt, ap);
 		va_end(ap);
 	}
-	atomic_store(&m->stop, true);
-	pthread_cond_broadcast(&m->cond);
-	pthread_mutex_unlock(&m->lock);
+	atomic_store(&m->ctl.stop, true);
+	pthread_cond_broadcast(&m->ctl.cond);
+	pthread_mutex_unlock(&m->ctl.lock);
 	for (unsigned i = 0; m->vcpus && i < m->ncpus; i++)
 		vcpu_kick(&m->vcpus[i]);
-	if (first && why != MEXIT_HOST_STOP && m->on_exit)
-		m->on_exit(m->on_exit_ctx);
+	if (first && why != MEXIT_HOST_STOP && m->ev.exited)
+		m->ev.exited(m->ev_ctx);
+}
+
+/* A vCPU's report of the exit that ends the machine. */
+static void vcpu_ended(void *ctx, enum machine_exit why, const char *detail)
+{
+	machine_latch_exit(ctx, why, "%s", detail);
 }
 
 static void hook_set_irq(void *ctx, unsigned gsi, int level)
@@ -284,7 +290,7 @@ static bool machine_setup_vcpus(struct machine *m, vmk_error **err)
 	for (unsigned i = 0; i < m->ncpus; i++)
 		m->vcpus[i].fd = -1;
 	for (unsigned i = 0; i < m->ncpus; i++) {
-		int r = vcpu_create(&m->vcpus[i], m, m->vm_fd, (size_t)run_size, i);
+		int r = vcpu_create(&m->vcpus[i], &m->vcpu_host, m->vm_fd, (size_t)run_size, i);
 		if (r == 0)
 			r = cpuid_set(m->vcpus[i].fd, cpuid, i, m->ncpus);
 		if (r == 0)
@@ -333,7 +339,7 @@ static bool machine_setup_kvm(struct machine *m, vmk_error **err)
 }
 
 struct machine *machine_create(const struct vmk_config *cfg, const int (*serial_fds)[2], struct evloop *loop,
-			       void (*on_exit)(void *ctx), void *ctx, vmk_error **err)
+			       const struct machine_events *ev, void *ctx, vmk_error **err)
 {
 	struct machine *m = calloc(1, sizeof(*m));
 	if (!m) {
@@ -342,12 +348,14 @@ struct machine *machine_create(const struct vmk_config *cfg, const int (*serial_
 	}
 	m->cfg = cfg;
 	m->loop = loop;
-	m->on_exit = on_exit;
-	m->on_exit_ctx = ctx;
+	m->ev = *ev;
+	m->ev_ctx = ctx;
 	m->kvm_fd = m->vm_fd = -1;
 	m->ncpus = cfg->cpu_count;
-	pthread_mutex_init(&m->lock, NULL);
-	pthread_cond_init(&m->cond, NULL);
+	pthread_mutex_init(&m->ctl.lock, NULL);
+	pthread_cond_init(&m->ctl.cond, NULL);
+	m->vcpu_host =
+	    (struct vcpu_host){.pio = &m->pio, .mmio = &m->mmio, .ctl = &m->ctl, .end = vcpu_ended, .ctx = m};
 	m->hooks =
 	    (struct platform_hooks){.ctx = m, .set_irq = hook_set_irq, .system_event = hook_system_event};
 
@@ -383,18 +391,18 @@ bool machine_start(struct machine *m, vmk_error **err)
 {
 	for (unsigned i = 0; i < m->nserial; i++)
 		serial_want_input(&m->serial[i], true);
-	pthread_mutex_lock(&m->lock);
+	pthread_mutex_lock(&m->ctl.lock);
 	m->threads_started = true;
-	pthread_mutex_unlock(&m->lock);
+	pthread_mutex_unlock(&m->ctl.lock);
 	for (unsigned i = 0; i < m->ncpus; i++) {
-		pthread_mutex_lock(&m->lock);
-		m->running_threads++;
-		pthread_mutex_unlock(&m->lock);
+		pthread_mutex_lock(&m->ctl.lock);
+		m->ctl.running_threads++;
+		pthread_mutex_unlock(&m->ctl.lock);
 		int r = vcpu_start_thread(&m->vcpus[i]);
 		if (r < 0) {
-			pthread_mutex_lock(&m->lock);
-			m->running_threads--;
-			pthread_mutex_unlock(&m->lock);
+			pthread_mutex_lock(&m->ctl.lock);
+			m->ctl.running_threads--;
+			pthread_mutex_unlock(&m->ctl.lock);
 			machine_latch_exit(m, MEXIT_VMM_ERROR, "cannot start vCPU thread %u", i);
 			return vmk_set_errno(err, VMK_ERR_INTERNAL, NULL, -r, "cannot start vCPU thread %u",
 					     i);
@@ -405,23 +413,23 @@ bool machine_start(struct machine *m, vmk_error **err)
 
 void machine_pause(struct machine *m)
 {
-	pthread_mutex_lock(&m->lock);
-	m->pause = true;
-	pthread_mutex_unlock(&m->lock);
+	pthread_mutex_lock(&m->ctl.lock);
+	m->ctl.pause = true;
+	pthread_mutex_unlock(&m->ctl.lock);
 	for (unsigned i = 0; i < m->ncpus; i++)
 		vcpu_kick(&m->vcpus[i]);
-	pthread_mutex_lock(&m->lock);
-	while (m->parked < m->running_threads && !atomic_load(&m->stop))
-		pthread_cond_wait(&m->cond, &m->lock);
-	pthread_mutex_unlock(&m->lock);
+	pthread_mutex_lock(&m->ctl.lock);
+	while (m->ctl.parked < m->ctl.running_threads && !atomic_load(&m->ctl.stop))
+		pthread_cond_wait(&m->ctl.cond, &m->ctl.lock);
+	pthread_mutex_unlock(&m->ctl.lock);
 }
 
 void machine_resume(struct machine *m)
 {
-	pthread_mutex_lock(&m->lock);
-	m->pause = false;
-	pthread_cond_broadcast(&m->cond);
-	pthread_mutex_unlock(&m->lock);
+	pthread_mutex_lock(&m->ctl.lock);
+	m->ctl.pause = false;
+	pthread_cond_broadcast(&m->ctl.cond);
+	pthread_mutex_unlock(&m->ctl.lock);
 }
 
 void machine_power_button(struct machine *m)
@@ -438,9 +446,9 @@ void machine_stop(struct machine *m)
 
 enum machine_exit machine_exit_reason(struct machine *m, const char **detail)
 {
-	pthread_mutex_lock(&m->lock);
+	pthread_mutex_lock(&m->ctl.lock);
 	enum machine_exit r = m->exit_reason;
-	pthread_mutex_unlock(&m->lock);
+	pthread_mutex_unlock(&m->ctl.lock);
 	if (detail)
 		*detail = m->exit_detail;
 	return r;
@@ -475,7 +483,7 @@ void machine_destroy(struct machine *m)
 		close(m->vm_fd);
 	if (m->kvm_fd >= 0)
 		close(m->kvm_fd);
-	pthread_mutex_destroy(&m->lock);
-	pthread_cond_destroy(&m->cond);
+	pthread_mutex_destroy(&m->ctl.lock);
+	pthread_cond_destroy(&m->ctl.cond);
 	free(m);
 }

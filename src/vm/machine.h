@@ -5,7 +5,7 @@
 #define VMK_MACHINE_H
 
 #include "config/config_priv.h"
-#include "vm/eventloop.h"
+#include "core/eventloop.h"
 #include <stdbool.h>
 #include <vmkit/devices.h>
 #include <vmkit/error.h>
@@ -22,11 +22,21 @@ enum machine_exit {
 
 struct machine;
 
-/* on_exit runs once, on whatever thread latched the first exit; it must
- * only hand the news over (e.g. evloop_post). serial_fds[i] = {in, out}
- * for cfg->serial_ports[i]; used, not owned. */
+/* How the machine tells its owner (the VM, vm.c) what happened, so that
+ * nothing below the VM calls up into it by name. ctx is machine_create's. */
+struct machine_events {
+	/* Once, on whatever thread latched the first exit (not for a host
+	 * stop); it must only hand the news over (e.g. evloop_post). */
+	void (*exited)(void *ctx);
+	/* Network device `index` lost its attachment. On the owner's event
+	 * loop (machine_create's loop), which outlives the machine. */
+	void (*network_disconnected)(void *ctx, unsigned index);
+};
+
+/* serial_fds[i] = {in, out} for cfg->serial_ports[i]; used, not owned.
+ * ev is copied. */
 struct machine *machine_create(const struct vmk_config *cfg, const int (*serial_fds)[2], struct evloop *loop,
-			       void (*on_exit)(void *ctx), void *ctx, vmk_error **err);
+			       const struct machine_events *ev, void *ctx, vmk_error **err);
 bool machine_start(struct machine *m, vmk_error **err);
 /* Returns once every vCPU is parked outside KVM_RUN. */
 void machine_pause(struct machine *m);
@@ -42,9 +52,6 @@ bool machine_change_network(struct machine *m, unsigned index, const struct vmk_
 			    vmk_error **err);
 bool machine_balloon_set_target(struct machine *m, uint64_t bytes, vmk_error **err);
 bool machine_balloon_stats(struct machine *m, vmk_balloon_stats *st, vmk_error **err);
-/* Implemented by the VM (vm.c): network device `index` lost its
- * attachment. Runs on the VM's event thread; ctx is machine_create's. */
-void vm_network_disconnected(void *ctx, unsigned index);
 /* What ended the machine, with a detail string owned by the machine. */
 enum machine_exit machine_exit_reason(struct machine *m, const char **detail);
 /* Stops (if needed) and frees everything. Must run on the loop thread. */

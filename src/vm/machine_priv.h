@@ -1,18 +1,19 @@
-/* The machine's insides, shared by machine.c and vcpu.c only. */
+/* The machine's insides, shared by machine.c and devices.c only (a vCPU
+ * sees only its struct vcpu_host). */
 #ifndef VMK_MACHINE_PRIV_H
 #define VMK_MACHINE_PRIV_H
 
+#include "core/memory.h"
 #include "platform/bus.h"
 #include "platform/devices.h"
 #include "platform/fw_cfg.h"
+#include "platform/irq.h"
 #include "platform/pci.h"
 #include "platform/pflash.h"
 #include "platform/uart.h"
 #include "virtio/devices.h"
 #include "virtio/pci.h"
-#include "vm/irq.h"
 #include "vm/machine.h"
-#include "vm/memory.h"
 #include "vm/vcpu.h"
 #include <stdatomic.h>
 
@@ -28,8 +29,8 @@ struct serial_link {
 struct machine {
 	const struct vmk_config *cfg;
 	struct evloop *loop;
-	void (*on_exit)(void *ctx);
-	void *on_exit_ctx;
+	struct machine_events ev;
+	void *ev_ctx;
 
 	int kvm_fd, vm_fd;
 	struct gmem mem;
@@ -64,13 +65,9 @@ struct machine {
 	unsigned ncpus;
 	struct vcpu *vcpus;
 
-	/* Run control: stop is checked by vCPUs at every exit; pause parks them. */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	atomic_bool stop;
-	bool pause;
-	unsigned parked;
-	unsigned running_threads;
+	/* Run control (its lock also guards the exit latch below). */
+	struct vcpu_control ctl;
+	struct vcpu_host vcpu_host;
 	bool threads_started;
 
 	/* The first exit wins; written once under lock. */

@@ -1,12 +1,14 @@
 /* vCPU threads. Each runs KVM_RUN and handles only port-I/O and MMIO exits
- * itself; everything else ends the machine through machine_latch_exit(). A
+ * itself; everything else ends the machine through the host's end(). A
  * real-time signal plus kvm_run.immediate_exit gets a vCPU out of KVM_RUN
  * without races: the flag is set before the signal, so a kick that lands
  * just before KVM_RUN still makes it return at once. */
 #include "vm/vcpu.h"
-#include "vm/machine_priv.h"
+#include "platform/bus.h"
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -32,10 +34,24 @@ static void vcpu_install_kick(void)
 	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
 }
 
-int vcpu_create(struct vcpu *v, struct machine *m, int vm_fd, size_t run_size, unsigned id)
+static void vcpu_end(struct vcpu *v, enum machine_exit why, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void vcpu_end(struct vcpu *v, enum machine_exit why, const char *fmt, ...)
+{
+	char detail[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	v->host->end(v->host->ctx, why, detail);
+}
+
+int vcpu_create(struct vcpu *v, const struct vcpu_host *host, int vm_fd, size_t run_size, unsigned id)
 {
 	memset(v, 0, sizeof(*v));
-	v->m = m;
+	v->host = host;
 	v->id = id;
 	v->fd = ioctl(vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
 	if (v->fd < 0)
@@ -63,19 +79,18 @@ static void vcpu_handle_io(struct vcpu *v)
 	    (uint64_t)size * r->io.count > v->run_size - r->io.data_offset)
 		return;
 	for (uint32_t i = 0; i < r->io.count; i++, data += size)
-		bus_access(&v->m->pio, r->io.port, data, size, r->io.direction == KVM_EXIT_IO_OUT);
+		bus_access(v->host->pio, r->io.port, data, size, r->io.direction == KVM_EXIT_IO_OUT);
 }
 
 static bool vcpu_handle_exit(struct vcpu *v)
 {
 	struct kvm_run *r = v->run;
-	struct machine *m = v->m;
 	switch (r->exit_reason) {
 	case KVM_EXIT_IO:
 		vcpu_handle_io(v);
 		return true;
 	case KVM_EXIT_MMIO:
-		bus_access(&m->mmio, r->mmio.phys_addr, r->mmio.data, r->mmio.len > 8 ? 8 : r->mmio.len,
+		bus_access(v->host->mmio, r->mmio.phys_addr, r->mmio.data, r->mmio.len > 8 ? 8 : r->mmio.len,
 			   r->mmio.is_write);
 		return true;
 	case KVM_EXIT_INTR:
@@ -83,36 +98,35 @@ static bool vcpu_handle_exit(struct vcpu *v)
 	case KVM_EXIT_IRQ_WINDOW_OPEN:
 		return true;
 	case KVM_EXIT_SHUTDOWN:
-		machine_latch_exit(m, MEXIT_TRIPLE_FAULT, "vCPU %u shut down (triple fault)", v->id);
+		vcpu_end(v, MEXIT_TRIPLE_FAULT, "vCPU %u shut down (triple fault)", v->id);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
 		if (r->system_event.type == KVM_SYSTEM_EVENT_RESET)
-			machine_latch_exit(m, MEXIT_RESET, "vCPU %u requested a reset", v->id);
+			vcpu_end(v, MEXIT_RESET, "vCPU %u requested a reset", v->id);
 		else if (r->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN)
-			machine_latch_exit(m, MEXIT_POWEROFF, "vCPU %u requested power off", v->id);
+			vcpu_end(v, MEXIT_POWEROFF, "vCPU %u requested power off", v->id);
 		else
-			machine_latch_exit(m, MEXIT_INTERNAL_ERROR, "vCPU %u: system event %u", v->id,
-					   r->system_event.type);
+			vcpu_end(v, MEXIT_INTERNAL_ERROR, "vCPU %u: system event %u", v->id,
+				 r->system_event.type);
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR: {
 		struct kvm_regs regs;
 		unsigned long long rip = 0;
 		if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
 			rip = regs.rip;
-		machine_latch_exit(
-		    m, MEXIT_INTERNAL_ERROR, "KVM internal error on vCPU %u: suberror %u (%s) at rip 0x%llx",
-		    v->id, r->internal.suberror,
-		    r->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? "emulation failure" : "other",
-		    rip);
+		vcpu_end(v, MEXIT_INTERNAL_ERROR,
+			 "KVM internal error on vCPU %u: suberror %u (%s) at rip 0x%llx", v->id,
+			 r->internal.suberror,
+			 r->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? "emulation failure" : "other",
+			 rip);
 		return false;
 	}
 	case KVM_EXIT_FAIL_ENTRY:
-		machine_latch_exit(m, MEXIT_INTERNAL_ERROR, "vCPU %u: VM entry failed, reason 0x%llx", v->id,
-				   (unsigned long long)r->fail_entry.hardware_entry_failure_reason);
+		vcpu_end(v, MEXIT_INTERNAL_ERROR, "vCPU %u: VM entry failed, reason 0x%llx", v->id,
+			 (unsigned long long)r->fail_entry.hardware_entry_failure_reason);
 		return false;
 	default:
-		machine_latch_exit(m, MEXIT_VMM_ERROR, "vCPU %u: unhandled KVM exit %u", v->id,
-				   r->exit_reason);
+		vcpu_end(v, MEXIT_VMM_ERROR, "vCPU %u: unhandled KVM exit %u", v->id, r->exit_reason);
 		return false;
 	}
 }
@@ -120,23 +134,23 @@ static bool vcpu_handle_exit(struct vcpu *v)
 /* Parks the vCPU while a pause is requested. Returns false when stopping. */
 static bool vcpu_park(struct vcpu *v)
 {
-	struct machine *m = v->m;
-	pthread_mutex_lock(&m->lock);
-	if (m->pause && !atomic_load(&m->stop)) {
-		m->parked++;
-		pthread_cond_broadcast(&m->cond);
-		while (m->pause && !atomic_load(&m->stop))
-			pthread_cond_wait(&m->cond, &m->lock);
-		m->parked--;
+	struct vcpu_control *c = v->host->ctl;
+	pthread_mutex_lock(&c->lock);
+	if (c->pause && !atomic_load(&c->stop)) {
+		c->parked++;
+		pthread_cond_broadcast(&c->cond);
+		while (c->pause && !atomic_load(&c->stop))
+			pthread_cond_wait(&c->cond, &c->lock);
+		c->parked--;
 	}
-	pthread_mutex_unlock(&m->lock);
-	return !atomic_load(&m->stop);
+	pthread_mutex_unlock(&c->lock);
+	return !atomic_load(&c->stop);
 }
 
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
-	struct machine *m = v->m;
+	struct vcpu_control *c = v->host->ctl;
 	sigset_t set;
 	/* Only the kick may interrupt this thread; SIGPIPE from a closed serial
 	 * output must become EPIPE, not kill the application. */
@@ -144,7 +158,7 @@ static void *vcpu_thread(void *arg)
 	sigdelset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_SETMASK, &set, NULL);
 
-	while (!atomic_load(&m->stop)) {
+	while (!atomic_load(&c->stop)) {
 		if (!vcpu_park(v))
 			break;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
@@ -152,17 +166,16 @@ static void *vcpu_thread(void *arg)
 				v->run->immediate_exit = 0;
 				continue;
 			}
-			machine_latch_exit(m, MEXIT_VMM_ERROR, "vCPU %u: KVM_RUN failed: %s", v->id,
-					   strerror(errno));
+			vcpu_end(v, MEXIT_VMM_ERROR, "vCPU %u: KVM_RUN failed: %s", v->id, strerror(errno));
 			break;
 		}
 		if (!vcpu_handle_exit(v))
 			break;
 	}
-	pthread_mutex_lock(&m->lock);
-	m->running_threads--;
-	pthread_cond_broadcast(&m->cond);
-	pthread_mutex_unlock(&m->lock);
+	pthread_mutex_lock(&c->lock);
+	c->running_threads--;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
 	return NULL;
 }
 

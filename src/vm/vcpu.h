@@ -2,15 +2,38 @@
 #ifndef VMK_VCPU_H
 #define VMK_VCPU_H
 
+#include "vm/machine.h"
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-struct machine;
+struct bus;
+
+/* The run control every vCPU of a machine obeys; the machine owns it. */
+struct vcpu_control {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	atomic_bool stop; /* checked at every exit */
+	bool pause;	  /* parks the threads */
+	unsigned parked;
+	unsigned running_threads;
+};
+
+/* What a vCPU needs of the machine it runs in, given at creation: the
+ * buses its exits go to, the run control, and where it reports the exit
+ * that ends the machine (any thread), so the vCPU never calls the machine
+ * by name. The machine owns all of it and outlives its vCPU threads. */
+struct vcpu_host {
+	struct bus *pio, *mmio;
+	struct vcpu_control *ctl;
+	void (*end)(void *ctx, enum machine_exit why, const char *detail);
+	void *ctx;
+};
 
 struct vcpu {
-	struct machine *m;
+	const struct vcpu_host *host;
 	unsigned id;
 	int fd;
 	struct kvm_run *run;
@@ -20,7 +43,7 @@ struct vcpu {
 };
 
 /* Creates the KVM vCPU and maps its kvm_run page. Returns 0 or -errno. */
-int vcpu_create(struct vcpu *v, struct machine *m, int vm_fd, size_t run_size, unsigned id);
+int vcpu_create(struct vcpu *v, const struct vcpu_host *host, int vm_fd, size_t run_size, unsigned id);
 int vcpu_start_thread(struct vcpu *v);
 /* Makes the vCPU leave KVM_RUN soon (or not enter it). Any thread. */
 void vcpu_kick(struct vcpu *v);

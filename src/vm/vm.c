@@ -3,8 +3,8 @@
  * and observer callbacks arrive in order on that thread. Public calls from
  * other threads hand their work to it and wait. */
 #include "config/config_priv.h"
+#include "core/eventloop.h"
 #include "util/error_priv.h"
-#include "vm/eventloop.h"
 #include "vm/machine.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -96,7 +96,7 @@ static bool vm_open_serial(vmk_vm *vm, vmk_error **err)
 	return true;
 }
 
-void vm_network_disconnected(void *ctx, unsigned index)
+static void vm_network_disconnected(void *ctx, unsigned index)
 {
 	vmk_vm *vm = ctx;
 
@@ -118,7 +118,10 @@ static void vm_on_exit(void *ctx)
 
 static bool vm_build_machine(vmk_vm *vm, vmk_error **err)
 {
-	vm->machine = machine_create(vm->cfg, (const int(*)[2])vm->serial_fds, vm->loop, vm_on_exit, vm, err);
+	static const struct machine_events ev = {.exited = vm_on_exit,
+						 .network_disconnected = vm_network_disconnected};
+
+	vm->machine = machine_create(vm->cfg, (const int(*)[2])vm->serial_fds, vm->loop, &ev, vm, err);
 	if (!vm->machine)
 		return false;
 	if (!machine_start(vm->machine, err)) {

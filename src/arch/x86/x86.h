@@ -2,7 +2,7 @@
 #ifndef VMK_X86_H
 #define VMK_X86_H
 
-#include "vm/memory.h"
+#include "core/memory.h"
 #include <stdint.h>
 
 /* Reads KVM's supported CPUID once per machine (entries freed by caller via free()). */

@@ -1,5 +1,5 @@
 /* The per-VM event thread: epoll over device fds plus a work queue. */
-#include "vm/eventloop.h"
+#include "core/eventloop.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* Guest RAM mapping and checked guest-physical accessors. */
-#include "vm/memory.h"
+#include "core/memory.h"
 #include "arch/x86/layout.h"
 #include <errno.h>
 #include <linux/kvm.h>

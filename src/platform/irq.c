@@ -3,7 +3,7 @@
  * IRQs 0-15. MSI routes follow from GSI 24 on. The whole table is rewritten
  * on each change (KVM_SET_GSI_ROUTING replaces it), which only happens when
  * the guest programs an MSI-X entry. */
-#include "vm/irq.h"
+#include "platform/irq.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
