@@ -131,10 +131,9 @@ static bool vcpu_handle_exit(struct vcpu *v)
 	}
 }
 
-/* Parks the vCPU while a pause is requested. Returns false when stopping. */
-static bool vcpu_park(struct vcpu *v)
+/* Parks the calling vCPU while a pause is requested. Returns false when stopping. */
+static bool vcpu_park(struct vcpu_control *c)
 {
-	struct vcpu_control *c = v->host->ctl;
 	pthread_mutex_lock(&c->lock);
 	if (c->pause && !atomic_load(&c->stop)) {
 		c->parked++;
@@ -159,7 +158,7 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_SETMASK, &set, NULL);
 
 	while (!atomic_load(&c->stop)) {
-		if (!vcpu_park(v))
+		if (!vcpu_park(c))
 			break;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
