@@ -8,6 +8,7 @@
 #include <vmkit/error.h>
 #include <vmkit/network.h>
 #include <vmkit/serial.h>
+#include <vmkit/socket.h>
 #include <vmkit/storage.h>
 #include <vmkit/vm.h>
 

@@ -57,7 +57,7 @@ static const struct option_def options[] = {
 
 /* vfkit device types that vmkit does not emulate yet. */
 static const char *const unsupported_devices[] = {
-    "nvme", "usb-mass-storage", "nbd", "virtio-vsock", "virtio-fs", "virtio-gpu", "virtio-input",
+    "nvme", "usb-mass-storage", "nbd", "virtio-fs", "virtio-gpu", "virtio-input",
 };
 
 __attribute__((format(printf, 1, 2))) static bool usage_error(const char *fmt, ...)
@@ -103,6 +103,11 @@ void cli_usage(FILE *out)
 	      "                                vhost-net when /dev/vhost-net opens, unless off\n"
 	      "  -d, --device virtio-rng       entropy device fed from the host\n"
 	      "  -d, --device virtio-balloon   traditional memory balloon\n"
+	      "  -d, --device virtio-vsock,port=N,socketURL=PATH[,listen|connect]\n"
+	      "                                host-guest socket: listen (default) joins guest\n"
+	      "                                connections to host port N to the unix socket PATH;\n"
+	      "                                connect listens on PATH and joins each client to\n"
+	      "                                the guest's port N (one device, any number of ports)\n"
 	      "      --reboot restart|stop     what a guest reboot does (default restart)\n"
 	      "      --pidfile PATH            write the process id to PATH\n"
 	      "  -h, --help                    this text\n"
@@ -501,6 +506,50 @@ static bool parse_net(struct cli_options *opts, const char *opt, struct spec *sp
 	return true;
 }
 
+static bool parse_vsock(struct cli_options *opts, const char *opt, struct spec *spec)
+{
+	struct cli_vsock v = {0};
+	bool port_set = false, listen = false, connect = false;
+	uint64_t num;
+
+	for (size_t i = 1; i < spec->count; i++) {
+		char *value;
+		const char *key = item_key(spec->items[i], &value);
+
+		if (strcmp(key, "port") == 0) {
+			if (!value || !*value)
+				return usage_error("%s: port= needs a number", opt);
+			if (!parse_number(opt, value, UINT32_MAX - 1, &num))
+				return false;
+			if (num == 0)
+				return usage_error("%s: port=0 is reserved", opt);
+			v.port = (uint32_t)num;
+			port_set = true;
+		} else if (strcmp(key, "socketURL") == 0) {
+			if (!value || !*value)
+				return usage_error("%s: socketURL= needs a path", opt);
+			/* vfkit takes a plain path; a unix:// URL names the same. */
+			v.path = strncmp(value, "unix://", 7) == 0 ? value + 7 : value;
+		} else if (strcmp(key, "listen") == 0 && !value) {
+			listen = true;
+		} else if (strcmp(key, "connect") == 0 && !value) {
+			connect = true;
+		} else {
+			return usage_error("%s: unknown virtio-vsock option \"%s\"", opt, key);
+		}
+	}
+	if (!port_set || !v.path)
+		return usage_error("%s: virtio-vsock needs port=N and socketURL=PATH", opt);
+	if (listen && connect)
+		return usage_error("%s: virtio-vsock takes listen or connect, not both", opt);
+	v.host_to_guest = connect;
+	if (opts->vsock_count == VMK_SOCKET_MAX_FORWARDS)
+		return usage_error("%s: too many virtio-vsock ports (at most %d)", opt,
+				   VMK_SOCKET_MAX_FORWARDS);
+	opts->vsocks[opts->vsock_count++] = v;
+	return true;
+}
+
 /* A device without options that a VM has at most once. */
 static bool parse_single(const char *opt, struct spec *spec, bool *slot)
 {
@@ -531,6 +580,8 @@ static bool parse_device(struct cli_options *opts, const char *opt, const char *
 		return parse_single(opt, &spec, &opts->entropy);
 	if (strcmp(type, "virtio-balloon") == 0)
 		return parse_single(opt, &spec, &opts->balloon);
+	if (strcmp(type, "virtio-vsock") == 0)
+		return parse_vsock(opts, opt, &spec);
 	for (size_t i = 0; i < sizeof(unsupported_devices) / sizeof(unsupported_devices[0]); i++)
 		if (strcmp(type, unsupported_devices[i]) == 0)
 			return usage_error("%s: %s is not supported yet", opt, type);

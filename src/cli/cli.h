@@ -69,6 +69,14 @@ struct cli_serial {
 	bool virtio; /* virtio-serial: a virtio console port, else a 16550 */
 };
 
+/* --device virtio-vsock,port=N,socketURL=PATH[,listen|connect]: every such
+ * argument is one forward of the VM's one socket device. */
+struct cli_vsock {
+	uint32_t port;
+	const char *path;
+	bool host_to_guest; /* connect; listen (the default) is guest to host */
+};
+
 struct cli_options {
 	unsigned cpus;
 	uint64_t memory_mib;
@@ -89,6 +97,8 @@ struct cli_options {
 	size_t net_count;
 	bool entropy; /* virtio-rng */
 	bool balloon; /* virtio-balloon */
+	struct cli_vsock vsocks[VMK_SOCKET_MAX_FORWARDS];
+	size_t vsock_count;
 	const char *pidfile;
 	bool help;
 	bool version;

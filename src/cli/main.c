@@ -222,6 +222,30 @@ fail:
 	return NULL;
 }
 
+static bool add_vsock(vmk_config *cfg, const struct cli_options *o)
+{
+	vmk_socket_device *dev = vmk_socket_device_new();
+	vmk_error *err = NULL;
+	bool ok = dev != NULL;
+
+	for (size_t i = 0; ok && i < o->vsock_count; i++)
+		ok = vmk_socket_device_add_unix_forward(dev, o->vsocks[i].port, o->vsocks[i].path,
+							o->vsocks[i].host_to_guest
+							    ? VMK_SOCKET_FORWARD_HOST_TO_GUEST
+							    : VMK_SOCKET_FORWARD_GUEST_TO_HOST,
+							&err);
+	ok = ok && vmk_config_add_socket_device(cfg, dev, &err);
+	if (!ok) {
+		if (err)
+			print_errors(err);
+		else
+			fprintf(stderr, "vmkit: out of memory\n");
+	}
+	vmk_error_free(err);
+	vmk_socket_device_free(dev);
+	return ok;
+}
+
 static bool add_net(vmk_config *cfg, const struct cli_net *cn)
 {
 	vmk_network_device *dev = NULL;
@@ -285,6 +309,8 @@ static vmk_config *build_config(const struct cli_options *o, struct session *s)
 	for (size_t i = 0; i < o->net_count; i++)
 		if (!add_net(cfg, &o->nets[i]))
 			goto fail;
+	if (o->vsock_count && !add_vsock(cfg, o))
+		goto fail;
 	if ((o->entropy && !vmk_config_add_entropy_device(cfg, &err)) ||
 	    (o->balloon && !vmk_config_add_memory_balloon(cfg, &err))) {
 		print_errors(err);

@@ -86,6 +86,8 @@ vmk_config *vmk_config_copy(const vmk_config *cfg)
 	}
 	copy->entropy = cfg->entropy;
 	copy->balloon = cfg->balloon;
+	if (cfg->vsock && !(copy->vsock = vmk_socket_device_copy(cfg->vsock)))
+		goto oom;
 	return copy;
 oom:
 	vmk_config_free(copy);
@@ -103,6 +105,7 @@ void vmk_config_free(vmk_config *cfg)
 		vmk_storage_device_free(cfg->storage[i]);
 	for (size_t i = 0; i < cfg->network_count; i++)
 		vmk_network_device_free(cfg->network[i]);
+	vmk_socket_device_free(cfg->vsock);
 	free(cfg);
 }
 

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <vmkit/config.h>
+#include <vmkit/socket.h>
 
 #define VMK_MAX_16550_PORTS  4
 #define VMK_MAX_SERIAL_PORTS 16
@@ -75,6 +76,20 @@ struct vmk_network_device {
 	bool mac_set;
 };
 
+#define VSOCK_DEFAULT_GUEST_CID 3
+
+struct socket_forward {
+	uint32_t port;
+	vmk_socket_forward_mode mode;
+	char *path;
+};
+
+struct vmk_socket_device {
+	uint32_t guest_cid;
+	struct socket_forward forwards[VMK_SOCKET_MAX_FORWARDS];
+	size_t nforwards;
+};
+
 struct vmk_config {
 	unsigned cpu_count;
 	uint64_t memory_size;
@@ -88,6 +103,7 @@ struct vmk_config {
 	size_t network_count;
 	bool entropy;
 	bool balloon;
+	struct vmk_socket_device *vsock; /* owned copy or NULL */
 	uint8_t machine_id[16]; /* SMBIOS system UUID, RFC 4122 byte order */
 };
 
@@ -109,6 +125,8 @@ struct bzimage_info {
 /* Parses the header of a bzImage held in buf. Returns 0, or -EINVAL with a
  * reason in *why (static string) when it is not an x86-64 bzImage of
  * protocol 2.10 or later. */
+struct vmk_socket_device *vmk_socket_device_copy(const struct vmk_socket_device *d);
+
 int bzimage_parse(const uint8_t *buf, size_t len, struct bzimage_info *info, const char **why);
 
 #endif

@@ -7,7 +7,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#define EVLOOP_MAX_WATCHES 64
+/* Room for every host socket of a virtio-vsock device (512) and the rest. */
+#define EVLOOP_MAX_WATCHES 1024
 
 struct watch {
 	int fd;

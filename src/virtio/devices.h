@@ -62,4 +62,11 @@ bool virtio_balloon_set_target(struct virtio_balloon *b, uint64_t guest_bytes, v
 bool virtio_balloon_get_stats(struct virtio_balloon *b, vmk_balloon_stats *st, vmk_error **err);
 void virtio_balloon_free(struct virtio_balloon *b);
 
+/* virtio-vsock (vsock.c): host–guest stream sockets, joined to the unix
+ * sockets of the configured forwards. Listening sockets are made here. */
+struct virtio_vsock;
+struct virtio_vsock *virtio_vsock_new(const struct vmk_socket_device *cfg, vmk_error **err);
+struct virtio_dev *virtio_vsock_dev(struct virtio_vsock *vs);
+void virtio_vsock_free(struct virtio_vsock *vs);
+
 #endif

@@ -1,6 +1,6 @@
 /* The machine's PCI devices: the host bridge, then one virtio-pci function
  * per configured device, in a stable order (storage, then network, in
- * configuration order, then console, entropy, balloon) so guest device
+ * configuration order, then console, entropy, balloon, vsock) so guest device
  * names do not shift. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +105,11 @@ bool machine_setup_devices(struct machine *m, const int (*serial_fds)[2], vmk_er
 		if (!m->balloon || !add_transport(m, virtio_balloon_dev(m->balloon), err))
 			return false;
 	}
+	if (cfg->vsock) {
+		m->vsock = virtio_vsock_new(cfg->vsock, err);
+		if (!m->vsock || !add_transport(m, virtio_vsock_dev(m->vsock), err))
+			return false;
+	}
 	return true;
 }
 
@@ -130,6 +135,8 @@ void machine_free_devices(struct machine *m)
 		virtio_rng_free(m->rng);
 	if (m->balloon)
 		virtio_balloon_free(m->balloon);
+	virtio_vsock_free(m->vsock);
+	m->vsock = NULL;
 	m->console = NULL;
 	m->rng = NULL;
 	m->balloon = NULL;

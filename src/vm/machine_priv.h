@@ -59,6 +59,7 @@ struct machine {
 	struct virtio_rng *rng;
 	struct virtio_console *console;
 	struct virtio_balloon *balloon;
+	struct virtio_vsock *vsock;
 	struct virtio_pci *transports[32];
 	unsigned ntransports;
 

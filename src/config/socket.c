@@ -1,0 +1,108 @@
+/* The host–guest socket device's configuration (Apple:
+ * VZVirtioSocketDeviceConfiguration) and its unix-socket forwards, checked
+ * as they are added; validate() checks the listen paths on the host. */
+#include "config/config_priv.h"
+#include "util/error_priv.h"
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+vmk_socket_device *vmk_socket_device_new(void)
+{
+	vmk_socket_device *d = calloc(1, sizeof(*d));
+
+	if (d)
+		d->guest_cid = VSOCK_DEFAULT_GUEST_CID;
+	return d;
+}
+
+void vmk_socket_device_free(vmk_socket_device *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->nforwards; i++)
+		free(d->forwards[i].path);
+	free(d);
+}
+
+struct vmk_socket_device *vmk_socket_device_copy(const struct vmk_socket_device *d)
+{
+	vmk_socket_device *c = vmk_socket_device_new();
+
+	if (!c)
+		return NULL;
+	c->guest_cid = d->guest_cid;
+	for (size_t i = 0; i < d->nforwards; i++) {
+		c->forwards[i] = d->forwards[i];
+		if (!(c->forwards[i].path = strdup(d->forwards[i].path))) {
+			vmk_socket_device_free(c);
+			return NULL;
+		}
+		c->nforwards++;
+	}
+	return c;
+}
+
+bool vmk_socket_device_set_guest_cid(vmk_socket_device *d, uint32_t cid, vmk_error **err)
+{
+	if (!d)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "socket_device", "socket device is NULL");
+	if (cid < 3 || cid == UINT32_MAX)
+		return vmk_set_error(err, VMK_ERR_SOCKET_DEVICE, "guest_cid",
+				     "guest_cid: %u is reserved (use 3 to 4294967294)", cid);
+	d->guest_cid = cid;
+	return true;
+}
+
+uint32_t vmk_socket_device_get_guest_cid(const vmk_socket_device *d)
+{
+	return d ? d->guest_cid : 0;
+}
+
+size_t vmk_socket_device_get_forward_count(const vmk_socket_device *d)
+{
+	return d ? d->nforwards : 0;
+}
+
+bool vmk_socket_device_add_unix_forward(vmk_socket_device *d, uint32_t port, const char *path,
+					vmk_socket_forward_mode mode, vmk_error **err)
+{
+	if (!d)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "socket_device", "socket device is NULL");
+	if (mode != VMK_SOCKET_FORWARD_GUEST_TO_HOST && mode != VMK_SOCKET_FORWARD_HOST_TO_GUEST)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "mode", "mode: %d is not a forward mode",
+				     (int)mode);
+	if (port == 0 || port == UINT32_MAX)
+		return vmk_set_error(err, VMK_ERR_SOCKET_DEVICE, "port", "port: %u is reserved", port);
+	if (!path || !*path)
+		return vmk_set_error(err, VMK_ERR_SOCKET_DEVICE, "path", "path: empty");
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return vmk_set_error(err, VMK_ERR_SOCKET_DEVICE, "path",
+				     "path: %s is longer than a unix socket address allows (107 bytes)",
+				     path);
+	for (size_t i = 0; i < d->nforwards; i++)
+		if (d->forwards[i].port == port && d->forwards[i].mode == mode)
+			return vmk_set_error(err, VMK_ERR_SOCKET_DEVICE, "port",
+					     "port: %u is already forwarded (%s)", port, d->forwards[i].path);
+	if (d->nforwards == VMK_SOCKET_MAX_FORWARDS)
+		return vmk_set_error(err, VMK_ERR_LIMIT_EXCEEDED, "forwards", "forwards: at most %d",
+				     VMK_SOCKET_MAX_FORWARDS);
+	char *p = strdup(path);
+	if (!p)
+		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, "path", "out of memory");
+	d->forwards[d->nforwards++] = (struct socket_forward){.port = port, .mode = mode, .path = p};
+	return true;
+}
+
+bool vmk_config_add_socket_device(vmk_config *cfg, const vmk_socket_device *d, vmk_error **err)
+{
+	if (!cfg || !d)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "socket_device",
+				     "configuration or socket device is NULL");
+	if (cfg->vsock)
+		return vmk_set_error(err, VMK_ERR_LIMIT_EXCEEDED, "socket_device",
+				     "socket_device: a VM has at most one");
+	if (!(cfg->vsock = vmk_socket_device_copy(d)))
+		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, "socket_device", "out of memory");
+	return true;
+}

@@ -1,0 +1,842 @@
+/* virtio-vsock (virtio 1.2 section 5.10): stream sockets between the guest
+ * and the host (CID 2), each joined to a host stream socket: a unix socket of
+ * a configured forward (include/vmkit/socket.h). Queues: 0 receive (device
+ * to guest), 1 transmit, 2 event (unused: its only event, transport reset,
+ * is for migration). No feature bits: stream sockets only.
+ *
+ * Everything runs on the machine's I/O thread: queue kicks and the host
+ * sockets' epoll callbacks. A driver reset (on a vCPU thread) only unlinks
+ * the connections under the lock and posts their teardown there, so a
+ * connection is freed on the one thread whose callbacks use it.
+ *
+ * Flow control is the spec's credit scheme in both directions:
+ * - guest to host: we advertise VSOCK_BUF_ALLOC bytes per connection. What
+ *   the host socket does not take at once waits in the connection's buffer,
+ *   which that credit bounds; a guest that sends beyond it is reset. fwd_cnt
+ *   grows as bytes reach the host socket, and a credit update goes out when a
+ *   quarter of the buffer has been freed since the guest last heard.
+ * - host to guest: we read from the host socket no more than the guest's
+ *   credit and one receive buffer allow; with no credit, or no receive
+ *   buffers, the socket is not watched for input until the guest gives more.
+ * Host memory is bounded by VSOCK_MAX_CONNS * VSOCK_BUF_ALLOC; a wake-up
+ * reads at most one packet per socket and handles at most one queue's worth
+ * of transmit requests, so no guest keeps the I/O thread busy. */
+#include "util/error_priv.h"
+#include "virtio/devices.h"
+#include "virtio/vsock_pkt.h"
+#include <endian.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define VIRTIO_ID_VSOCK 19
+#define VSOCK_RXQ	0
+#define VSOCK_TXQ	1
+#define VSOCK_EVQ	2
+
+#define VSOCK_BUF_ALLOC	      (64 * 1024)
+#define VSOCK_MAX_CONNS	      512
+#define VSOCK_MAX_ORPHANS     64 /* resets owed to packets of no connection */
+#define VSOCK_FIRST_HOST_PORT 0x40000000u
+
+/* Control packets owed to the guest, sent in this order. */
+#define PEND_REQUEST  1u
+#define PEND_RESPONSE 2u
+#define PEND_CREDIT   4u
+#define PEND_SHUTDOWN 8u
+#define PEND_RST      16u
+
+enum conn_state {
+	CONN_REQUESTED, /* host side connected first: waiting for the guest's RESPONSE */
+	CONN_OPEN,
+	CONN_CLOSED, /* waiting only to send its RST, then freed */
+};
+
+struct vsock_conn {
+	struct virtio_vsock *vs;
+	uint32_t guest_port, host_port;
+	int fd;
+	enum conn_state state;
+	uint32_t watched; /* epoll events registered, 0 = not registered */
+	unsigned pend;
+	uint32_t shutdown_flags; /* of the PEND_SHUTDOWN packet */
+	bool queued;		 /* on the pending list */
+	struct vsock_conn *next_pend, *next_dead;
+	/* Guest to host. */
+	uint8_t *buf; /* VSOCK_BUF_ALLOC bytes once needed */
+	uint32_t buf_len;
+	uint32_t fwd_cnt, fwd_cnt_sent;
+	bool guest_sent_all; /* SHUTDOWN SEND: host side shut for writing once flushed */
+	bool guest_closed;   /* SHUTDOWN of both: RST once the buffer is flushed */
+	/* Host to guest. */
+	uint32_t peer_buf_alloc, peer_fwd_cnt, tx_cnt;
+	bool guest_reads_no_more; /* SHUTDOWN RCV */
+	bool host_eof;
+};
+
+struct vsock_listener {
+	struct virtio_vsock *vs;
+	uint32_t port;
+	int fd;
+	char *path;
+};
+
+struct vsock_ports {
+	uint32_t host_port, guest_port;
+};
+
+struct vsock_out {
+	uint64_t notify;
+	const char *broken;
+};
+
+struct virtio_vsock {
+	struct virtio_dev dev;
+	struct {
+		uint64_t guest_cid;
+	} __attribute__((packed)) config;
+	uint64_t guest_cid;
+	struct vmk_socket_device *cfg; /* owned copy */
+	struct vsock_listener listeners[VMK_SOCKET_MAX_FORWARDS];
+	unsigned nlisteners;
+	bool listening;
+	struct evloop *loop;
+
+	pthread_mutex_t lock; /* guards everything below */
+	bool active;
+	struct vsock_conn *conns[VSOCK_MAX_CONNS];
+	unsigned nconns;
+	struct vsock_conn *pend_head, *pend_tail;
+	struct vsock_ports orphans[VSOCK_MAX_ORPHANS];
+	unsigned norphans;
+	bool rx_starved;
+	uint32_t next_host_port;
+	struct vsock_conn *dead; /* unlinked by a reset, freed on the I/O thread */
+	struct virtq_elem elem;
+	struct iovec slice[VIRTQ_MAX_IOV];
+	struct vsock_out out;
+};
+
+static void conn_readable(void *ctx, uint32_t events);
+
+/* The part [off, off+len) of an iovec array, into vs->slice. */
+static unsigned iov_slice(struct virtio_vsock *vs, const struct iovec *iov, unsigned n, size_t off,
+			  size_t len)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n && len; i++) {
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		size_t take = iov[i].iov_len - off;
+		if (take > len)
+			take = len;
+		vs->slice[k++] = (struct iovec){(uint8_t *)iov[i].iov_base + off, take};
+		len -= take;
+		off = 0;
+	}
+	return k;
+}
+
+static uint32_t peer_credit(const struct vsock_conn *c)
+{
+	uint32_t used = c->tx_cnt - c->peer_fwd_cnt;
+
+	return used >= c->peer_buf_alloc ? 0 : c->peer_buf_alloc - used;
+}
+
+static bool conn_wants_input(const struct vsock_conn *c)
+{
+	return c->vs->active && c->state == CONN_OPEN && !c->guest_reads_no_more && !c->host_eof &&
+	       !(c->pend & PEND_RESPONSE) && !c->vs->rx_starved && peer_credit(c) > 0;
+}
+
+/* Registers the host socket for what the connection can use now, and
+ * nothing else: a socket whose peer hung up reports EPOLLHUP whatever it is
+ * watched for, so an idle one must not be watched at all. */
+static void conn_update_watch(struct vsock_conn *c)
+{
+	uint32_t want =
+	    (conn_wants_input(c) ? EPOLLIN : 0) | (c->buf_len && c->state == CONN_OPEN ? EPOLLOUT : 0);
+	struct evloop *l = c->vs->loop;
+
+	if (c->fd < 0 || !l || want == c->watched)
+		return;
+	if (!want)
+		evloop_del_fd(l, c->fd);
+	else if (!c->watched)
+		want = evloop_add_fd(l, c->fd, want, conn_readable, c) == 0 ? want : 0;
+	else if (evloop_mod_fd(l, c->fd, want) != 0)
+		want = c->watched;
+	c->watched = want;
+}
+
+static void conn_pend(struct vsock_conn *c, unsigned what)
+{
+	struct virtio_vsock *vs = c->vs;
+
+	c->pend |= what;
+	if (c->queued)
+		return;
+	c->queued = true;
+	c->next_pend = NULL;
+	if (vs->pend_tail)
+		vs->pend_tail->next_pend = c;
+	else
+		vs->pend_head = c;
+	vs->pend_tail = c;
+}
+
+static void orphan_rst(struct virtio_vsock *vs, uint32_t host_port, uint32_t guest_port)
+{
+	if (vs->norphans < VSOCK_MAX_ORPHANS)
+		vs->orphans[vs->norphans++] = (struct vsock_ports){host_port, guest_port};
+}
+
+static struct vsock_conn *conn_find(struct virtio_vsock *vs, uint32_t guest_port, uint32_t host_port)
+{
+	for (unsigned i = 0; i < vs->nconns; i++)
+		if (vs->conns[i]->guest_port == guest_port && vs->conns[i]->host_port == host_port)
+			return vs->conns[i];
+	return NULL;
+}
+
+static struct vsock_conn *conn_new(struct virtio_vsock *vs, uint32_t guest_port, uint32_t host_port, int fd)
+{
+	struct vsock_conn *c;
+
+	if (vs->nconns == VSOCK_MAX_CONNS || !(c = calloc(1, sizeof(*c))))
+		return NULL;
+	*c = (struct vsock_conn){.vs = vs, .guest_port = guest_port, .host_port = host_port, .fd = fd};
+	vs->conns[vs->nconns++] = c;
+	return c;
+}
+
+/* Closes the host socket now; the connection lives on only while its RST
+ * (if any) waits for a receive buffer. */
+static void conn_close(struct vsock_conn *c, bool send_rst)
+{
+	if (c->fd >= 0) {
+		if (c->watched && c->vs->loop)
+			evloop_del_fd(c->vs->loop, c->fd);
+		close(c->fd);
+	}
+	c->fd = -1;
+	c->watched = 0;
+	c->state = CONN_CLOSED;
+	c->pend = 0;
+	c->buf_len = 0;
+	if (send_rst)
+		conn_pend(c, PEND_RST);
+}
+
+static void conn_free(struct vsock_conn *c)
+{
+	if (c->fd >= 0) {
+		if (c->watched && c->vs->loop)
+			evloop_del_fd(c->vs->loop, c->fd);
+		close(c->fd);
+	}
+	free(c->buf);
+	free(c);
+}
+
+/* Unlinks c from the table and the pending list and frees it. */
+static void conn_drop(struct virtio_vsock *vs, struct vsock_conn *c)
+{
+	for (unsigned i = 0; i < vs->nconns; i++)
+		if (vs->conns[i] == c) {
+			vs->conns[i] = vs->conns[--vs->nconns];
+			break;
+		}
+	if (c->queued) {
+		struct vsock_conn **pp = &vs->pend_head, *prev = NULL;
+		while (*pp && *pp != c) {
+			prev = *pp;
+			pp = &(*pp)->next_pend;
+		}
+		if (*pp)
+			*pp = c->next_pend;
+		if (vs->pend_tail == c)
+			vs->pend_tail = prev;
+	}
+	conn_free(c);
+}
+
+/* Fills one receive buffer with a header (and payload read from the host
+ * socket by the caller). Returns false when the guest gave no buffer. */
+static bool rx_send(struct virtio_vsock *vs, const struct vsock_conn *c, enum vsock_op op, uint32_t flags,
+		    uint32_t host_port, uint32_t guest_port)
+{
+	struct virtq *vq = virtio_queue(&vs->dev, VSOCK_RXQ);
+	struct vsock_hdr h;
+	int r;
+
+	if (!vq)
+		return false;
+	while ((r = virtq_pop(vq, &vs->elem)) == 1) {
+		vs->out.notify |= 1ull << VSOCK_RXQ;
+		if (vs->elem.in_len >= VSOCK_HDR_LEN)
+			break;
+		virtq_push(vq, vs->elem.head, 0); /* too small for a header: used, empty */
+	}
+	if (r < 0)
+		vs->out.broken = "virtio-vsock: malformed receive queue";
+	if (r != 1) {
+		vs->rx_starved = true;
+		return false;
+	}
+	vsock_hdr_make(&h, vs->guest_cid, host_port, guest_port, op, 0, flags, VSOCK_BUF_ALLOC,
+		       c ? c->fwd_cnt : 0);
+	iov_copy_to(&vs->elem.iov[vs->elem.nout], vs->elem.nin, 0, &h, sizeof(h));
+	virtq_push(vq, vs->elem.head, sizeof(h));
+	return true;
+}
+
+/* Sends what is owed to the guest, while it gives receive buffers. */
+static void rx_flush_control(struct virtio_vsock *vs)
+{
+	while (vs->norphans) {
+		if (!rx_send(vs, NULL, VSOCK_OP_RST, 0, vs->orphans[0].host_port, vs->orphans[0].guest_port))
+			return;
+		memmove(&vs->orphans[0], &vs->orphans[1], --vs->norphans * sizeof(vs->orphans[0]));
+	}
+	while (vs->pend_head) {
+		struct vsock_conn *c = vs->pend_head;
+		static const struct {
+			unsigned bit;
+			enum vsock_op op;
+		} order[] = {{PEND_REQUEST, VSOCK_OP_REQUEST},
+			     {PEND_RESPONSE, VSOCK_OP_RESPONSE},
+			     {PEND_CREDIT, VSOCK_OP_CREDIT_UPDATE},
+			     {PEND_SHUTDOWN, VSOCK_OP_SHUTDOWN},
+			     {PEND_RST, VSOCK_OP_RST}};
+
+		for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+			if (!(c->pend & order[i].bit))
+				continue;
+			if (!rx_send(vs, c, order[i].op,
+				     order[i].bit == PEND_SHUTDOWN ? c->shutdown_flags : 0, c->host_port,
+				     c->guest_port))
+				return;
+			c->pend &= ~order[i].bit;
+			c->fwd_cnt_sent = c->fwd_cnt;
+		}
+		vs->pend_head = c->next_pend;
+		if (!vs->pend_head)
+			vs->pend_tail = NULL;
+		c->queued = false;
+		if (c->state == CONN_CLOSED)
+			conn_drop(vs, c);
+		else
+			conn_update_watch(c);
+	}
+}
+
+/* One read from the host socket into one receive buffer. */
+static void conn_receive(struct vsock_conn *c)
+{
+	struct virtio_vsock *vs = c->vs;
+	struct virtq *vq = virtio_queue(&vs->dev, VSOCK_RXQ);
+	uint32_t credit = peer_credit(c);
+	struct vsock_hdr h;
+	ssize_t n;
+	int r;
+
+	if (!conn_wants_input(c) || !vq)
+		return;
+	while ((r = virtq_pop(vq, &vs->elem)) == 1) {
+		vs->out.notify |= 1ull << VSOCK_RXQ;
+		if (vs->elem.in_len > VSOCK_HDR_LEN)
+			break;
+		virtq_push(vq, vs->elem.head, 0);
+	}
+	if (r != 1) {
+		if (r < 0)
+			vs->out.broken = "virtio-vsock: malformed receive queue";
+		vs->rx_starved = true;
+		return;
+	}
+	uint64_t room = vs->elem.in_len - VSOCK_HDR_LEN;
+	size_t want = room < credit ? (size_t)room : credit;
+	if (want > VSOCK_MAX_PAYLOAD)
+		want = VSOCK_MAX_PAYLOAD;
+	unsigned k = iov_slice(vs, &vs->elem.iov[vs->elem.nout], vs->elem.nin, VSOCK_HDR_LEN, want);
+	n = readv(c->fd, vs->slice, (int)k);
+	if (n > 0) {
+		vsock_hdr_make(&h, vs->guest_cid, c->host_port, c->guest_port, VSOCK_OP_RW, (uint32_t)n, 0,
+			       VSOCK_BUF_ALLOC, c->fwd_cnt);
+		iov_copy_to(&vs->elem.iov[vs->elem.nout], vs->elem.nin, 0, &h, sizeof(h));
+		virtq_push(vq, vs->elem.head, (uint32_t)(sizeof(h) + (size_t)n));
+		c->tx_cnt += (uint32_t)n;
+		c->fwd_cnt_sent = c->fwd_cnt;
+		return;
+	}
+	virtq_unpop(vq, 1);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n == 0) {
+		/* The host side will send no more; the guest reads to the end and
+		 * closes, and its close resets us. */
+		c->host_eof = true;
+		c->shutdown_flags |= VSOCK_SHUTDOWN_SEND;
+		conn_pend(c, PEND_SHUTDOWN);
+		return;
+	}
+	conn_close(c, true);
+}
+
+/* Writes buffered guest data to the host socket. */
+static void conn_flush(struct vsock_conn *c)
+{
+	while (c->buf_len) {
+		ssize_t n = write(c->fd, c->buf, c->buf_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			conn_close(c, true);
+			return;
+		}
+		memmove(c->buf, c->buf + n, c->buf_len - (uint32_t)n);
+		c->buf_len -= (uint32_t)n;
+		c->fwd_cnt += (uint32_t)n;
+	}
+	if (!c->buf_len && c->guest_closed) {
+		conn_close(c, true);
+		return;
+	}
+	if (!c->buf_len && c->guest_sent_all)
+		shutdown(c->fd, SHUT_WR);
+	if (c->fwd_cnt - c->fwd_cnt_sent >= VSOCK_BUF_ALLOC / 4)
+		conn_pend(c, PEND_CREDIT);
+}
+
+/* Guest data for the host socket: straight through while it takes it, the
+ * rest into the buffer the guest's credit bounds. */
+static void conn_write(struct vsock_conn *c, const struct virtq_elem *e, uint32_t len)
+{
+	struct virtio_vsock *vs = c->vs;
+	size_t done = 0;
+
+	if (c->buf_len + (uint64_t)len > VSOCK_BUF_ALLOC || c->guest_sent_all) {
+		conn_close(c, true); /* beyond the credit we gave, or after its SHUTDOWN */
+		return;
+	}
+	if (!c->buf_len) {
+		unsigned k = iov_slice(vs, e->iov, e->nout, VSOCK_HDR_LEN, len);
+		ssize_t n;
+		do
+			n = writev(c->fd, vs->slice, (int)k);
+		while (n < 0 && errno == EINTR);
+		if (n < 0 && errno != EAGAIN) {
+			conn_close(c, true);
+			return;
+		}
+		done = n > 0 ? (size_t)n : 0;
+		c->fwd_cnt += (uint32_t)done;
+	}
+	if (done < len) {
+		if (!c->buf && !(c->buf = malloc(VSOCK_BUF_ALLOC))) {
+			conn_close(c, true);
+			return;
+		}
+		c->buf_len += (uint32_t)iov_copy_from(e->iov, e->nout, VSOCK_HDR_LEN + done,
+						      c->buf + c->buf_len, len - done);
+	}
+	if (c->fwd_cnt - c->fwd_cnt_sent >= VSOCK_BUF_ALLOC / 4)
+		conn_pend(c, PEND_CREDIT);
+}
+
+/* The guest connects to host port p->dst_port: a forward in CONNECT mode. */
+static void guest_connect(struct virtio_vsock *vs, const struct vsock_pkt *p)
+{
+	const struct socket_forward *f = NULL;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct vsock_conn *c;
+	int fd;
+
+	for (size_t i = 0; i < vs->cfg->nforwards && !f; i++)
+		if (vs->cfg->forwards[i].mode == VMK_SOCKET_FORWARD_GUEST_TO_HOST &&
+		    vs->cfg->forwards[i].port == p->dst_port)
+			f = &vs->cfg->forwards[i];
+	if (!f) {
+		orphan_rst(vs, p->dst_port, p->src_port);
+		return;
+	}
+	memcpy(sa.sun_path, f->path, strlen(f->path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* A unix connect does not wait: the listener's backlog takes it or not. */
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    !(c = conn_new(vs, p->src_port, p->dst_port, fd))) {
+		if (fd >= 0)
+			close(fd);
+		orphan_rst(vs, p->dst_port, p->src_port);
+		return;
+	}
+	c->state = CONN_OPEN;
+	c->peer_buf_alloc = p->buf_alloc;
+	c->peer_fwd_cnt = p->fwd_cnt;
+	conn_pend(c, PEND_RESPONSE);
+}
+
+static void tx_packet(struct virtio_vsock *vs, const struct virtq_elem *e)
+{
+	struct vsock_pkt p;
+	struct vsock_conn *c;
+
+	switch (vsock_pkt_parse(e, vs->guest_cid, &p)) {
+	case VSOCK_PKT_DROP:
+		return;
+	case VSOCK_PKT_RESET:
+		if (p.op != VSOCK_OP_RST) {
+			if ((c = conn_find(vs, p.src_port, p.dst_port)))
+				conn_close(c, true);
+			else
+				orphan_rst(vs, p.dst_port, p.src_port);
+		}
+		return;
+	case VSOCK_PKT_OK:
+		break;
+	}
+	c = conn_find(vs, p.src_port, p.dst_port);
+	if (c && c->state == CONN_CLOSED)
+		return; /* our RST is on its way */
+	if (!c) {
+		if (p.op == VSOCK_OP_REQUEST)
+			guest_connect(vs, &p);
+		else if (p.op != VSOCK_OP_RST)
+			orphan_rst(vs, p.dst_port, p.src_port);
+		return;
+	}
+	c->peer_buf_alloc = p.buf_alloc;
+	c->peer_fwd_cnt = p.fwd_cnt;
+	switch (p.op) {
+	case VSOCK_OP_REQUEST: /* for a connection that exists */
+		conn_close(c, true);
+		return;
+	case VSOCK_OP_RESPONSE:
+		if (c->state != CONN_REQUESTED) {
+			conn_close(c, true);
+			return;
+		}
+		c->state = CONN_OPEN;
+		break;
+	case VSOCK_OP_RST:
+		conn_close(c, false);
+		conn_drop(vs, c);
+		return;
+	case VSOCK_OP_SHUTDOWN:
+		if (p.flags & VSOCK_SHUTDOWN_RCV)
+			c->guest_reads_no_more = true;
+		if (p.flags & VSOCK_SHUTDOWN_SEND)
+			c->guest_sent_all = true;
+		if (c->guest_reads_no_more && c->guest_sent_all) {
+			/* Closed on the guest's side: what it sent still goes out,
+			 * then we answer with the RST it waits for. */
+			c->guest_closed = true;
+			conn_flush(c);
+			if (c->state == CONN_CLOSED)
+				return;
+			break;
+		}
+		if (c->guest_sent_all && !c->buf_len)
+			shutdown(c->fd, SHUT_WR);
+		break;
+	case VSOCK_OP_RW:
+		if (c->state != CONN_OPEN) {
+			conn_close(c, true);
+			return;
+		}
+		conn_write(c, e, p.len);
+		break;
+	case VSOCK_OP_CREDIT_REQUEST:
+		conn_pend(c, PEND_CREDIT);
+		break;
+	default: /* CREDIT_UPDATE: the credit is read from every header above */
+		break;
+	}
+	if (c->state != CONN_CLOSED)
+		conn_update_watch(c);
+}
+
+static void vsock_finish(struct virtio_vsock *vs)
+{
+	struct vsock_out out = vs->out;
+
+	vs->out = (struct vsock_out){0};
+	pthread_mutex_unlock(&vs->lock);
+	for (unsigned q = 0; q < 3; q++)
+		if (out.notify & (1ull << q))
+			virtio_notify_queue(&vs->dev, q);
+	if (out.broken)
+		virtio_set_needs_reset(&vs->dev, out.broken);
+}
+
+/* After anything that may have freed receive buffers or credit. */
+static void vsock_kick_all(struct virtio_vsock *vs)
+{
+	rx_flush_control(vs);
+	for (unsigned i = 0; i < vs->nconns; i++)
+		if (vs->conns[i]->state != CONN_CLOSED)
+			conn_update_watch(vs->conns[i]);
+}
+
+static void tx_again(void *ctx);
+
+static void vsock_queue_notify(void *opaque, unsigned q)
+{
+	struct virtio_vsock *vs = opaque;
+
+	pthread_mutex_lock(&vs->lock);
+	if (!vs->active) {
+		vsock_finish(vs);
+		return;
+	}
+	if (q == VSOCK_RXQ)
+		vs->rx_starved = false;
+	if (q == VSOCK_TXQ) {
+		struct virtq *vq = virtio_queue(&vs->dev, VSOCK_TXQ);
+		unsigned n = 0;
+		int r = 0;
+		while (vq && n < vq->size && (r = virtq_pop(vq, &vs->elem)) == 1) {
+			tx_packet(vs, &vs->elem);
+			virtq_push(vq, vs->elem.head, 0);
+			vs->out.notify |= 1ull << VSOCK_TXQ;
+			n++;
+		}
+		if (r < 0)
+			vs->out.broken = "virtio-vsock: malformed transmit queue";
+		else if (vq && n == vq->size && vs->loop)
+			evloop_post(vs->loop, tx_again, vs); /* the rest on the next turn */
+	}
+	vsock_kick_all(vs);
+	vsock_finish(vs);
+}
+
+static void tx_again(void *ctx)
+{
+	vsock_queue_notify(ctx, VSOCK_TXQ);
+}
+
+static void conn_readable(void *ctx, uint32_t events)
+{
+	struct vsock_conn *c = ctx;
+	struct virtio_vsock *vs = c->vs;
+
+	pthread_mutex_lock(&vs->lock);
+	if (!vs->active || c->state == CONN_CLOSED) {
+		vsock_finish(vs);
+		return;
+	}
+	if (c->buf_len && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+		conn_flush(c);
+	if (c->state != CONN_CLOSED && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		conn_receive(c);
+	rx_flush_control(vs);
+	if (vs->rx_starved) {
+		vsock_kick_all(vs); /* unwatch every input until the guest gives buffers */
+	} else if (c->state != CONN_CLOSED) {
+		conn_update_watch(c);
+	}
+	vsock_finish(vs);
+}
+
+/* A client of a LISTEN forward: joined to the guest's port once it answers. */
+static void listener_accept(void *ctx, uint32_t events)
+{
+	struct vsock_listener *li = ctx;
+	struct virtio_vsock *vs = li->vs;
+	struct vsock_conn *c = NULL;
+	int fd;
+
+	(void)events;
+	fd = accept4(li->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&vs->lock);
+	if (vs->active) {
+		uint32_t port = vs->next_host_port;
+		/* A host port no connection to this guest port uses. */
+		for (unsigned tries = 0; tries <= VSOCK_MAX_CONNS && conn_find(vs, li->port, port); tries++)
+			port = port + 1 >= UINT32_MAX ? VSOCK_FIRST_HOST_PORT : port + 1;
+		vs->next_host_port = port + 1 >= UINT32_MAX ? VSOCK_FIRST_HOST_PORT : port + 1;
+		if (!conn_find(vs, li->port, port) && (c = conn_new(vs, li->port, port, fd))) {
+			c->state = CONN_REQUESTED;
+			conn_pend(c, PEND_REQUEST);
+			rx_flush_control(vs);
+		}
+	}
+	if (!c)
+		close(fd); /* nobody to join it to: the client sees the connection end */
+	vsock_finish(vs);
+}
+
+static bool vsock_listen(struct virtio_vsock *vs, const struct socket_forward *f, vmk_error **err)
+{
+	struct vsock_listener *li = &vs->listeners[vs->nlisteners];
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd;
+
+	/* A stale socket of an earlier run is replaced; anything else at the
+	 * path is the user's and stays. */
+	if (lstat(f->path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return vmk_set_error(err, VMK_ERR_SOCKET_DEVICE, "socket_device.path",
+					     "socket_device.path: %s exists and is not a socket", f->path);
+		unlink(f->path);
+	}
+	memcpy(sa.sun_path, f->path, strlen(f->path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 128) != 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return vmk_set_errno(err, VMK_ERR_SOCKET_DEVICE, "socket_device.path", e,
+				     "socket_device.path: cannot listen on %s", f->path);
+	}
+	*li = (struct vsock_listener){.vs = vs, .port = f->port, .fd = fd, .path = f->path};
+	vs->nlisteners++;
+	return true;
+}
+
+static void vsock_teardown(void *ctx)
+{
+	struct virtio_vsock *vs = ctx;
+
+	pthread_mutex_lock(&vs->lock);
+	while (vs->dead) {
+		struct vsock_conn *c = vs->dead;
+		vs->dead = c->next_dead;
+		conn_free(c);
+	}
+	pthread_mutex_unlock(&vs->lock);
+}
+
+static void vsock_forget(struct virtio_vsock *vs)
+{
+	for (unsigned i = 0; i < vs->nconns; i++) {
+		vs->conns[i]->next_dead = vs->dead;
+		vs->dead = vs->conns[i];
+	}
+	vs->nconns = 0;
+	vs->pend_head = vs->pend_tail = NULL;
+	vs->norphans = 0;
+	vs->rx_starved = false;
+}
+
+static int vsock_activate(void *opaque)
+{
+	struct virtio_vsock *vs = opaque;
+
+	if (!vs->loop)
+		vs->loop = virtio_io_loop(&vs->dev);
+	if (!vs->loop)
+		return -EINVAL;
+	if (!vs->listening) {
+		for (unsigned i = 0; i < vs->nlisteners; i++)
+			evloop_add_fd(vs->loop, vs->listeners[i].fd, EPOLLIN, listener_accept,
+				      &vs->listeners[i]);
+		vs->listening = true;
+	}
+	pthread_mutex_lock(&vs->lock);
+	vs->active = true;
+	pthread_mutex_unlock(&vs->lock);
+	return 0;
+}
+
+/* The driver reset the device: every connection ends (the host sockets are
+ * closed; their peers see the end), freed on the I/O thread. */
+static void vsock_reset(void *opaque)
+{
+	struct virtio_vsock *vs = opaque;
+
+	pthread_mutex_lock(&vs->lock);
+	vs->active = false;
+	vsock_forget(vs);
+	bool any = vs->dead != NULL;
+	pthread_mutex_unlock(&vs->lock);
+	if (any && vs->loop)
+		evloop_post(vs->loop, vsock_teardown, vs);
+}
+
+static void vsock_config_write(void *opaque, size_t off, unsigned size)
+{
+	struct virtio_vsock *vs = opaque;
+
+	(void)off;
+	(void)size;
+	vs->config.guest_cid = htole64(vs->guest_cid); /* read-only */
+}
+
+struct virtio_vsock *virtio_vsock_new(const struct vmk_socket_device *cfg, vmk_error **err)
+{
+	struct virtio_vsock *vs = calloc(1, sizeof(*vs));
+
+	if (!vs || !(vs->cfg = vmk_socket_device_copy(cfg))) {
+		free(vs);
+		vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, "socket_device", "socket_device: out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&vs->lock, NULL);
+	vs->guest_cid = cfg->guest_cid;
+	vs->config.guest_cid = htole64(vs->guest_cid);
+	vs->next_host_port = VSOCK_FIRST_HOST_PORT;
+	for (size_t i = 0; i < vs->cfg->nforwards; i++)
+		if (vs->cfg->forwards[i].mode == VMK_SOCKET_FORWARD_HOST_TO_GUEST &&
+		    !vsock_listen(vs, &vs->cfg->forwards[i], err)) {
+			virtio_vsock_free(vs);
+			return NULL;
+		}
+	vs->dev = (struct virtio_dev){
+	    .name = "virtio-vsock",
+	    .device_id = VIRTIO_ID_VSOCK,
+	    .pci_class = 0x078000,
+	    .num_queues = 3,
+	    .queue_max_size = 256,
+	    .config = (uint8_t *)&vs->config,
+	    .config_size = sizeof(vs->config),
+	    .opaque = vs,
+	    .config_write = vsock_config_write,
+	    .activate = vsock_activate,
+	    .queue_notify = vsock_queue_notify,
+	    .reset = vsock_reset,
+	};
+	return vs;
+}
+
+struct virtio_dev *virtio_vsock_dev(struct virtio_vsock *vs)
+{
+	return &vs->dev;
+}
+
+/* After the I/O thread stopped: nothing runs callbacks any more. */
+void virtio_vsock_free(struct virtio_vsock *vs)
+{
+	if (!vs)
+		return;
+	vsock_forget(vs);
+	vs->loop = NULL; /* stopped: no watches to remove */
+	while (vs->dead) {
+		struct vsock_conn *c = vs->dead;
+		vs->dead = c->next_dead;
+		conn_free(c);
+	}
+	for (unsigned i = 0; i < vs->nlisteners; i++) {
+		close(vs->listeners[i].fd);
+		unlink(vs->listeners[i].path);
+	}
+	vmk_socket_device_free(vs->cfg);
+	pthread_mutex_destroy(&vs->lock);
+	free(vs);
+}
