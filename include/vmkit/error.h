@@ -38,7 +38,8 @@ typedef enum vmk_error_code {
 	VMK_ERR_MAC_ADDRESS,	    /* not six hex octets, or multicast */
 	VMK_ERR_FIRMWARE,	    /* UEFI firmware missing, unreadable, wrong size, not a firmware volume */
 	VMK_ERR_VARIABLE_STORE,	    /* missing, not a variable store, read-only, exists (create), in use */
-	VMK_ERR_SOCKET_DEVICE, /* bad guest CID or port, path too long, duplicate forward, listen path in use */
+	VMK_ERR_SOCKET_DEVICE, /* bad guest CID or port, path too long, duplicate forward, listen path in use
+				*/
 	VMK_ERR__COUNT
 } vmk_error_code;
 

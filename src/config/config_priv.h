@@ -104,7 +104,7 @@ struct vmk_config {
 	bool entropy;
 	bool balloon;
 	struct vmk_socket_device *vsock; /* owned copy or NULL */
-	uint8_t machine_id[16]; /* SMBIOS system UUID, RFC 4122 byte order */
+	uint8_t machine_id[16];		 /* SMBIOS system UUID, RFC 4122 byte order */
 };
 
 /* Facts read from a bzImage header, shared by validation and the loader. */
