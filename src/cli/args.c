@@ -22,6 +22,7 @@ enum opt_id {
 	OPT_PIDFILE,
 	OPT_LOG_LEVEL,
 	OPT_RESTFUL_URI,
+	OPT_RESTFUL_ALLOW_REMOTE,
 	OPT_HELP,
 	OPT_VERSION,
 	OPT_UNSUPPORTED, /* vfkit options we do not implement yet */
@@ -46,6 +47,7 @@ static const struct option_def options[] = {
     {0, "pidfile", true, OPT_PIDFILE},
     {0, "log-level", true, OPT_LOG_LEVEL},
     {0, "restful-uri", true, OPT_RESTFUL_URI},
+    {0, "restful-allow-remote", false, OPT_RESTFUL_ALLOW_REMOTE},
     {'h', "help", false, OPT_HELP},
     {0, "version", false, OPT_VERSION},
     {0, "gui", false, OPT_UNSUPPORTED},
@@ -110,6 +112,9 @@ void cli_usage(FILE *out)
 	      "                                the guest's port N (one device, any number of ports)\n"
 	      "      --reboot restart|stop     what a guest reboot does (default restart)\n"
 	      "      --pidfile PATH            write the process id to PATH\n"
+	      "      --restful-uri URI         vfkit's REST API (GET/POST /vm/state, GET /vm/inspect)\n"
+	      "                                on tcp://HOST:PORT (loopback) or unix:///PATH\n"
+	      "      --restful-allow-remote    let --restful-uri listen beyond loopback\n"
 	      "  -h, --help                    this text\n"
 	      "      --version                 print the version\n"
 	      "Exit status: 0 guest powered off, 1 vmkit error, 2 usage error,\n"
@@ -636,9 +641,10 @@ static bool apply(struct cli_options *opts, const struct option_def *def, const 
 			return usage_error("%s: \"%s\" is not debug, info or error", opt, value);
 		return true;
 	case OPT_RESTFUL_URI:
-		if (strcmp(value, "none://") != 0)
-			return usage_error("%s: \"%s\": the REST API is not supported yet (only none://)",
-					   opt, value);
+		opts->rest_uri = strcmp(value, "none://") ? value : NULL;
+		return true;
+	case OPT_RESTFUL_ALLOW_REMOTE:
+		opts->rest_allow_remote = true;
 		return true;
 	case OPT_HELP:
 		opts->help = true;
@@ -718,5 +724,8 @@ bool cli_parse_args(int argc, char **argv, struct cli_options *opts)
 	if (!opts->kernel && !opts->efi_vars)
 		return usage_error(legacy ? "--initrd and --kernel-cmdline need --kernel PATH"
 					  : "no boot loader: use --bootloader linux,kernel=PATH");
+	char why[512];
+	if (opts->rest_uri && !rest_uri_check(opts->rest_uri, opts->rest_allow_remote, why, sizeof(why)))
+		return usage_error("--restful-uri: %s", why);
 	return true;
 }

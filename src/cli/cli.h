@@ -3,6 +3,7 @@
 #ifndef VMK_CLI_H
 #define VMK_CLI_H
 
+#include "rest/rest.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -99,6 +100,8 @@ struct cli_options {
 	bool balloon; /* virtio-balloon */
 	struct cli_vsock vsocks[VMK_SOCKET_MAX_FORWARDS];
 	size_t vsock_count;
+	const char *rest_uri; /* --restful-uri; NULL for none:// */
+	bool rest_allow_remote;
 	const char *pidfile;
 	bool help;
 	bool version;
@@ -112,6 +115,8 @@ struct cli_options {
 bool cli_parse_args(int argc, char **argv, struct cli_options *opts);
 void cli_options_free(struct cli_options *opts);
 void cli_usage(FILE *out);
+/* GET /vm/inspect's answer: the configuration in vfkit's JSON (malloc'd). */
+char *cli_inspect_json(const struct cli_options *opts);
 
 /* Puts the terminal on fd in raw mode until term_restore(), which every
  * exit path calls (also from fatal signal handlers and atexit). */

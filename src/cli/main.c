@@ -28,6 +28,7 @@ struct session {
 	uint8_t pending[8192]; /* input the guest has not taken yet */
 	size_t pending_len;
 	struct term_escape escape;
+	struct rest_server *rest;
 };
 
 static void print_errors(const vmk_error *err)
@@ -494,6 +495,16 @@ static int run(const struct cli_options *o, struct session *s)
 	if (o->pidfile && !write_pidfile(o->pidfile))
 		goto out;
 	vmk_vm_set_observer(s->vm, &obs, s);
+	if (o->rest_uri) {
+		/* Before the VM starts: a server that cannot listen leaves nothing running. */
+		char why[512], *inspect = cli_inspect_json(o);
+		s->rest = rest_start(o->rest_uri, s->vm, inspect, why, sizeof(why));
+		free(inspect);
+		if (!s->rest) {
+			fprintf(stderr, "vmkit: --restful-uri: %s\n", why);
+			goto out;
+		}
+	}
 	if (!vmk_vm_start(s->vm, &err)) {
 		print_errors(err);
 		goto out;
@@ -503,6 +514,7 @@ static int run(const struct cli_options *o, struct session *s)
 	term_restore();
 	status = exit_status(s, vmk_vm_wait(s->vm, -1));
 out:
+	rest_stop(s->rest);
 	if (o->pidfile && s->vm)
 		unlink(o->pidfile);
 	vmk_error_free(err);

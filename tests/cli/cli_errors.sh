@@ -224,6 +224,26 @@ check "three problems, three lines" 1 3 'cpu_count: 0' 'memory_size: 16777216' "
 	-c 0 -m 16 -b linux,kernel="$tmp/nope"
 [ -e "$tmp/1" ] && { failed=$((failed + 1)); echo "not ok - validation created a log file"; }
 
+check "virtio-vsock without socketURL" 2 1 'virtio-vsock needs port=N and socketURL=PATH' -- \
+	-b linux,kernel="$kernel" -d virtio-vsock,port=1024
+check "virtio-vsock listen and connect" 2 1 'listen or connect, not both' -- \
+	-b linux,kernel="$kernel" -d virtio-vsock,port=1024,socketURL="$tmp/v.sock",listen,connect
+check "virtio-vsock port 0" 2 1 'port=0 is reserved' -- \
+	-b linux,kernel="$kernel" -d virtio-vsock,port=0,socketURL="$tmp/v.sock"
+check "virtio-vsock same port twice" 1 1 'port: 1024 is already forwarded' -- \
+	-b linux,kernel="$kernel" -d virtio-vsock,port=1024,socketURL="$tmp/a.sock" \
+	-d virtio-vsock,port=1024,socketURL="$tmp/b.sock"
+check "virtio-vsock long path" 1 1 'longer than a unix socket address allows' -- \
+	-b linux,kernel="$kernel" -d virtio-vsock,port=1024,socketURL="/tmp/$long$long"
+check "restful-uri beyond loopback" 2 1 '0.0.0.0 is not a loopback address' '--restful-allow-remote' -- \
+	-b linux,kernel="$kernel" --restful-uri tcp://0.0.0.0:8080
+check "restful-uri bad scheme" 2 1 '--restful-uri: "ftp://x": invalid scheme' -- \
+	-b linux,kernel="$kernel" --restful-uri ftp://x
+check "restful-uri tcp without port" 2 1 'invalid TCP uri: missing port' -- \
+	-b linux,kernel="$kernel" --restful-uri tcp://127.0.0.1
+check "restful-uri unix with host" 2 1 'invalid unix uri: host is forbidden' -- \
+	-b linux,kernel="$kernel" --restful-uri unix://host/path
+
 # Not errors at all.
 check "help" 0 0 -- --help
 check "version" 0 0 -- --version

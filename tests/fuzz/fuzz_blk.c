@@ -2,15 +2,12 @@
  * the fuzzer writes into real guest RAM and the real queue walker pops, so
  * the parser sees exactly what a hostile driver can produce. Every buffer
  * the parser hands back must lie in the element it was given. */
+#include "fuzz_ring.h"
 #include "virtio/blk.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define RAM  (1u << 20)
-#define DESC 0x1000
-
-static struct gmem mem;
 static struct virtq_elem elem;
 static struct blk_request req;
 
@@ -26,8 +23,6 @@ static int in_elem(const void *p, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (!mem.base && gmem_init(&mem, RAM) < 0)
-		return 0;
 	if (size < 3)
 		return 0;
 	uint16_t qsize = (uint16_t)(1u << (data[0] % 7));
@@ -35,12 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t capacity = data[2] * 8ULL;
 	data += 3;
 	size -= 3;
-	memset(mem.base, 0, 0x20000);
-	memcpy(mem.base + DESC, data, size < 0x20000 - DESC ? size : 0x20000 - DESC);
-	uint64_t avail = DESC + 16ULL * qsize;
-	uint64_t used = (avail + 6 + 2ULL * qsize + 3) & ~3ULL;
 	struct virtq q;
-	if (virtq_init(&q, &mem, qsize, DESC, avail, used, false, true) < 0)
+	if (!fuzz_ram_fill(data, size) || !fuzz_ring_init(&q, qsize, false, true))
 		return 0;
 	for (int i = 0; i < 16 && virtq_pop(&q, &elem) == 1; i++) {
 		int r = blk_parse_request(&elem, capacity, ro, &req);

@@ -3,15 +3,12 @@
  * RAM and the real queue walker pops. Every buffer handed to a backend must
  * lie in the element (or be the host copy of the header); frame sizes must
  * respect the limits. */
+#include "fuzz_ring.h"
 #include "virtio/net.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define RAM  (1u << 20)
-#define DESC 0x1000
-
-static struct gmem mem;
 static struct virtq_elem elem;
 static struct net_tx tx;
 static struct net_rx_scratch rx;
@@ -29,8 +26,6 @@ static int in_elem(const void *p, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (!mem.base && gmem_init(&mem, RAM) < 0)
-		return 0;
 	if (size < 6)
 		return 0;
 	uint16_t qsize = (uint16_t)(1u << (data[0] % 7));
@@ -41,12 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool mrg = data[1] & 2;
 	data += 6;
 	size -= 6;
-	memset(mem.base, 0, 0x20000);
-	memcpy(mem.base + DESC, data, size < 0x20000 - DESC ? size : 0x20000 - DESC);
-	uint64_t avail = DESC + 16ULL * qsize;
-	uint64_t used = (avail + 6 + 2ULL * qsize + 3) & ~3ULL;
 	struct virtq q;
-	if (virtq_init(&q, &mem, qsize, DESC, avail, used, true, true) < 0)
+	if (!fuzz_ram_fill(data, size) || !fuzz_ring_init(&q, qsize, true, true))
 		return 0;
 	/* The same ring serves as transmit, control, then receive queue. */
 	for (int i = 0; i < 8 && virtq_pop(&q, &elem) == 1; i++) {
@@ -74,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (net_ctrl_handle(cmd, n, lim.features) > VIRTIO_NET_ERR)
 			abort();
 	}
-	if (virtq_init(&q, &mem, qsize, DESC, avail, used, true, true) < 0)
+	if (!fuzz_ring_init(&q, qsize, true, true))
 		return 0;
 	struct virtio_net_hdr h = {.num_buffers = 1};
 	struct iovec iov = {frame, rx_len};

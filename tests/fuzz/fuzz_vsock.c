@@ -3,33 +3,24 @@
  * the parser accepts must be exactly what the device may act on: a known op,
  * a stream socket to the host, and a payload of exactly len bytes (only for
  * RW, at most VSOCK_MAX_PAYLOAD) inside the request. */
+#include "fuzz_ring.h"
 #include "virtio/vsock_pkt.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define RAM  (1u << 20)
-#define DESC 0x1000
-
-static struct gmem mem;
 static struct virtq_elem elem;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (!mem.base && gmem_init(&mem, RAM) < 0)
-		return 0;
 	if (size < 2)
 		return 0;
 	uint16_t qsize = (uint16_t)(1u << (data[0] % 7));
 	uint64_t cid = 3 + data[1] % 2;
 	data += 2;
 	size -= 2;
-	memset(mem.base, 0, 0x20000);
-	memcpy(mem.base + DESC, data, size < 0x20000 - DESC ? size : 0x20000 - DESC);
-	uint64_t avail = DESC + 16ULL * qsize;
-	uint64_t used = (avail + 6 + 2ULL * qsize + 3) & ~3ULL;
 	struct virtq q;
-	if (virtq_init(&q, &mem, qsize, DESC, avail, used, false, true) < 0)
+	if (!fuzz_ram_fill(data, size) || !fuzz_ring_init(&q, qsize, false, true))
 		return 0;
 	for (int i = 0; i < 16 && virtq_pop(&q, &elem) == 1; i++) {
 		struct vsock_pkt p;

@@ -130,6 +130,54 @@ echo "rc=$?" >>"$log"
 cat "$out" >>"$log"; rm -f "$out"
 t_expect cli-serial-logfile "$log" "^rc=0$" "vmkit-testguest: cmdline"
 
+# vfkit's REST API, as podman and crc drive it: over a unix socket through a pause, a
+# resume, bad requests and a Stop (the guest sees the power button and powers off), then
+# over TCP on loopback to a HardStop.
+wait_for() { for _ in $(seq 200); do grep -q "$1" "$2" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+log=$VMK_LOGDIR/direct-cli-rest-unix.log
+sock=$(mktemp -u /tmp/vmkit-rest.XXXXXX)
+( timeout -k 5 60 "$VMKIT" --memory 64 --restful-uri "unix://$sock" \
+    --bootloader "linux,kernel=$G,cmdline=\"vmkit.t=powerbutton\"" --device serial,stdio </dev/null >"$log.vm" 2>&1
+  echo "rc=$?" >>"$log.vm" ) &
+bg=$!
+wait_for "TAP ok armed" "$log.vm"
+rc() { curl -s -S --max-time 20 -w ' HTTP=%{http_code}\n' "$@"; echo; }
+{
+    rc --unix-socket "$sock" http://localhost/vm/state
+    rc --unix-socket "$sock" -X POST -d '{"state":"Pause"}' http://localhost/vm/state
+    rc --unix-socket "$sock" http://localhost/vm/state
+    rc --unix-socket "$sock" -X POST -d '{"state":"Resume"}' http://localhost/vm/state
+    rc --unix-socket "$sock" -X POST -d '{"state":' http://localhost/vm/state
+    rc --unix-socket "$sock" -X POST -d '{"state":"Sleep"}' http://localhost/vm/state
+    rc --unix-socket "$sock" http://localhost/vm/inspect
+    rc --unix-socket "$sock" http://localhost/vm/nothing
+    rc --unix-socket "$sock" -X POST -d '{"state":"Stop"}' http://localhost/vm/state
+} >"$log" 2>&1
+wait $bg
+cat "$log.vm" >>"$log"; rm -f "$log.vm"
+[ -e "$sock" ] || echo "socket-removed" >>"$log"
+t_expect cli-rest-unix "$log" \
+    '^\{"canHardStop":true,"canPause":true,"canResume":false,"canStart":false,"canStop":true,"state":"VirtualMachineStateRunning"\} HTTP=200$' \
+    '"canResume":true,"canStart":false,"canStop":false,"state":"VirtualMachineStatePaused"\} HTTP=200$' \
+    '^ HTTP=202$' '^\{"error":"[^"]+"\} HTTP=400$' '^\{"error":"invalid new VMState: Sleep"\} HTTP=500$' \
+    '^\{"vcpus":1,"memoryBytes":67108864,"bootloader":\{"kind":"linuxBootloader","vmlinuzPath":"[^"]+","kernelCmdLine":"vmkit.t=powerbutton"' \
+    '"devices":\[\{"kind":"virtioserial","usesStdio":true\}\]\}' '^404 page not found HTTP=404$' \
+    "TAP ok pwrbtn-sts" "^rc=0$" "^socket-removed$"
+log=$VMK_LOGDIR/direct-cli-rest-tcp.log
+port=$((20000 + $$ % 20000))
+( timeout -k 5 60 "$VMKIT" --memory 64 --restful-uri "tcp://127.0.0.1:$port" \
+    --bootloader "linux,kernel=$G,cmdline=\"vmkit.t=halt\"" --device serial,stdio </dev/null >"$log.vm" 2>&1
+  echo "rc=$?" >>"$log.vm" ) &
+bg=$!
+wait_for "TAP ok halting" "$log.vm"
+{
+    rc "http://127.0.0.1:$port/vm/state"
+    rc -X POST -d '{"state":"HardStop"}' "http://127.0.0.1:$port/vm/state"
+} >"$log" 2>&1
+wait $bg
+cat "$log.vm" >>"$log"; rm -f "$log.vm"
+t_expect cli-rest-tcp-hardstop "$log" '"state":"VirtualMachineStateRunning"\} HTTP=200$' '^ HTTP=202$' '^rc=5$'
+
 # One image, two VMs: the second is refused (OFD lock) and the image is untouched.
 img=$(mktemp /tmp/vmkit-img.XXXXXX)
 head -c 4194304 /dev/urandom >"$img"

@@ -22,7 +22,7 @@ trap 'rm -rf "$work"' EXIT
 # The tree: sources the script reads, test guests and images by their build paths; the
 # executables themselves go in as run-l1.sh FILEs (with the libraries ldd lists) and are
 # linked to from their build paths.
-bins=("$B/vmkit" "$B/tests/vmkit-api-test" "$(command -v bash)")
+bins=("$B/vmkit" "$B/tests/vmkit-api-test" "$(command -v bash)" "$(command -v curl)")
 mkdir -p "$work/tree$ROOT" "$work/tree$B/tests/direct"
 cp -a "$ROOT/tests" "$ROOT/scripts" "$work/tree$ROOT/"
 cp -L "$B"/tests/direct/*.bzimage "$B"/tests/direct/*.fd "$work/tree$B/tests/direct/"
@@ -34,6 +34,8 @@ chmod 0644 "$work/tree.tar"
 q() { printf "%q" "$1"; }
 cat >"$work/l1.sh" <<L1
 tar -C / -xf /data/tree.tar || { echo "IN-L1: cannot unpack the tree"; exit 1; }
+# As on any host: loopback up (L1's /init leaves it down).
+ip link set lo up
 export VMK_PREFIX=$(q "${VMK_PREFIX:-}") ASAN_OPTIONS=$(q "${ASAN_OPTIONS:-}") UBSAN_OPTIONS=$(q "${UBSAN_OPTIONS:-}")
 export VMK_RESULTS=/tmp/results VMK_LOGDIR=/tmp/logs VMK_IN_L1=1
 : >/tmp/results
