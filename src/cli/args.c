@@ -99,7 +99,8 @@ void cli_usage(FILE *out)
 	      "                 [,subnet=CIDR][,outbound=on|off]\n"
 	      "                                virtio network device on user-mode NAT (libslirp)\n"
 	      "  -d, --device virtio-net,fd=N|unixSocketPath=PATH[,mtu=N][,mac=MAC]\n"
-	      "                                on a connected datagram socket (one frame each)\n"
+	      "                                on a connected datagram socket (one frame each);\n"
+	      "                                also type=unixgram,path=PATH[,vfkitMagic=on|off]\n"
 	      "  -d, --device virtio-net,tap=IFNAME|bridge=BR[,vhost=on|off][,mac=MAC]\n"
 	      "                                on a TAP device, or a new TAP on a host bridge;\n"
 	      "                                vhost-net when /dev/vhost-net opens, unless off\n"
@@ -433,6 +434,8 @@ static bool parse_net(struct cli_options *opts, const char *opt, struct spec *sp
 {
 	struct cli_net n = {.fd = -1};
 	uint64_t num;
+	bool type_unixgram = false, magic_set = false;
+	const char *path_opt = NULL;
 
 	for (size_t i = 1; i < spec->count; i++) {
 		char *value;
@@ -454,6 +457,21 @@ static bool parse_net(struct cli_options *opts, const char *opt, struct spec *sp
 			if (!value || !*value)
 				return usage_error("%s: unixSocketPath= needs a path", opt);
 			n.unix_path = value;
+		} else if (strcmp(key, "type") == 0) {
+			/* vfkit's newer spelling of unixSocketPath=. */
+			if (!value || strcmp(value, "unixgram"))
+				return usage_error("%s: type=%s: only type=unixgram is supported", opt,
+						   value ? value : "");
+			type_unixgram = true;
+		} else if (strcmp(key, "path") == 0) {
+			if (!value || !*value)
+				return usage_error("%s: path= needs a path", opt);
+			path_opt = value;
+		} else if (strcmp(key, "vfkitMagic") == 0) {
+			if (!value || (strcmp(value, "on") && strcmp(value, "off")))
+				return usage_error("%s: vfkitMagic= must be on or off", opt);
+			n.vfkit_magic = strcmp(value, "on") == 0;
+			magic_set = true;
 		} else if (strcmp(key, "tap") == 0) {
 			if (!value || !*value)
 				return usage_error("%s: tap= needs an interface name", opt);
@@ -490,6 +508,19 @@ static bool parse_net(struct cli_options *opts, const char *opt, struct spec *sp
 			return usage_error("%s: unknown virtio-net option \"%s\"", opt, key);
 		}
 	}
+	if (type_unixgram != !!path_opt)
+		return usage_error(type_unixgram ? "%s: type=unixgram needs path=PATH"
+						 : "%s: path= needs type=unixgram",
+				   opt);
+	if (path_opt && n.unix_path)
+		return usage_error("%s: give unixSocketPath= or type=unixgram,path=, not both", opt);
+	if (path_opt)
+		n.unix_path = path_opt;
+	/* vfkit sends its magic datagram on unix paths unless told not to. */
+	if (!magic_set)
+		n.vfkit_magic = n.unix_path != NULL;
+	else if (!n.unix_path)
+		return usage_error("%s: vfkitMagic= applies to unix socket paths only", opt);
 	int kinds = n.nat + (n.fd >= 0) + !!n.unix_path + !!n.tap + !!n.bridge;
 	if (kinds == 0)
 		return usage_error(

@@ -49,14 +49,16 @@ struct cli_forward {
  * --device virtio-net,fd=N|unixSocketPath=PATH[,mtu=N]|tap=IFNAME|bridge=BR[,vhost=on|off][,mac=MAC] */
 struct cli_net {
 	bool nat;
-	int fd;		       /* fd=N: an inherited datagram socket, else -1 */
-	const char *unix_path; /* unixSocketPath=PATH: vmkit connects a datagram socket */
-	const char *tap;       /* tap=IFNAME (extension) */
-	const char *bridge;    /* bridge=BR (extension) */
-	bool no_vhost;	       /* vhost=off: TAP frames through vmkit, never vhost-net */
-	bool vhost_set;	       /* vhost= given (TAP and bridge only) */
-	unsigned mtu;	       /* mtu=N for fd and unixSocketPath; 0: default */
-	const char *mac;       /* NULL: random */
+	int fd; /* fd=N: an inherited datagram socket, else -1 */
+	const char
+	    *unix_path; /* unixSocketPath=PATH or type=unixgram,path=PATH: vmkit connects a datagram socket */
+	bool vfkit_magic;   /* send "VFKT" first (vfkit's default for unix paths; vfkitMagic=off) */
+	const char *tap;    /* tap=IFNAME (extension) */
+	const char *bridge; /* bridge=BR (extension) */
+	bool no_vhost;	    /* vhost=off: TAP frames through vmkit, never vhost-net */
+	bool vhost_set;	    /* vhost= given (TAP and bridge only) */
+	unsigned mtu;	    /* mtu=N for fd and unixSocketPath; 0: default */
+	const char *mac;    /* NULL: random */
 	struct cli_forward forwards[CLI_MAX_FORWARDS];
 	size_t forward_count;
 	const char *subnet; /* NULL: 10.0.2.0/24 */

@@ -11,6 +11,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -25,6 +26,7 @@ struct session {
 	bool forward;	       /* stdin is still being forwarded */
 	bool raw;	       /* stdin is a terminal we put in raw mode */
 	int signals;	       /* SIGINT/SIGTERM/SIGHUP received */
+	double grace_end;      /* monotonic seconds: force the stop then (0: none) */
 	uint8_t pending[8192]; /* input the guest has not taken yet */
 	size_t pending_len;
 	struct term_escape escape;
@@ -143,7 +145,11 @@ static bool add_disk(vmk_config *cfg, const struct cli_disk *cd)
 /* vfkit's unixSocketPath: our own datagram socket, bound (to an abstract
  * address the kernel picks, so nothing is left on disk) so the peer can
  * answer, and connected to PATH. */
-static int connect_unix_dgram(const char *path)
+/* vfkit's first datagram on a unix path (gvproxy's --listen-vfkit waits for
+ * it to learn the VM's address). */
+static const char VFKIT_MAGIC[4] = {'V', 'F', 'K', 'T'};
+
+static int connect_unix_dgram(const char *path, bool magic)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd, sndbuf = 1 << 20, rcvbuf = 4 << 20;
@@ -166,6 +172,12 @@ static int connect_unix_dgram(const char *path)
 	/* Bursts of full-size frames must not be dropped at the socket. */
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (magic && send(fd, VFKIT_MAGIC, sizeof(VFKIT_MAGIC), MSG_DONTWAIT) != sizeof(VFKIT_MAGIC)) {
+		fprintf(stderr, "vmkit: virtio-net: cannot send vfkit's magic datagram to %s: %s\n", path,
+			strerror(errno));
+		close(fd);
+		return -1;
+	}
 	return fd;
 }
 
@@ -186,7 +198,7 @@ static vmk_network_attachment *net_attachment(const struct cli_net *cn, vmk_erro
 	if (cn->fd >= 0) {
 		a = vmk_fd_network_attachment_new(cn->fd, err);
 	} else {
-		fd = connect_unix_dgram(cn->unix_path);
+		fd = connect_unix_dgram(cn->unix_path, cn->vfkit_magic);
 		if (fd < 0)
 			return NULL;
 		a = vmk_fd_network_attachment_new(fd, err);
@@ -345,6 +357,19 @@ static void stop_now(struct session *s)
 	vmk_error_free(err);
 }
 
+/* What vfkit gives a guest between a SIGINT/SIGTERM's stop request and
+ * pulling the plug (its shutdown handler waits 5 s for the stopped state);
+ * its clients send one signal and wait for the process to end. */
+#define STOP_GRACE_S 5
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void handle_signal(struct session *s)
 {
 	struct signalfd_siginfo si;
@@ -356,13 +381,16 @@ static void handle_signal(struct session *s)
 		stop_now(s);
 		return;
 	}
-	fprintf(stderr, "vmkit: %s: asking the guest to power off (send it again to force a stop)\n",
-		strsignal((int)si.ssi_signo));
+	fprintf(stderr,
+		"vmkit: %s: asking the guest to power off (stopped in %d s if it does not, or at once "
+		"on a second signal)\n",
+		strsignal((int)si.ssi_signo), STOP_GRACE_S);
 	if (!vmk_vm_request_stop(s->vm, &err)) {
 		print_errors(err);
 		stop_now(s);
 	}
 	vmk_error_free(err);
+	s->grace_end = now_s() + STOP_GRACE_S;
 }
 
 /* Hands buffered input to the guest; keeps what the pipe cannot take now. */
@@ -431,7 +459,20 @@ static void event_loop(struct session *s)
 			pfd[2] = (struct pollfd){.fd = s->serial_in[1], .events = POLLOUT};
 		else if (s->forward)
 			pfd[2] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
-		if (poll(pfd, 3, -1) < 0) {
+		int timeout = -1;
+		if (s->grace_end > 0) {
+			double left = s->grace_end - now_s();
+			if (left <= 0) {
+				fprintf(stderr,
+					"vmkit: the guest did not power off within %d s: stopping it\n",
+					STOP_GRACE_S);
+				s->grace_end = 0;
+				stop_now(s);
+				continue;
+			}
+			timeout = (int)(left * 1000) + 1;
+		}
+		if (poll(pfd, 3, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, "vmkit: poll: %s\n", strerror(errno));
@@ -461,7 +502,8 @@ static int exit_status(struct session *s, vmk_stop_reason reason)
 	case VMK_STOP_REASON_GUEST_REBOOT:
 		return EXIT_GUEST_REBOOT;
 	case VMK_STOP_REASON_HOST_STOP:
-		return EXIT_HOST_STOP;
+		/* A stop a signal asked for ends normally, as vfkit's does. */
+		return s->signals ? EXIT_POWEROFF : EXIT_HOST_STOP;
 	case VMK_STOP_REASON_TRIPLE_FAULT:
 	case VMK_STOP_REASON_INTERNAL_ERROR:
 		fprintf(stderr, "vmkit: the guest crashed (%s)\n", vmk_stop_reason_name(reason));

@@ -244,6 +244,13 @@ check "restful-uri tcp without port" 2 1 'invalid TCP uri: missing port' -- \
 check "restful-uri unix with host" 2 1 'invalid unix uri: host is forbidden' -- \
 	-b linux,kernel="$kernel" --restful-uri unix://host/path
 
+check "virtio-net type without path" 2 1 'type=unixgram needs path=PATH' -- \
+	-b linux,kernel="$kernel" -d virtio-net,type=unixgram
+check "virtio-net other type" 2 1 'only type=unixgram is supported' -- \
+	-b linux,kernel="$kernel" -d virtio-net,type=stream,path=/x
+check "virtio-net vfkitMagic on nat" 2 1 'vfkitMagic= applies to unix socket paths only' -- \
+	-b linux,kernel="$kernel" -d virtio-net,nat,vfkitMagic=on
+
 # Not errors at all.
 check "help" 0 0 -- --help
 check "version" 0 0 -- --version

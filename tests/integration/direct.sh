@@ -120,7 +120,20 @@ bg=$!
 for _ in $(seq 100); do grep -q "TAP ok halting" "$log" 2>/dev/null && break; sleep 0.1; done
 kill -TERM "$(cat "$pid")"; sleep 0.5; kill -TERM "$(cat "$pid")"
 wait $bg
-t_expect cli-sigterm-twice-stops "$log" "TAP ok halting" "^rc=[1-9]"
+t_expect cli-sigterm-twice-stops "$log" "TAP ok halting" "^rc=0$"
+
+# One SIGTERM to a guest that ignores the power button: stopped after vfkit's 5 s, exit 0.
+log=$VMK_LOGDIR/direct-cli-sigterm-grace.log
+rm -f "$pid"
+( timeout -k 5 60 "$VMKIT" --pidfile "$pid" --memory 64 --bootloader "linux,kernel=$G,cmdline=\"vmkit.t=halt\"" \
+    --device serial,stdio </dev/null >"$log" 2>&1; echo "rc=$?" >>"$log" ) &
+bg=$!
+for _ in $(seq 100); do grep -q "TAP ok halting" "$log" 2>/dev/null && break; sleep 0.1; done
+t0=$(date +%s)
+kill -TERM "$(cat "$pid")"
+wait $bg
+echo "took=$(($(date +%s) - t0))" >>"$log"
+t_expect cli-sigterm-grace "$log" "did not power off within 5 s" "^rc=0$" "^took=([5-9]|1[0-5])$"
 
 log=$VMK_LOGDIR/direct-cli-logfile.log
 out=$(mktemp /tmp/vmkit-serial.XXXXXX)
@@ -177,6 +190,24 @@ wait_for "TAP ok halting" "$log.vm"
 wait $bg
 cat "$log.vm" >>"$log"; rm -f "$log.vm"
 t_expect cli-rest-tcp-hardstop "$log" '"state":"VirtualMachineStateRunning"\} HTTP=200$' '^ HTTP=202$' '^rc=5$'
+
+# A unix datagram peer (gvproxy's --listen-vfkit) hears vfkit's magic "VFKT" first, unless
+# vfkitMagic=off; the guest sends nothing, so that is all it hears.
+for spec in "unixSocketPath=@S@" "type=unixgram,path=@S@,vfkitMagic=off"; do
+    name=cli-vfkit-magic-$([ "${spec#*off}" = "$spec" ] && echo on || echo off)
+    log=$VMK_LOGDIR/direct-$name.log
+    gs=$(mktemp -u /tmp/vmkit-gv.XXXXXX); out=$(mktemp /tmp/vmkit-gv-out.XXXXXX)
+    socat -u UNIX-RECV:"$gs" OPEN:"$out",append & sp=$!
+    for _ in $(seq 50); do [ -S "$gs" ] && break; sleep 0.1; done
+    timeout -k 5 60 "$VMKIT" --memory 64 --bootloader "linux,kernel=$G,cmdline=\"vmkit.t=poweroff\"" \
+        --device "virtio-net,${spec/@S@/$gs}" </dev/null >"$log" 2>&1
+    echo "rc=$?" >>"$log"
+    sleep 0.3; kill $sp 2>/dev/null; wait $sp 2>/dev/null
+    echo "peer-got=[$(cat "$out")]" >>"$log"
+    rm -f "$gs" "$out"
+done
+t_expect cli-vfkit-magic-on "$VMK_LOGDIR/direct-cli-vfkit-magic-on.log" "^rc=0$" '^peer-got=\[VFKT\]$'
+t_expect cli-vfkit-magic-off "$VMK_LOGDIR/direct-cli-vfkit-magic-off.log" "^rc=0$" '^peer-got=\[\]$'
 
 # One image, two VMs: the second is refused (OFD lock) and the image is untouched.
 img=$(mktemp /tmp/vmkit-img.XXXXXX)

@@ -22,7 +22,8 @@ trap 'rm -rf "$work"' EXIT
 # The tree: sources the script reads, test guests and images by their build paths; the
 # executables themselves go in as run-l1.sh FILEs (with the libraries ldd lists) and are
 # linked to from their build paths.
-bins=("$B/vmkit" "$B/tests/vmkit-api-test" "$(command -v bash)" "$(command -v curl)")
+bins=("$B/vmkit" "$B/tests/vmkit-api-test")
+for t in bash curl socat; do bins+=("$(command -v $t)"); done
 mkdir -p "$work/tree$ROOT" "$work/tree$B/tests/direct"
 cp -a "$ROOT/tests" "$ROOT/scripts" "$work/tree$ROOT/"
 cp -L "$B"/tests/direct/*.bzimage "$B"/tests/direct/*.fd "$work/tree$B/tests/direct/"
