@@ -744,8 +744,13 @@ static void vsock_teardown(void *ctx)
 static void vsock_forget(struct virtio_vsock *vs)
 {
 	for (unsigned i = 0; i < vs->nconns; i++) {
-		vs->conns[i]->next_dead = vs->dead;
-		vs->dead = vs->conns[i];
+		struct vsock_conn *c = vs->conns[i];
+		/* Closed as far as callbacks go: a host socket's event that comes
+		 * before the teardown, even after the driver is back, finds it so. */
+		c->state = CONN_CLOSED;
+		c->queued = false;
+		c->next_dead = vs->dead;
+		vs->dead = c;
 	}
 	vs->nconns = 0;
 	vs->pend_head = vs->pend_tail = NULL;
