@@ -156,7 +156,7 @@ static uint32_t peer_credit(const struct vsock_conn *c)
 static bool conn_wants_input(const struct vsock_conn *c)
 {
 	return c->vs->active && c->state == CONN_OPEN && !c->guest_reads_no_more && !c->host_eof &&
-	       !(c->pend & PEND_RESPONSE) && !c->vs->rx_starved && peer_credit(c) > 0;
+	       !(c->pend & (PEND_REQUEST | PEND_RESPONSE)) && !c->vs->rx_starved && peer_credit(c) > 0;
 }
 
 /* Registers the host socket for what the connection can use now, and
@@ -280,8 +280,10 @@ static bool rx_send(struct virtio_vsock *vs, const struct vsock_conn *c, enum vs
 	struct vsock_hdr h;
 	int r;
 
-	if (!vq)
+	if (!vq) {
+		vs->rx_starved = true;
 		return false;
+	}
 	/* Buffers too small for a header are used up empty; at most a queue's
 	 * worth per call, however fast the guest adds more. */
 	for (unsigned tries = 0; (r = tries++ < vq->size ? virtq_pop(vq, &vs->elem) : 0) == 1;) {
@@ -353,7 +355,9 @@ static void conn_receive(struct vsock_conn *c)
 	ssize_t n;
 	int r;
 
-	if (!conn_wants_input(c) || !vq)
+	if (!vq)
+		vs->rx_starved = true; /* no receive queue: nothing to read into */
+	if (!conn_wants_input(c))
 		return;
 	for (unsigned tries = 0; (r = tries++ < vq->size ? virtq_pop(vq, &vs->elem) : 0) == 1;) {
 		vs->out.notify |= 1ull << VSOCK_RXQ;
@@ -400,7 +404,9 @@ static void conn_receive(struct vsock_conn *c)
 static void conn_flush(struct vsock_conn *c)
 {
 	while (c->buf_len) {
-		ssize_t n = write(c->fd, c->buf, c->buf_len);
+		/* send, not write: a peer that closed must not raise SIGPIPE in the
+		 * embedding application (only vmkit's own threads block it). */
+		ssize_t n = send(c->fd, c->buf, c->buf_len, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -438,7 +444,8 @@ static void conn_write(struct vsock_conn *c, const struct virtq_elem *e, uint32_
 		unsigned k = iov_slice(vs, e->iov, e->nout, VSOCK_HDR_LEN, len);
 		ssize_t n;
 		do
-			n = writev(c->fd, vs->slice, (int)k);
+			n = sendmsg(c->fd, &(struct msghdr){.msg_iov = vs->slice, .msg_iovlen = k},
+				    MSG_NOSIGNAL);
 		while (n < 0 && errno == EINTR);
 		if (n < 0 && errno != EAGAIN) {
 			conn_close(c, true);
@@ -527,7 +534,8 @@ static void tx_packet(struct virtio_vsock *vs, const struct virtq_elem *e)
 		conn_close(c, true);
 		return;
 	case VSOCK_OP_RESPONSE:
-		if (c->state != CONN_REQUESTED) {
+		/* Only to a REQUEST we have sent. */
+		if (c->state != CONN_REQUESTED || (c->pend & PEND_REQUEST)) {
 			conn_close(c, true);
 			return;
 		}
@@ -660,12 +668,13 @@ static void conn_readable(void *ctx, uint32_t events)
 		conn_flush(c);
 	if (c->state != CONN_CLOSED && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		conn_receive(c);
+	/* A closed c is freed once its RST is sent: not touched after that. */
+	bool open = c->state != CONN_CLOSED;
 	rx_flush_control(vs);
-	if (vs->rx_starved) {
+	if (vs->rx_starved)
 		vsock_kick_all(vs); /* unwatch every input until the guest gives buffers */
-	} else if (c->state != CONN_CLOSED) {
+	else if (open)
 		conn_update_watch(c);
-	}
 	vsock_finish(vs);
 }
 
