@@ -40,6 +40,8 @@ typedef enum vmk_error_code {
 	VMK_ERR_VARIABLE_STORE,	    /* missing, not a variable store, read-only, exists (create), in use */
 	VMK_ERR_SOCKET_DEVICE, /* bad guest CID or port, path too long, duplicate forward, listen path in use
 				*/
+	VMK_ERR_FS_DEVICE,     /* bad tag or directory name, duplicate tag or name, directory missing or not
+				  a directory */
 	VMK_ERR__COUNT
 } vmk_error_code;
 

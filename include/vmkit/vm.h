@@ -57,6 +57,11 @@ typedef struct vmk_observer {
 	 * sees its link go down; the VM keeps running. Not called for
 	 * vmk_vm_change_network_attachment. */
 	void (*network_disconnected)(vmk_vm *vm, unsigned index, void *ctx);
+	/* File system device `index` (configuration order) stopped serving its
+	 * directories (the guest broke the protocol, or the server could not
+	 * start); err says why. The VM keeps running; the guest's mount fails
+	 * until its driver resets the device. */
+	void (*directory_share_failed)(vmk_vm *vm, unsigned index, const vmk_error *err, void *ctx);
 } vmk_observer;
 
 /* Validates and copies the configuration: later changes to cfg do not

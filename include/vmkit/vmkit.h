@@ -9,6 +9,7 @@
 #include <vmkit/network.h>
 #include <vmkit/serial.h>
 #include <vmkit/socket.h>
+#include <vmkit/filesystem.h>
 #include <vmkit/storage.h>
 #include <vmkit/vm.h>
 

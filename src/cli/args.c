@@ -59,7 +59,7 @@ static const struct option_def options[] = {
 
 /* vfkit device types that vmkit does not emulate yet. */
 static const char *const unsupported_devices[] = {
-    "nvme", "usb-mass-storage", "nbd", "virtio-fs", "virtio-gpu", "virtio-input",
+    "nvme", "usb-mass-storage", "nbd", "virtio-gpu", "virtio-input",
 };
 
 __attribute__((format(printf, 1, 2))) static bool usage_error(const char *fmt, ...)
@@ -111,6 +111,10 @@ void cli_usage(FILE *out)
 	      "                                connections to host port N to the unix socket PATH;\n"
 	      "                                connect listens on PATH and joins each client to\n"
 	      "                                the guest's port N (one device, any number of ports)\n"
+	      "  -d, --device virtio-fs,sharedDir=PATH[,mountTag=TAG][,readonly][,name=NAME]\n"
+	      "                                share a host directory (mount -t virtiofs TAG);\n"
+	      "                                TAG defaults to PATH's base name; several with one\n"
+	      "                                TAG and name= share those directories under NAME\n"
 	      "      --reboot restart|stop     what a guest reboot does (default restart)\n"
 	      "      --pidfile PATH            write the process id to PATH\n"
 	      "      --restful-uri URI         vfkit's REST API (GET/POST /vm/state, GET /vm/inspect)\n"
@@ -586,6 +590,52 @@ static bool parse_vsock(struct cli_options *opts, const char *opt, struct spec *
 	return true;
 }
 
+/* vfkit's default tag: the shared directory's base name (filepath.Base). */
+static const char *base_name(struct cli_options *opts, const char *path)
+{
+	size_t len = strlen(path);
+
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	size_t start = len;
+	while (start > 0 && path[start - 1] != '/')
+		start--;
+	char *b = strndup(path + start, len - start);
+	return b ? own(opts, b) : NULL;
+}
+
+static bool parse_fs(struct cli_options *opts, const char *opt, struct spec *spec)
+{
+	struct cli_fs f = {0};
+
+	for (size_t i = 1; i < spec->count; i++) {
+		char *value;
+		const char *key = item_key(spec->items[i], &value);
+
+		if (strcmp(key, "sharedDir") == 0 && value && *value) {
+			f.dir = value;
+		} else if (strcmp(key, "mountTag") == 0 && value && *value) {
+			f.tag = value;
+		} else if (strcmp(key, "name") == 0 && value && *value) {
+			f.name = value;
+		} else if ((strcmp(key, "readonly") == 0 || strcmp(key, "readOnly") == 0) && !value) {
+			f.read_only = true;
+		} else if (strcmp(key, "sharedDir") == 0 || strcmp(key, "mountTag") == 0 || strcmp(key, "name") == 0) {
+			return usage_error("%s: %s= needs a value", opt, key);
+		} else {
+			return usage_error("%s: unknown virtio-fs option \"%s\"", opt, key);
+		}
+	}
+	if (!f.dir)
+		return usage_error("%s: virtio-fs needs sharedDir=PATH", opt);
+	if (!f.tag && !(f.tag = base_name(opts, f.dir)))
+		return usage_error("%s: out of memory", opt);
+	if (opts->fs_count == CLI_MAX_FS)
+		return usage_error("%s: too many virtio-fs directories (at most %d)", opt, CLI_MAX_FS);
+	opts->fs[opts->fs_count++] = f;
+	return true;
+}
+
 /* A device without options that a VM has at most once. */
 static bool parse_single(const char *opt, struct spec *spec, bool *slot)
 {
@@ -618,6 +668,8 @@ static bool parse_device(struct cli_options *opts, const char *opt, const char *
 		return parse_single(opt, &spec, &opts->balloon);
 	if (strcmp(type, "virtio-vsock") == 0)
 		return parse_vsock(opts, opt, &spec);
+	if (strcmp(type, "virtio-fs") == 0)
+		return parse_fs(opts, opt, &spec);
 	for (size_t i = 0; i < sizeof(unsupported_devices) / sizeof(unsupported_devices[0]); i++)
 		if (strcmp(type, unsupported_devices[i]) == 0)
 			return usage_error("%s: %s is not supported yet", opt, type);

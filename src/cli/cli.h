@@ -80,6 +80,16 @@ struct cli_vsock {
 	bool host_to_guest; /* connect; listen (the default) is guest to host */
 };
 
+/* --device virtio-fs,sharedDir=PATH[,mountTag=TAG][,readonly][,name=NAME]:
+ * arguments with the same tag and a name make one multiple-directory share. */
+#define CLI_MAX_FS 64
+struct cli_fs {
+	const char *dir;
+	const char *tag; /* vfkit: the directory's base name when not given */
+	const char *name;
+	bool read_only;
+};
+
 struct cli_options {
 	unsigned cpus;
 	uint64_t memory_mib;
@@ -102,6 +112,8 @@ struct cli_options {
 	bool balloon; /* virtio-balloon */
 	struct cli_vsock vsocks[VMK_SOCKET_MAX_FORWARDS];
 	size_t vsock_count;
+	struct cli_fs fs[CLI_MAX_FS];
+	size_t fs_count;
 	const char *rest_uri; /* --restful-uri; NULL for none:// */
 	bool rest_allow_remote;
 	const char *pidfile;

@@ -76,6 +76,11 @@ char *cli_inspect_json(const struct cli_options *o)
 		if (!o->vsocks[i].host_to_guest)
 			json_object_object_add(d, "listen", json_object_new_boolean(true));
 	}
+	for (size_t i = 0; i < o->fs_count; i++) {
+		d = device(devs, "virtiofs");
+		put_str(d, "mountTag", o->fs[i].tag);
+		put_str(d, "sharedDir", o->fs[i].dir);
+	}
 	json_object_object_add(root, "devices", devs);
 	out = strdup(
 	    json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));

@@ -235,6 +235,45 @@ fail:
 	return NULL;
 }
 
+/* Arguments with one tag are one device: a single directory, or (name=) a
+ * multiple-directory share. */
+static bool add_fs(vmk_config *cfg, const struct cli_options *o)
+{
+	bool done[CLI_MAX_FS] = {false};
+	vmk_error *err = NULL;
+	bool ok = true;
+
+	for (size_t i = 0; ok && i < o->fs_count; i++) {
+		if (done[i])
+			continue;
+		vmk_fs_device *dev = vmk_fs_device_new(o->fs[i].tag, &err);
+		ok = dev != NULL;
+		for (size_t j = i; ok && j < o->fs_count; j++) {
+			const struct cli_fs *f = &o->fs[j];
+			if (done[j] || strcmp(f->tag, o->fs[i].tag))
+				continue;
+			done[j] = true;
+			if (j != i && (!f->name || !o->fs[i].name)) {
+				fprintf(stderr,
+					"vmkit: virtio-fs: mountTag=%s is given to %s and %s; several directories "
+					"under one tag need name=NAME each\n",
+					f->tag, o->fs[i].dir, f->dir);
+				ok = false;
+			} else if (!f->name) {
+				ok = vmk_fs_device_set_directory(dev, f->dir, f->read_only, &err);
+			} else {
+				ok = vmk_fs_device_add_directory(dev, f->name, f->dir, f->read_only, &err);
+			}
+		}
+		ok = ok && vmk_config_add_fs_device(cfg, dev, &err);
+		vmk_fs_device_free(dev);
+	}
+	if (!ok && err)
+		print_errors(err);
+	vmk_error_free(err);
+	return ok;
+}
+
 static bool add_vsock(vmk_config *cfg, const struct cli_options *o)
 {
 	vmk_socket_device *dev = vmk_socket_device_new();
@@ -323,6 +362,8 @@ static vmk_config *build_config(const struct cli_options *o, struct session *s)
 		if (!add_net(cfg, &o->nets[i]))
 			goto fail;
 	if (o->vsock_count && !add_vsock(cfg, o))
+		goto fail;
+	if (o->fs_count && !add_fs(cfg, o))
 		goto fail;
 	if ((o->entropy && !vmk_config_add_entropy_device(cfg, &err)) ||
 	    (o->balloon && !vmk_config_add_memory_balloon(cfg, &err))) {

@@ -88,6 +88,11 @@ vmk_config *vmk_config_copy(const vmk_config *cfg)
 	copy->balloon = cfg->balloon;
 	if (cfg->vsock && !(copy->vsock = vmk_socket_device_copy(cfg->vsock)))
 		goto oom;
+	for (size_t i = 0; i < cfg->fs_count; i++) {
+		if (!(copy->fs[i] = vmk_fs_device_copy(cfg->fs[i])))
+			goto oom;
+		copy->fs_count++;
+	}
 	return copy;
 oom:
 	vmk_config_free(copy);
@@ -106,6 +111,8 @@ void vmk_config_free(vmk_config *cfg)
 	for (size_t i = 0; i < cfg->network_count; i++)
 		vmk_network_device_free(cfg->network[i]);
 	vmk_socket_device_free(cfg->vsock);
+	for (size_t i = 0; i < cfg->fs_count; i++)
+		vmk_fs_device_free(cfg->fs[i]);
 	free(cfg);
 }
 

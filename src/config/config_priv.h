@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <vmkit/config.h>
+#include <vmkit/filesystem.h>
 #include <vmkit/socket.h>
 
 #define VMK_MAX_16550_PORTS  4
@@ -90,6 +91,19 @@ struct vmk_socket_device {
 	size_t nforwards;
 };
 
+struct fs_directory {
+	char *name; /* multiple share: the entry in the root; single: NULL */
+	char *path;
+	bool read_only;
+};
+
+struct vmk_fs_device {
+	char tag[VMK_FS_TAG_MAX + 1];
+	bool multiple;
+	struct fs_directory dirs[VMK_FS_MAX_DIRECTORIES];
+	size_t ndirs;
+};
+
 struct vmk_config {
 	unsigned cpu_count;
 	uint64_t memory_size;
@@ -104,6 +118,8 @@ struct vmk_config {
 	bool entropy;
 	bool balloon;
 	struct vmk_socket_device *vsock; /* owned copy or NULL */
+	struct vmk_fs_device *fs[VMK_MAX_FS_DEVICES]; /* owned copies */
+	size_t fs_count;
 	uint8_t machine_id[16];		 /* SMBIOS system UUID, RFC 4122 byte order */
 };
 
@@ -126,6 +142,9 @@ struct bzimage_info {
  * reason in *why (static string) when it is not an x86-64 bzImage of
  * protocol 2.10 or later. */
 struct vmk_socket_device *vmk_socket_device_copy(const struct vmk_socket_device *d);
+struct vmk_fs_device *vmk_fs_device_copy(const struct vmk_fs_device *d);
+/* validate(): every shared directory is an accessible directory. */
+void fs_validate(const vmk_config *cfg, vmk_error **err);
 
 int bzimage_parse(const uint8_t *buf, size_t len, struct bzimage_info *info, const char **why);
 

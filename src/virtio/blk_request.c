@@ -30,31 +30,6 @@ static uint64_t iov_sum(const struct iovec *iov, unsigned n)
 	return len;
 }
 
-/* Copies the [skip, skip + len) part of src into dst, dropping empty
- * pieces. Returns the number of iovecs written. */
-static unsigned iov_slice(const struct iovec *src, unsigned n, uint64_t skip, uint64_t len, struct iovec *dst)
-{
-	unsigned out = 0;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		uint64_t l = src[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		l -= skip;
-		if (l > len)
-			l = len;
-		dst[out].iov_base = (uint8_t *)src[i].iov_base + skip;
-		dst[out].iov_len = (size_t)l;
-		out++;
-		len -= l;
-		skip = 0;
-	}
-	return out;
-}
-
 static bool in_range(uint64_t sector, uint64_t count, uint64_t capacity)
 {
 	return sector <= capacity && count <= capacity - sector;
@@ -116,7 +91,7 @@ int blk_parse_request(const struct virtq_elem *e, uint64_t capacity, bool read_o
 	case VIRTIO_BLK_T_IN:
 	case VIRTIO_BLK_T_GET_ID:
 		r->data_len = in_len;
-		r->niov = iov_slice(in, last, 0, in_len, r->iov);
+		r->niov = iov_slice(in, last, 0, in_len, r->iov, VIRTQ_MAX_IOV);
 		if (h.type == VIRTIO_BLK_T_GET_ID)
 			return in_len < VIRTIO_BLK_ID_BYTES ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
 		break;
@@ -124,7 +99,7 @@ int blk_parse_request(const struct virtq_elem *e, uint64_t capacity, bool read_o
 		if (read_only)
 			return VIRTIO_BLK_S_IOERR;
 		r->data_len = out_len - BLK_HDR_SIZE;
-		r->niov = iov_slice(e->iov, e->nout, BLK_HDR_SIZE, r->data_len, r->iov);
+		r->niov = iov_slice(e->iov, e->nout, BLK_HDR_SIZE, r->data_len, r->iov, VIRTQ_MAX_IOV);
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		return VIRTIO_BLK_S_OK;

@@ -69,4 +69,18 @@ struct virtio_vsock *virtio_vsock_new(const struct vmk_socket_device *cfg, vmk_e
 struct virtio_dev *virtio_vsock_dev(struct virtio_vsock *vs);
 void virtio_vsock_free(struct virtio_vsock *vs);
 
+/* virtio-fs (fs.c): a shared directory served by its own thread. failed runs
+ * once per driver session, on whatever thread found the problem (it must
+ * only hand the news over), when the device stops serving: a malformed
+ * queue, or no thread for the server. */
+struct virtio_fs;
+struct virtio_fs_hooks {
+	void (*failed)(void *ctx, unsigned index, const char *why);
+	void *ctx;
+};
+struct virtio_fs *virtio_fs_new(const struct vmk_fs_device *cfg, unsigned index, const struct virtio_fs_hooks *hooks,
+				vmk_error **err);
+struct virtio_dev *virtio_fs_dev(struct virtio_fs *f);
+void virtio_fs_free(struct virtio_fs *f);
+
 #endif

@@ -4,6 +4,7 @@
 #ifndef VMK_VIRTQ_H
 #define VMK_VIRTQ_H
 
+#include "core/iov.h"
 #include "core/memory.h"
 #include <stdbool.h>
 #include <stdint.h>
@@ -65,8 +66,5 @@ bool virtq_should_notify(struct virtq *q);
 /* Asks the driver not to notify (or to notify again) while the device polls. */
 void virtq_set_notification(struct virtq *q, bool enable);
 
-/* Gather / scatter helpers over part of an element's iovecs. */
-size_t iov_copy_from(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len);
-size_t iov_copy_to(const struct iovec *iov, unsigned n, size_t off, const void *buf, size_t len);
 
 #endif

@@ -125,27 +125,6 @@ struct virtio_vsock {
 
 static void conn_readable(void *ctx, uint32_t events);
 
-/* The part [off, off+len) of an iovec array, into vs->slice. */
-static unsigned iov_slice(struct virtio_vsock *vs, const struct iovec *iov, unsigned n, size_t off,
-			  size_t len)
-{
-	unsigned k = 0;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		size_t take = iov[i].iov_len - off;
-		if (take > len)
-			take = len;
-		vs->slice[k++] = (struct iovec){(uint8_t *)iov[i].iov_base + off, take};
-		len -= take;
-		off = 0;
-	}
-	return k;
-}
-
 static uint32_t peer_credit(const struct vsock_conn *c)
 {
 	uint32_t used = c->tx_cnt - c->peer_fwd_cnt;
@@ -375,7 +354,7 @@ static void conn_receive(struct vsock_conn *c)
 	size_t want = room < credit ? (size_t)room : credit;
 	if (want > VSOCK_MAX_PAYLOAD)
 		want = VSOCK_MAX_PAYLOAD;
-	unsigned k = iov_slice(vs, &vs->elem.iov[vs->elem.nout], vs->elem.nin, VSOCK_HDR_LEN, want);
+	unsigned k = iov_slice(&vs->elem.iov[vs->elem.nout], vs->elem.nin, VSOCK_HDR_LEN, want, vs->slice, VIRTQ_MAX_IOV);
 	n = readv(c->fd, vs->slice, (int)k);
 	if (n > 0) {
 		vsock_hdr_make(&h, vs->guest_cid, c->host_port, c->guest_port, VSOCK_OP_RW, (uint32_t)n, 0,
@@ -441,7 +420,7 @@ static void conn_write(struct vsock_conn *c, const struct virtq_elem *e, uint32_
 		return;
 	}
 	if (!c->buf_len) {
-		unsigned k = iov_slice(vs, e->iov, e->nout, VSOCK_HDR_LEN, len);
+		unsigned k = iov_slice(e->iov, e->nout, VSOCK_HDR_LEN, len, vs->slice, VIRTQ_MAX_IOV);
 		ssize_t n;
 		do
 			n = sendmsg(c->fd, &(struct msghdr){.msg_iov = vs->slice, .msg_iovlen = k},

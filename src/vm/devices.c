@@ -1,6 +1,6 @@
 /* The machine's PCI devices: the host bridge, then one virtio-pci function
  * per configured device, in a stable order (storage, then network, in
- * configuration order, then console, entropy, balloon, vsock) so guest device
+ * configuration order, then console, entropy, balloon, vsock, file systems) so guest device
  * names do not shift. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +46,34 @@ static void net_disconnected(void *ctx, unsigned index)
 		return;
 	*e = (struct net_event){.fn = m->ev.network_disconnected, .ctx = m->ev_ctx, .index = index};
 	if (evloop_post(m->loop, net_event_run, e) != 0)
+		free(e);
+}
+
+struct fs_event {
+	void (*fn)(void *ctx, unsigned index, const char *why);
+	void *ctx;
+	unsigned index;
+	char why[128];
+};
+
+static void fs_event_run(void *arg)
+{
+	struct fs_event *e = arg;
+
+	e->fn(e->ctx, e->index, e->why);
+	free(e);
+}
+
+static void fs_failed(void *ctx, unsigned index, const char *why)
+{
+	struct machine *m = ctx;
+	struct fs_event *e;
+
+	if (!m->ev.fs_failed || !(e = malloc(sizeof(*e))))
+		return;
+	*e = (struct fs_event){.fn = m->ev.fs_failed, .ctx = m->ev_ctx, .index = index};
+	snprintf(e->why, sizeof(e->why), "%s", why);
+	if (evloop_post(m->loop, fs_event_run, e) != 0)
 		free(e);
 }
 
@@ -110,6 +138,15 @@ bool machine_setup_devices(struct machine *m, const int (*serial_fds)[2], vmk_er
 		if (!m->vsock || !add_transport(m, virtio_vsock_dev(m->vsock), err))
 			return false;
 	}
+	struct virtio_fs_hooks fs_hooks = {.failed = fs_failed, .ctx = m};
+	for (size_t i = 0; i < cfg->fs_count; i++) {
+		struct virtio_fs *f = virtio_fs_new(cfg->fs[i], (unsigned)i, &fs_hooks, err);
+		if (!f)
+			return false;
+		m->fs[m->nfs++] = f;
+		if (!add_transport(m, virtio_fs_dev(f), err))
+			return false;
+	}
 	return true;
 }
 
@@ -137,6 +174,9 @@ void machine_free_devices(struct machine *m)
 		virtio_balloon_free(m->balloon);
 	virtio_vsock_free(m->vsock);
 	m->vsock = NULL;
+	for (unsigned i = 0; i < m->nfs; i++)
+		virtio_fs_free(m->fs[i]);
+	m->nfs = 0;
 	m->console = NULL;
 	m->rng = NULL;
 	m->balloon = NULL;

@@ -31,6 +31,9 @@ struct machine_events {
 	/* Network device `index` lost its attachment. On the owner's event
 	 * loop (machine_create's loop), which outlives the machine. */
 	void (*network_disconnected)(void *ctx, unsigned index);
+	/* File system device `index` stopped serving (why: one line). On the
+	 * owner's event loop. */
+	void (*fs_failed)(void *ctx, unsigned index, const char *why);
 };
 
 /* serial_fds[i] = {in, out} for cfg->serial_ports[i]; used, not owned.

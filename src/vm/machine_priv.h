@@ -60,6 +60,8 @@ struct machine {
 	struct virtio_console *console;
 	struct virtio_balloon *balloon;
 	struct virtio_vsock *vsock;
+	struct virtio_fs *fs[VMK_MAX_FS_DEVICES];
+	unsigned nfs;
 	struct virtio_pci *transports[32];
 	unsigned ntransports;
 

@@ -108,6 +108,24 @@ static void vm_network_disconnected(void *ctx, unsigned index)
 		obs.network_disconnected(vm, index, obs_ctx);
 }
 
+static void vm_fs_failed(void *ctx, unsigned index, const char *why)
+{
+	vmk_vm *vm = ctx;
+	vmk_error *err = NULL;
+	char field[32];
+
+	pthread_mutex_lock(&vm->lock);
+	vmk_observer obs = vm->obs;
+	void *obs_ctx = vm->obs_ctx;
+	pthread_mutex_unlock(&vm->lock);
+	if (!obs.directory_share_failed)
+		return;
+	snprintf(field, sizeof(field), "fs_devices[%u]", index);
+	vmk_set_error(&err, VMK_ERR_FS_DEVICE, field, "%s: %s", field, why);
+	obs.directory_share_failed(vm, index, err, obs_ctx);
+	vmk_error_free(err);
+}
+
 static void vm_machine_exited(void *arg);
 
 static void vm_on_exit(void *ctx)
@@ -119,7 +137,8 @@ static void vm_on_exit(void *ctx)
 static bool vm_build_machine(vmk_vm *vm, vmk_error **err)
 {
 	static const struct machine_events ev = {.exited = vm_on_exit,
-						 .network_disconnected = vm_network_disconnected};
+						 .network_disconnected = vm_network_disconnected,
+						 .fs_failed = vm_fs_failed};
 
 	vm->machine = machine_create(vm->cfg, (const int(*)[2])vm->serial_fds, vm->loop, &ev, vm, err);
 	if (!vm->machine)

@@ -1,0 +1,274 @@
+/* FUSE operations on open files and directories. READ and WRITE move data
+ * straight between the host file and the guest's buffers (no bounce copy);
+ * every size and offset is the guest's and is bounded by its buffers and by
+ * FS_MAX_IO. */
+#include "attach/fs_priv.h"
+#include "core/iov.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define FS_SLICE_MAX 1024
+
+int fs_op_open(struct fs_req *r)
+{
+	struct fs_server *s = r->s;
+	const struct fuse_open_in *o = (const void *)r->arg;
+	struct fs_inode *in = fs_inode_get(s, r->h->nodeid);
+	uint64_t fh;
+
+	if (r->arglen < sizeof(*o))
+		return -EINVAL;
+	if (!in)
+		return -ENOENT;
+	if (S_ISDIR(in->type))
+		return -EISDIR;
+	/* FIFOs, sockets and devices are the guest kernel's business; opening
+	 * them here could block this thread or reach a host device. */
+	if (!S_ISREG(in->type))
+		return -ENXIO;
+	int flags = (int)(o->flags & (O_ACCMODE | O_APPEND | O_TRUNC | O_DSYNC | O_SYNC));
+	bool writable = (flags & O_ACCMODE) != O_RDONLY;
+	if ((writable || (flags & O_TRUNC)) && fs_read_only(s, in))
+		return -EROFS;
+	int fd = fs_reopen(s, in, flags);
+	if (fd < 0)
+		return fd;
+	int e = fs_handle_add(s, fd, false, writable, in->share, &fh);
+	if (e)
+		return e;
+	struct fuse_open_out *out = (struct fuse_open_out *)FS_BODY(r);
+	memset(out, 0, sizeof(*out));
+	out->fh = fh;
+	return sizeof(*out);
+}
+
+int fs_op_read(struct fs_req *r)
+{
+	const struct fuse_read_in *rd = (const void *)r->arg;
+	struct iovec v[FS_SLICE_MAX];
+
+	if (r->arglen < sizeof(*rd))
+		return -EINVAL;
+	struct fs_handle *h = fs_handle_get(r->s, rd->fh, false);
+	if (!h)
+		return -EBADF;
+	if (rd->offset > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	size_t want = rd->size < FS_MAX_IO ? rd->size : FS_MAX_IO;
+	size_t room = r->in_len - sizeof(struct fuse_out_header);
+	if (r->in_len < sizeof(struct fuse_out_header))
+		return -EINVAL;
+	if (want > room)
+		want = room;
+	unsigned k = iov_slice(r->in, r->nin, sizeof(struct fuse_out_header), want, v, FS_SLICE_MAX);
+	ssize_t n = k ? preadv(h->fd, v, (int)k, (off_t)rd->offset) : 0;
+	if (n < 0)
+		return -errno;
+	r->is_direct = true;
+	r->direct = (size_t)n;
+	return 0;
+}
+
+int fs_op_write(struct fs_req *r)
+{
+	const struct fuse_write_in *w = (const void *)r->arg;
+	struct iovec v[FS_SLICE_MAX];
+	const size_t data = sizeof(struct fuse_in_header) + sizeof(*w);
+
+	if (r->arglen < sizeof(*w))
+		return -EINVAL;
+	struct fs_handle *h = fs_handle_get(r->s, w->fh, false);
+	if (!h || !h->writable)
+		return -EBADF;
+	if (w->offset > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	/* The data must be inside the request the guest described. */
+	if (w->size > FS_MAX_IO || data + w->size > r->h->len)
+		return -EINVAL;
+	unsigned k = iov_slice(r->out, r->nout, data, w->size, v, FS_SLICE_MAX);
+	ssize_t n = k ? pwritev(h->fd, v, (int)k, (off_t)w->offset) : 0;
+	if (n < 0)
+		return -errno;
+	struct fuse_write_out *o = (struct fuse_write_out *)FS_BODY(r);
+	memset(o, 0, sizeof(*o));
+	o->size = (uint32_t)n;
+	return sizeof(*o);
+}
+
+int fs_op_release(struct fs_req *r)
+{
+	const struct fuse_release_in *rl = (const void *)r->arg;
+
+	if (r->arglen < sizeof(*rl))
+		return -EINVAL;
+	bool dir = r->h->opcode == FUSE_RELEASEDIR;
+	if (!fs_handle_get(r->s, rl->fh, dir))
+		return -EBADF;
+	fs_handle_close(r->s, rl->fh);
+	return 0;
+}
+
+int fs_op_flush(struct fs_req *r)
+{
+	const struct fuse_flush_in *f = (const void *)r->arg;
+
+	if (r->arglen < sizeof(*f))
+		return -EINVAL;
+	/* Writes are not buffered here: nothing to push out at close. */
+	return fs_handle_get(r->s, f->fh, false) ? 0 : -EBADF;
+}
+
+int fs_op_fsync(struct fs_req *r)
+{
+	const struct fuse_fsync_in *f = (const void *)r->arg;
+
+	if (r->arglen < sizeof(*f))
+		return -EINVAL;
+	struct fs_handle *h = fs_handle_get(r->s, f->fh, r->h->opcode == FUSE_FSYNCDIR);
+	if (!h)
+		return -EBADF;
+	if (h->fd < 0)
+		return 0;
+	int ret = (f->fsync_flags & FUSE_FSYNC_FDATASYNC) ? fdatasync(h->fd) : fsync(h->fd);
+	return ret ? -errno : 0;
+}
+
+int fs_op_opendir(struct fs_req *r)
+{
+	struct fs_server *s = r->s;
+	struct fs_inode *in = fs_inode_get(s, r->h->nodeid);
+	uint64_t fh;
+	int fd = -1, e;
+
+	if (!in)
+		return -ENOENT;
+	if (!S_ISDIR(in->type))
+		return -ENOTDIR;
+	if (in->fd >= 0 && (fd = fs_reopen(s, in, O_RDONLY)) < 0)
+		return fd;
+	if ((e = fs_handle_add(s, fd, true, false, in->share, &fh)))
+		return e;
+	struct fuse_open_out *out = (struct fuse_open_out *)FS_BODY(r);
+	memset(out, 0, sizeof(*out));
+	out->fh = fh;
+	return sizeof(*out);
+}
+
+/* Appends one entry if it fits; false when the reply is full. */
+static bool put_dirent(uint8_t *buf, size_t size, size_t *used, uint64_t ino, uint64_t off, uint32_t type,
+		       const char *name, size_t namelen)
+{
+	size_t len = FUSE_DIRENT_SIZE(&(struct fuse_dirent){.namelen = (uint32_t)namelen});
+
+	if (*used + len > size)
+		return false;
+	struct fuse_dirent *d = (struct fuse_dirent *)(buf + *used);
+	d->ino = ino;
+	d->off = off;
+	d->namelen = (uint32_t)namelen;
+	d->type = type;
+	memcpy(d->name, name, namelen);
+	memset(d->name + namelen, 0, len - FUSE_NAME_OFFSET - namelen);
+	*used += len;
+	return true;
+}
+
+/* The virtual root's listing: offsets 1 ".", 2 "..", 3... the share names. */
+static size_t list_root(struct fs_server *s, uint8_t *buf, size_t size, uint64_t off)
+{
+	size_t used = 0;
+
+	for (uint64_t i = off; i < 2 + (uint64_t)s->nshares; i++) {
+		const char *name = i == 0 ? "." : i == 1 ? ".." : s->shares[i - 2].name;
+		if (!put_dirent(buf, size, &used, i < 2 ? 1 : 2 + i, i + 1, DT_DIR, name, strlen(name)))
+			break;
+	}
+	return used;
+}
+
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+int fs_op_readdir(struct fs_req *r)
+{
+	const struct fuse_read_in *rd = (const void *)r->arg;
+	uint8_t *buf = FS_BODY(r);
+	static __thread uint8_t dents[32768] __attribute__((aligned(8)));
+
+	if (r->arglen < sizeof(*rd))
+		return -EINVAL;
+	struct fs_handle *h = fs_handle_get(r->s, rd->fh, true);
+	if (!h)
+		return -EBADF;
+	size_t size = rd->size < FS_REPLY_MAX ? rd->size : FS_REPLY_MAX;
+	if (r->in_len < sizeof(struct fuse_out_header))
+		return -EINVAL;
+	if (size > r->in_len - sizeof(struct fuse_out_header))
+		size = r->in_len - sizeof(struct fuse_out_header);
+	if (h->fd < 0)
+		return (int)list_root(r->s, buf, size, rd->offset);
+	if (rd->offset > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	/* Offsets are the file system's own cookies (d_off): seeking to the
+	 * last one sent resumes right after it, so an entry that did not fit
+	 * is sent next time. */
+	if (lseek(h->fd, (off_t)rd->offset, SEEK_SET) < 0)
+		return -errno;
+	size_t used = 0;
+	for (;;) {
+		long n = syscall(SYS_getdents64, h->fd, dents, sizeof(dents));
+		if (n < 0)
+			return used ? (int)used : -errno;
+		if (n == 0)
+			return (int)used;
+		for (long p = 0; p < n;) {
+			const struct linux_dirent64 *d = (const void *)(dents + p);
+			if (!put_dirent(buf, size, &used, d->d_ino, (uint64_t)d->d_off, d->d_type, d->d_name,
+					strlen(d->d_name)))
+				return (int)used;
+			p += d->d_reclen;
+		}
+	}
+}
+
+int fs_op_fallocate(struct fs_req *r)
+{
+	const struct fuse_fallocate_in *f = (const void *)r->arg;
+
+	if (r->arglen < sizeof(*f))
+		return -EINVAL;
+	struct fs_handle *h = fs_handle_get(r->s, f->fh, false);
+	if (!h || !h->writable)
+		return -EBADF;
+	if (f->offset > (uint64_t)INT64_MAX || f->length > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	return fallocate(h->fd, (int)f->mode, (off_t)f->offset, (off_t)f->length) ? -errno : 0;
+}
+
+int fs_op_lseek(struct fs_req *r)
+{
+	const struct fuse_lseek_in *l = (const void *)r->arg;
+
+	if (r->arglen < sizeof(*l))
+		return -EINVAL;
+	struct fs_handle *h = fs_handle_get(r->s, l->fh, false);
+	if (!h)
+		return -EBADF;
+	if ((l->whence != SEEK_DATA && l->whence != SEEK_HOLE) || l->offset > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	off_t o = lseek(h->fd, (off_t)l->offset, (int)l->whence);
+	if (o < 0)
+		return -errno;
+	struct fuse_lseek_out *out = (struct fuse_lseek_out *)FS_BODY(r);
+	out->offset = (uint64_t)o;
+	return sizeof(*out);
+}
