@@ -75,7 +75,8 @@ static bool check_path(const char *path, vmk_error **err)
 	if (!path || !*path)
 		return vmk_set_error(err, VMK_ERR_FS_DEVICE, "directory", "directory: empty path");
 	if (strlen(path) >= 4096)
-		return vmk_set_error(err, VMK_ERR_FS_DEVICE, "directory", "directory: path longer than 4095 bytes");
+		return vmk_set_error(err, VMK_ERR_FS_DEVICE, "directory",
+				     "directory: path longer than 4095 bytes");
 	return true;
 }
 
@@ -101,8 +102,10 @@ bool vmk_fs_device_add_directory(vmk_fs_device *d, const char *name, const char 
 		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "fs_device", "fs device is NULL");
 	if (d->ndirs && !d->multiple)
 		return vmk_set_error(err, VMK_ERR_FS_DEVICE, "directories",
-				     "directories: the device already shares one directory (%s)", d->dirs[0].path);
-	if (!name || !*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..") || strlen(name) > 255)
+				     "directories: the device already shares one directory (%s)",
+				     d->dirs[0].path);
+	if (!name || !*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..") ||
+	    strlen(name) > 255)
 		return vmk_set_error(err, VMK_ERR_FS_DEVICE, "name",
 				     "name: \"%s\" is not a file name (1-255 bytes, no '/', not . or ..)",
 				     name ? name : "(null)");
@@ -110,8 +113,8 @@ bool vmk_fs_device_add_directory(vmk_fs_device *d, const char *name, const char 
 		return false;
 	for (size_t i = 0; i < d->ndirs; i++)
 		if (!strcmp(d->dirs[i].name, name))
-			return vmk_set_error(err, VMK_ERR_FS_DEVICE, "name", "name: \"%s\" is already shared (%s)",
-					     name, d->dirs[i].path);
+			return vmk_set_error(err, VMK_ERR_FS_DEVICE, "name",
+					     "name: \"%s\" is already shared (%s)", name, d->dirs[i].path);
 	if (d->ndirs == VMK_FS_MAX_DIRECTORIES)
 		return vmk_set_error(err, VMK_ERR_LIMIT_EXCEEDED, "directories", "directories: at most %d",
 				     VMK_FS_MAX_DIRECTORIES);
@@ -150,7 +153,8 @@ struct vmk_fs_device *vmk_fs_device_copy(const struct vmk_fs_device *d)
 bool vmk_config_add_fs_device(vmk_config *cfg, const vmk_fs_device *d, vmk_error **err)
 {
 	if (!cfg || !d)
-		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "fs_device", "configuration or fs device is NULL");
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "fs_device",
+				     "configuration or fs device is NULL");
 	if (cfg->fs_count == VMK_MAX_FS_DEVICES)
 		return vmk_set_error(err, VMK_ERR_LIMIT_EXCEEDED, "fs_devices", "fs_devices: at most %d",
 				     VMK_MAX_FS_DEVICES);
@@ -174,12 +178,12 @@ void fs_validate(const vmk_config *cfg, vmk_error **err)
 {
 	for (size_t i = 0; i < cfg->fs_count; i++) {
 		const struct vmk_fs_device *d = cfg->fs[i];
-		char field[64];
+		char field[96];
 
 		if (!d->ndirs) {
 			snprintf(field, sizeof(field), "fs_devices[%zu].directory", i);
-			vmk_set_error(err, VMK_ERR_FS_DEVICE, field, "%s: tag \"%s\" shares no directory", field,
-				      d->tag);
+			vmk_set_error(err, VMK_ERR_FS_DEVICE, field, "%s: tag \"%s\" shares no directory",
+				      field, d->tag);
 			continue;
 		}
 		for (size_t j = 0; j < d->ndirs; j++) {
@@ -192,11 +196,13 @@ void fs_validate(const vmk_config *cfg, vmk_error **err)
 				snprintf(field, sizeof(field), "fs_devices[%zu].directory", i);
 			int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			if (fd < 0) {
-				vmk_set_errno(err, VMK_ERR_FS_DEVICE, field, errno, "%s: cannot open %s", field, path);
+				vmk_set_errno(err, VMK_ERR_FS_DEVICE, field, errno, "%s: cannot open %s",
+					      field, path);
 				continue;
 			}
 			if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode))
-				vmk_set_error(err, VMK_ERR_FS_DEVICE, field, "%s: %s is not a directory", field, path);
+				vmk_set_error(err, VMK_ERR_FS_DEVICE, field, "%s: %s is not a directory",
+					      field, path);
 			close(fd);
 		}
 	}
