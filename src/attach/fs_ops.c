@@ -163,11 +163,13 @@ int fs_op_setattr(struct fs_req *r)
 		if (a->valid & FATTR_ATIME)
 			ts[0] = (a->valid & FATTR_ATIME_NOW)
 				    ? (struct timespec){.tv_nsec = UTIME_NOW}
-				    : (struct timespec){.tv_sec = (time_t)a->atime, .tv_nsec = a->atimensec % 1000000000};
+				    : (struct timespec){.tv_sec = (time_t)a->atime,
+							.tv_nsec = a->atimensec % 1000000000};
 		if (a->valid & FATTR_MTIME)
 			ts[1] = (a->valid & FATTR_MTIME_NOW)
 				    ? (struct timespec){.tv_nsec = UTIME_NOW}
-				    : (struct timespec){.tv_sec = (time_t)a->mtime, .tv_nsec = a->mtimensec % 1000000000};
+				    : (struct timespec){.tv_sec = (time_t)a->mtime,
+							.tv_nsec = a->mtimensec % 1000000000};
 		if (h)
 			e = futimens(h->fd, ts) ? -errno : 0;
 		else if (utimensat(in->fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0)
@@ -199,7 +201,8 @@ static void settle_new(struct fs_req *r, struct fs_inode *in, struct stat *st, u
 	struct fs_server *s = r->s;
 	char pn[16];
 
-	if (s->as_root && fchownat(in->fd, "", r->h->uid, r->h->gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0)
+	if (s->as_root &&
+	    fchownat(in->fd, "", r->h->uid, r->h->gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0)
 		st->st_uid = r->h->uid, st->st_gid = r->h->gid;
 	if (!S_ISLNK(in->type) && (st->st_mode & 07777) != (mode & 07777) &&
 	    !proc_name(s, in, pn, sizeof(pn)) && fchmodat(s->proc_fd, pn, mode & 07777, 0) == 0)
@@ -402,9 +405,14 @@ int fs_op_statfs(struct fs_req *r)
 	if (fstatvfs(fd, &v))
 		return -errno;
 	memset(o, 0, sizeof(*o));
-	o->st = (struct fuse_kstatfs){.blocks = v.f_blocks, .bfree = v.f_bfree, .bavail = v.f_bavail,
-				      .files = v.f_files, .ffree = v.f_ffree, .bsize = (uint32_t)v.f_bsize,
-				      .namelen = (uint32_t)v.f_namemax, .frsize = (uint32_t)v.f_frsize};
+	o->st = (struct fuse_kstatfs){.blocks = v.f_blocks,
+				      .bfree = v.f_bfree,
+				      .bavail = v.f_bavail,
+				      .files = v.f_files,
+				      .ffree = v.f_ffree,
+				      .bsize = (uint32_t)v.f_bsize,
+				      .namelen = (uint32_t)v.f_namemax,
+				      .frsize = (uint32_t)v.f_frsize};
 	return sizeof(*o);
 }
 

@@ -22,7 +22,7 @@
 
 struct fs_inode {
 	uint64_t nodeid;
-	int fd;	      /* O_PATH, never following a link; -1: the virtual root */
+	int fd; /* O_PATH, never following a link; -1: the virtual root */
 	dev_t dev;
 	ino_t ino;
 	uint32_t type; /* S_IFMT bits */
@@ -50,6 +50,7 @@ struct fs_server {
 	bool multiple;
 	int proc_fd; /* /proc/self/fd: reopens an O_PATH inode for I/O */
 	bool as_root;
+	bool trace;
 	bool initialized;
 	uint32_t minor;
 	struct timespec start;

@@ -72,7 +72,8 @@ int fs_reopen(struct fs_server *s, const struct fs_inode *in, int flags)
 	if (s->proc_fd < 0)
 		return -EOPNOTSUPP;
 	snprintf(name, sizeof(name), "%d", in->fd);
-	int fd = openat(s->proc_fd, name, (flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL | O_DIRECTORY)) | O_CLOEXEC);
+	int fd =
+	    openat(s->proc_fd, name, (flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL | O_DIRECTORY)) | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -203,8 +204,13 @@ int fs_inode_add(struct fs_server *s, int fd, const struct stat *st, uint32_t sh
 		close(fd);
 		return e ? e : -ENOMEM;
 	}
-	*in = (struct fs_inode){.nodeid = id, .fd = fd, .dev = st->st_dev, .ino = st->st_ino,
-				.type = st->st_mode & S_IFMT, .share = share, .nlookup = 1,
+	*in = (struct fs_inode){.nodeid = id,
+				.fd = fd,
+				.dev = st->st_dev,
+				.ino = st->st_ino,
+				.type = st->st_mode & S_IFMT,
+				.share = share,
+				.nlookup = 1,
 				.generation = ++s->next_generation};
 	s->inodes[id] = in;
 	in->hnext = s->hash[b];
@@ -264,8 +270,8 @@ int fs_handle_add(struct fs_server *s, int fd, bool dir, bool writable, uint32_t
 		s->handles = t;
 		s->nhandle_slots = n;
 	}
-	s->handles[i] = (struct fs_handle){.fd = fd, .in_use = true, .dir = dir, .writable = writable,
-					   .share = share};
+	s->handles[i] =
+	    (struct fs_handle){.fd = fd, .in_use = true, .dir = dir, .writable = writable, .share = share};
 	s->nhandles++;
 	if (fd >= 0)
 		s->fds_used++;
@@ -354,8 +360,8 @@ static int op_init(struct fs_req *r)
 	r->s->minor = in.minor < FUSE_KERNEL_MINOR_VERSION ? in.minor : FUSE_KERNEL_MINOR_VERSION;
 	/* No writeback cache and no DAX: the host's copy is the only one, so
 	 * host-side changes show up (page cache dropped when mtime changes). */
-	uint32_t want = FUSE_ASYNC_READ | FUSE_AUTO_INVAL_DATA | FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES |
-			FUSE_BIG_WRITES;
+	uint32_t want =
+	    FUSE_ASYNC_READ | FUSE_AUTO_INVAL_DATA | FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_BIG_WRITES;
 	out->flags = in.flags & want;
 	out->max_readahead = in.max_readahead;
 	out->max_background = 64;
@@ -414,36 +420,67 @@ static int dispatch(struct fs_req *r)
 	if (!r->s->initialized)
 		return -EIO;
 	switch (op) {
-	case FUSE_DESTROY: return op_destroy(r);
-	case FUSE_FORGET: return op_forget(r);
-	case FUSE_BATCH_FORGET: return op_batch_forget(r);
-	case FUSE_INTERRUPT: r->no_reply = true; return 0; /* nothing waits: requests finish in order */
-	case FUSE_LOOKUP: return fs_op_lookup(r);
-	case FUSE_GETATTR: return fs_op_getattr(r);
-	case FUSE_SETATTR: return fs_op_setattr(r);
-	case FUSE_READLINK: return fs_op_readlink(r);
-	case FUSE_SYMLINK: return fs_op_symlink(r);
-	case FUSE_MKNOD: return fs_op_mknod(r);
-	case FUSE_MKDIR: return fs_op_mkdir(r);
-	case FUSE_UNLINK: return fs_op_unlink(r);
-	case FUSE_RMDIR: return fs_op_rmdir(r);
-	case FUSE_RENAME: return fs_op_rename(r);
-	case FUSE_RENAME2: return fs_op_rename2(r);
-	case FUSE_LINK: return fs_op_link(r);
-	case FUSE_STATFS: return fs_op_statfs(r);
-	case FUSE_CREATE: return fs_op_create(r);
-	case FUSE_OPEN: return fs_op_open(r);
-	case FUSE_READ: return fs_op_read(r);
-	case FUSE_WRITE: return fs_op_write(r);
-	case FUSE_RELEASE: return fs_op_release(r);
-	case FUSE_FLUSH: return fs_op_flush(r);
-	case FUSE_FSYNC: return fs_op_fsync(r);
-	case FUSE_OPENDIR: return fs_op_opendir(r);
-	case FUSE_READDIR: return fs_op_readdir(r);
-	case FUSE_RELEASEDIR: return fs_op_release(r);
-	case FUSE_FSYNCDIR: return fs_op_fsync(r);
-	case FUSE_FALLOCATE: return fs_op_fallocate(r);
-	case FUSE_LSEEK: return fs_op_lseek(r);
+	case FUSE_DESTROY:
+		return op_destroy(r);
+	case FUSE_FORGET:
+		return op_forget(r);
+	case FUSE_BATCH_FORGET:
+		return op_batch_forget(r);
+	case FUSE_INTERRUPT:
+		r->no_reply = true;
+		return 0; /* nothing waits: requests finish in order */
+	case FUSE_LOOKUP:
+		return fs_op_lookup(r);
+	case FUSE_GETATTR:
+		return fs_op_getattr(r);
+	case FUSE_SETATTR:
+		return fs_op_setattr(r);
+	case FUSE_READLINK:
+		return fs_op_readlink(r);
+	case FUSE_SYMLINK:
+		return fs_op_symlink(r);
+	case FUSE_MKNOD:
+		return fs_op_mknod(r);
+	case FUSE_MKDIR:
+		return fs_op_mkdir(r);
+	case FUSE_UNLINK:
+		return fs_op_unlink(r);
+	case FUSE_RMDIR:
+		return fs_op_rmdir(r);
+	case FUSE_RENAME:
+		return fs_op_rename(r);
+	case FUSE_RENAME2:
+		return fs_op_rename2(r);
+	case FUSE_LINK:
+		return fs_op_link(r);
+	case FUSE_STATFS:
+		return fs_op_statfs(r);
+	case FUSE_CREATE:
+		return fs_op_create(r);
+	case FUSE_OPEN:
+		return fs_op_open(r);
+	case FUSE_READ:
+		return fs_op_read(r);
+	case FUSE_WRITE:
+		return fs_op_write(r);
+	case FUSE_RELEASE:
+		return fs_op_release(r);
+	case FUSE_FLUSH:
+		return fs_op_flush(r);
+	case FUSE_FSYNC:
+		return fs_op_fsync(r);
+	case FUSE_OPENDIR:
+		return fs_op_opendir(r);
+	case FUSE_READDIR:
+		return fs_op_readdir(r);
+	case FUSE_RELEASEDIR:
+		return fs_op_release(r);
+	case FUSE_FSYNCDIR:
+		return fs_op_fsync(r);
+	case FUSE_FALLOCATE:
+		return fs_op_fallocate(r);
+	case FUSE_LSEEK:
+		return fs_op_lseek(r);
 	default:
 		/* ENOSYS tells the driver not to ask again: xattrs, ACCESS (it
 		 * checks permissions itself), locks (it keeps them locally),
@@ -452,8 +489,8 @@ static int dispatch(struct fs_req *r)
 	}
 }
 
-size_t fs_server_handle(struct fs_server *s, const struct iovec *req, unsigned nreq, const struct iovec *reply,
-			unsigned nreply)
+size_t fs_server_handle(struct fs_server *s, const struct iovec *req, unsigned nreq,
+			const struct iovec *reply, unsigned nreply)
 {
 	struct fuse_in_header h;
 	struct fs_req r = {.s = s, .h = &h, .out = req, .nout = nreq, .in = reply, .nin = nreply};
@@ -475,6 +512,9 @@ size_t fs_server_handle(struct fs_server *s, const struct iovec *req, unsigned n
 		r.arglen = (h.len < n ? h.len : n) - sizeof(h);
 		ret = dispatch(&r);
 	}
+	if (s->trace)
+		fprintf(stderr, "vmkit-fs: op %u node %llu -> %d\n", h.opcode, (unsigned long long)h.nodeid,
+			ret);
 	if (r.no_reply)
 		return 0;
 	struct fuse_out_header oh = {.unique = h.unique};
@@ -521,6 +561,8 @@ struct fs_server *fs_server_new(const struct vmk_fs_device *cfg, vmk_error **err
 		s->shares[i].fd = -1;
 	s->multiple = cfg->multiple;
 	s->as_root = geteuid() == 0;
+	/* VMKIT_FS_TRACE=1: one line per request on stderr, for debugging drivers. */
+	s->trace = getenv("VMKIT_FS_TRACE") != NULL;
 	clock_gettime(CLOCK_REALTIME, &s->start);
 	s->fd_budget = fd_budget();
 	s->nslots = 64;
@@ -535,8 +577,8 @@ struct fs_server *fs_server_new(const struct vmk_fs_device *cfg, vmk_error **err
 		struct fs_share *sh = &s->shares[i];
 		sh->fd = open(cfg->dirs[i].path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (sh->fd < 0) {
-			vmk_set_errno(err, VMK_ERR_FS_DEVICE, "directory", errno, "%s: cannot open %s", cfg->tag,
-				      cfg->dirs[i].path);
+			vmk_set_errno(err, VMK_ERR_FS_DEVICE, "directory", errno, "%s: cannot open %s",
+				      cfg->tag, cfg->dirs[i].path);
 			goto fail;
 		}
 		sh->read_only = cfg->dirs[i].read_only;

@@ -21,8 +21,8 @@ struct fs_server *fs_server_new(const struct vmk_fs_device *cfg, vmk_error **err
  * (0 for requests without a reply, such as FORGET). Malformed requests get
  * an error reply (EINVAL, EIO ...) when a reply header fits; never more than
  * the buffers hold is read or written. */
-size_t fs_server_handle(struct fs_server *s, const struct iovec *req, unsigned nreq, const struct iovec *reply,
-			unsigned nreply);
+size_t fs_server_handle(struct fs_server *s, const struct iovec *req, unsigned nreq,
+			const struct iovec *reply, unsigned nreply);
 /* The driver went away (device reset): every inode and open file it held is
  * forgotten; the next request must be INIT. */
 void fs_server_reset(struct fs_server *s);

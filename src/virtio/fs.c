@@ -165,8 +165,8 @@ static void fs_reset(void *opaque)
 	f->failed = false;
 }
 
-struct virtio_fs *virtio_fs_new(const struct vmk_fs_device *cfg, unsigned index, const struct virtio_fs_hooks *hooks,
-				vmk_error **err)
+struct virtio_fs *virtio_fs_new(const struct vmk_fs_device *cfg, unsigned index,
+				const struct virtio_fs_hooks *hooks, vmk_error **err)
 {
 	struct virtio_fs *f = calloc(1, sizeof(*f));
 

@@ -4,7 +4,9 @@
  * nodes, bogus node ids and handles, lengths beyond the buffers, read-only
  * and multiple-directory shares. The host side is a temporary directory. */
 #include "../unit/check.h"
+#include "../unit/transport_stub.h"
 #include "attach/fs_server.h"
+#include "virtio/devices.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
@@ -384,6 +386,88 @@ static void test_multiple(const char *top)
 	fs_server_free(srv);
 }
 
+static int failed_calls;
+static char failed_why[128];
+
+static void on_failed(void *ctx, unsigned index, const char *why)
+{
+	(void)ctx;
+	(void)index;
+	snprintf(failed_why, sizeof(failed_why), "%s", why);
+	__atomic_add_fetch(&failed_calls, 1, __ATOMIC_SEQ_CST);
+}
+
+/* The device through the stand-in transport: requests served on its own
+ * thread, a malformed queue reported once, a reset stopping the thread. */
+static void test_device(const char *top)
+{
+	char p[512];
+	vmk_error *err = NULL;
+	snprintf(p, sizeof(p), "%s/share", top);
+	vmk_fs_device *d = vmk_fs_device_new("0123456789abcdef0123456789abcdef0123", NULL);
+	vmk_fs_device_set_directory(d, p, false, NULL);
+	vmk_config *cfg = vmk_config_new();
+	vmk_config_add_fs_device(cfg, d, NULL);
+	vmk_fs_device_free(d);
+	struct virtio_fs_hooks hooks = {.failed = on_failed};
+	if (gmem_init(&mem, MEM_SIZE) != 0) {
+		CHECK(0, "guest memory");
+		return;
+	}
+	queues_reset();
+	struct virtio_fs *f = virtio_fs_new(((struct vmk_config *)cfg)->fs[0], 0, &hooks, &err);
+	vmk_config_free(cfg);
+	CHECK(f != NULL, "virtio_fs_new");
+	if (!f)
+		return;
+	struct virtio_dev *dev = virtio_fs_dev(f);
+	uint32_t nq;
+	memcpy(&nq, dev->config + 36, 4);
+	CHECK(dev->device_id == 26 && dev->config_size == 40 &&
+		  !memcmp(dev->config, "0123456789abcdef", 16) && nq == 1,
+	      "config: a 36-byte tag fills the field (no NUL), one request queue");
+	CHECK(dev->activate(dev->opaque) == 0, "DRIVER_OK starts the server thread");
+
+	struct {
+		struct fuse_in_header h;
+		struct fuse_init_in i;
+	} init = {{.len = sizeof(init), .opcode = FUSE_INIT, .unique = 7}, {.major = 7, .minor = 36}};
+	memcpy(g(DATA, sizeof(init)), &init, sizeof(init));
+	struct buf b[2] = {{DATA, sizeof(init), false}, {DATA + 4096, 256, true}};
+	drv_add(1, b, 2);
+	dev->queue_notify(dev->opaque, 1);
+	uint32_t id, len;
+	struct fuse_out_header oh;
+	bool got = drv_wait_used(1, &id, &len);
+	memcpy(&oh, g(DATA + 4096, sizeof(oh)), sizeof(oh));
+	CHECK(got && len == sizeof(oh) + sizeof(struct fuse_init_out) && oh.error == 0 && oh.unique == 7,
+	      "INIT through the request queue, answered by the device's thread");
+	CHECK(notified[1] > 0, "the driver was notified");
+
+	/* An avail index 100 ahead of a 16-entry queue is malformed. */
+	uint8_t *avail = g(ring(1, 1), 4);
+	__atomic_store_n((uint16_t *)(avail + 2), (uint16_t)(dq[1].avail_idx + 100), __ATOMIC_RELEASE);
+	dev->queue_notify(dev->opaque, 1);
+	dev->queue_notify(dev->opaque, 1);
+	for (int i = 0; i < 400 && !__atomic_load_n(&failed_calls, __ATOMIC_SEQ_CST); i++)
+		usleep(5000);
+	usleep(20000);
+	CHECK(failed_calls == 1 && needs_reset >= 1,
+	      "a malformed queue: NEEDS_RESET, the observer told once (%s)", failed_why);
+	dev->reset(dev->opaque);
+	queues_reset();
+	CHECK(dev->activate(dev->opaque) == 0, "after a reset the driver can start again");
+	init.h.unique = 8;
+	memcpy(g(DATA, sizeof(init)), &init, sizeof(init));
+	drv_add(1, b, 2);
+	dev->queue_notify(dev->opaque, 1);
+	got = drv_wait_used(1, &id, &len);
+	memcpy(&oh, g(DATA + 4096, sizeof(oh)), sizeof(oh));
+	CHECK(got && oh.error == 0 && oh.unique == 8, "served again after the reset");
+	virtio_fs_free(f);
+	gmem_destroy(&mem);
+}
+
 int main(void)
 {
 	char top[] = "/tmp/vmkit-fs-test.XXXXXX";
@@ -426,6 +510,7 @@ int main(void)
 	fs_server_free(srv);
 	test_read_only(top);
 	test_multiple(top);
+	test_device(top);
 
 	snprintf(p, sizeof(p), "rm -rf %s", top);
 	(void)!system(p);
