@@ -158,36 +158,62 @@ int fs_op_opendir(struct fs_req *r)
 	return sizeof(*out);
 }
 
-/* Appends one entry if it fits; false when the reply is full. */
-static bool put_dirent(uint8_t *buf, size_t size, size_t *used, uint64_t ino, uint64_t off, uint32_t type,
-		       const char *name, size_t namelen)
+/* A READDIR or READDIRPLUS reply being filled. */
+struct dir_out {
+	struct fs_req *r;
+	struct fs_inode *dir; /* READDIRPLUS: where the names are looked up */
+	uint8_t *buf;
+	size_t size, used;
+	bool plus;
+};
+
+/* Appends one entry if it fits; false when the reply is full. READDIRPLUS
+ * looks the name up (a reference the driver will FORGET) only once the
+ * entry is known to fit, so a full reply leaks no reference. */
+static bool emit(struct dir_out *o, uint64_t ino, uint64_t off, uint32_t type, const char *name,
+		 size_t namelen)
 {
 	size_t len = FUSE_DIRENT_SIZE(&(struct fuse_dirent){.namelen = (uint32_t)namelen});
+	size_t entry = o->plus ? sizeof(struct fuse_entry_out) : 0;
 
-	if (*used + len > size)
+	if (namelen > 255 || o->used + entry + len > o->size)
 		return false;
-	struct fuse_dirent *d = (struct fuse_dirent *)(buf + *used);
+	uint8_t *p = o->buf + o->used;
+	if (o->plus) {
+		struct fuse_entry_out *e = (struct fuse_entry_out *)p;
+		bool dots =
+		    (namelen == 1 && name[0] == '.') || (namelen == 2 && name[0] == '.' && name[1] == '.');
+		char nm[256];
+		struct fs_inode *in;
+		struct stat st;
+		memset(e, 0, sizeof(*e));
+		memcpy(nm, name, namelen);
+		nm[namelen] = 0;
+		/* Node id 0 (dots, or a name that vanished) lists the name alone. */
+		if (!dots && fs_lookup(o->r, o->dir, nm, &in, &st) == 0)
+			fs_fill_entry(e, in, &st);
+		p += entry;
+	}
+	struct fuse_dirent *d = (struct fuse_dirent *)p;
 	d->ino = ino;
 	d->off = off;
 	d->namelen = (uint32_t)namelen;
 	d->type = type;
 	memcpy(d->name, name, namelen);
 	memset(d->name + namelen, 0, len - FUSE_NAME_OFFSET - namelen);
-	*used += len;
+	o->used += entry + len;
 	return true;
 }
 
 /* The virtual root's listing: offsets 1 ".", 2 "..", 3... the share names. */
-static size_t list_root(struct fs_server *s, uint8_t *buf, size_t size, uint64_t off)
+static size_t list_root(struct fs_server *s, struct dir_out *o, uint64_t off)
 {
-	size_t used = 0;
-
 	for (uint64_t i = off; i < 2 + (uint64_t)s->nshares; i++) {
 		const char *name = i == 0 ? "." : i == 1 ? ".." : s->shares[i - 2].name;
-		if (!put_dirent(buf, size, &used, i < 2 ? 1 : 2 + i, i + 1, DT_DIR, name, strlen(name)))
+		if (!emit(o, i < 2 ? 1 : 2 + i, i + 1, DT_DIR, name, strlen(name)))
 			break;
 	}
-	return used;
+	return o->used;
 }
 
 struct linux_dirent64 {
@@ -201,21 +227,24 @@ struct linux_dirent64 {
 int fs_op_readdir(struct fs_req *r)
 {
 	const struct fuse_read_in *rd = (const void *)r->arg;
-	uint8_t *buf = FS_BODY(r);
 	static __thread uint8_t dents[32768] __attribute__((aligned(8)));
+	struct dir_out o = {.r = r, .buf = FS_BODY(r), .plus = r->h->opcode == FUSE_READDIRPLUS};
 
 	if (r->arglen < sizeof(*rd))
 		return -EINVAL;
 	struct fs_handle *h = fs_handle_get(r->s, rd->fh, true);
 	if (!h)
 		return -EBADF;
-	size_t size = rd->size < FS_REPLY_MAX ? rd->size : FS_REPLY_MAX;
+	if (o.plus && (!(o.dir = fs_inode_get(r->s, r->h->nodeid)) || !S_ISDIR(o.dir->type) ||
+		       (o.dir->fd < 0) != (h->fd < 0)))
+		return -EINVAL; /* the names are looked up in the node the request names */
+	o.size = rd->size < FS_REPLY_MAX ? rd->size : FS_REPLY_MAX;
 	if (r->in_len < sizeof(struct fuse_out_header))
 		return -EINVAL;
-	if (size > r->in_len - sizeof(struct fuse_out_header))
-		size = r->in_len - sizeof(struct fuse_out_header);
+	if (o.size > r->in_len - sizeof(struct fuse_out_header))
+		o.size = r->in_len - sizeof(struct fuse_out_header);
 	if (h->fd < 0)
-		return (int)list_root(r->s, buf, size, rd->offset);
+		return (int)list_root(r->s, &o, rd->offset);
 	if (rd->offset > (uint64_t)INT64_MAX)
 		return -EINVAL;
 	/* Offsets are the file system's own cookies (d_off): seeking to the
@@ -223,18 +252,16 @@ int fs_op_readdir(struct fs_req *r)
 	 * is sent next time. */
 	if (lseek(h->fd, (off_t)rd->offset, SEEK_SET) < 0)
 		return -errno;
-	size_t used = 0;
 	for (;;) {
 		long n = syscall(SYS_getdents64, h->fd, dents, sizeof(dents));
 		if (n < 0)
-			return used ? (int)used : -errno;
+			return o.used ? (int)o.used : -errno;
 		if (n == 0)
-			return (int)used;
+			return (int)o.used;
 		for (long p = 0; p < n;) {
 			const struct linux_dirent64 *d = (const void *)(dents + p);
-			if (!put_dirent(buf, size, &used, d->d_ino, (uint64_t)d->d_off, d->d_type, d->d_name,
-					strlen(d->d_name)))
-				return (int)used;
+			if (!emit(&o, d->d_ino, (uint64_t)d->d_off, d->d_type, d->d_name, strlen(d->d_name)))
+				return (int)o.used;
 			p += d->d_reclen;
 		}
 	}

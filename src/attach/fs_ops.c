@@ -23,21 +23,24 @@ static int dir_inode(struct fs_req *r, uint64_t nodeid, struct fs_inode **out)
 	return 0;
 }
 
-static int reply_entry(struct fs_req *r, const struct fs_inode *in, const struct stat *st)
+void fs_fill_entry(struct fuse_entry_out *e, const struct fs_inode *in, const struct stat *st)
 {
-	struct fuse_entry_out *e = (struct fuse_entry_out *)FS_BODY(r);
-
 	memset(e, 0, sizeof(*e));
 	e->nodeid = in->nodeid;
 	e->generation = in->generation;
 	e->entry_valid = e->attr_valid = FS_TIMEOUT_SEC;
 	fs_fill_attr(&e->attr, st);
-	return sizeof(*e);
+}
+
+static int reply_entry(struct fs_req *r, const struct fs_inode *in, const struct stat *st)
+{
+	fs_fill_entry((struct fuse_entry_out *)FS_BODY(r), in, st);
+	return sizeof(struct fuse_entry_out);
 }
 
 /* Looks name up beneath parent and takes one reference on its inode. */
-static int lookup(struct fs_req *r, struct fs_inode *parent, const char *name, struct fs_inode **out,
-		  struct stat *st)
+int fs_lookup(struct fs_req *r, struct fs_inode *parent, const char *name, struct fs_inode **out,
+	      struct stat *st)
 {
 	struct fs_server *s = r->s;
 	uint32_t share = parent->share;
@@ -74,7 +77,7 @@ int fs_op_lookup(struct fs_req *r)
 
 	if (!name)
 		return e;
-	if ((e = dir_inode(r, r->h->nodeid, &parent)) || (e = lookup(r, parent, name, &in, &st)))
+	if ((e = dir_inode(r, r->h->nodeid, &parent)) || (e = fs_lookup(r, parent, name, &in, &st)))
 		return e;
 	return reply_entry(r, in, &st);
 }
@@ -225,7 +228,7 @@ static int made(struct fs_req *r, struct fs_inode *parent, const char *name, uin
 {
 	struct fs_inode *in;
 	struct stat st;
-	int e = lookup(r, parent, name, &in, &st);
+	int e = fs_lookup(r, parent, name, &in, &st);
 
 	if (e)
 		return e;
@@ -387,7 +390,7 @@ int fs_op_link(struct fs_req *r)
 		return -errno;
 	struct fs_inode *in;
 	struct stat st;
-	if ((e = lookup(r, parent, name, &in, &st)))
+	if ((e = fs_lookup(r, parent, name, &in, &st)))
 		return e;
 	return reply_entry(r, in, &st);
 }
@@ -443,7 +446,7 @@ int fs_op_create(struct fs_req *r)
 		close(fd);
 		return -EIO;
 	}
-	if ((e = lookup(r, parent, name, &in, &st))) {
+	if ((e = fs_lookup(r, parent, name, &in, &st))) {
 		close(fd);
 		return e;
 	}

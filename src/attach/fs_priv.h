@@ -115,6 +115,10 @@ void fs_fill_attr(struct fuse_attr *a, const struct stat *st);
 int fs_stat(const struct fs_server *s, const struct fs_inode *in, struct stat *st);
 
 /* fs_ops.c */
+/* Looks name up beneath parent (a directory) and takes one reference. */
+int fs_lookup(struct fs_req *r, struct fs_inode *parent, const char *name, struct fs_inode **out,
+	      struct stat *st);
+void fs_fill_entry(struct fuse_entry_out *e, const struct fs_inode *in, const struct stat *st);
 int fs_op_lookup(struct fs_req *r);
 int fs_op_getattr(struct fs_req *r);
 int fs_op_setattr(struct fs_req *r);
@@ -138,7 +142,7 @@ int fs_op_release(struct fs_req *r);
 int fs_op_flush(struct fs_req *r);
 int fs_op_fsync(struct fs_req *r);
 int fs_op_opendir(struct fs_req *r);
-int fs_op_readdir(struct fs_req *r);
+int fs_op_readdir(struct fs_req *r); /* READDIR and READDIRPLUS */
 int fs_op_fallocate(struct fs_req *r);
 int fs_op_lseek(struct fs_req *r);
 

@@ -88,8 +88,9 @@ static void init_session(void)
 				  .flags = FUSE_ASYNC_READ | FUSE_MAX_PAGES | FUSE_DO_READDIRPLUS};
 	int e = call(FUSE_INIT, 0, &in, sizeof(in), NULL, 0);
 	struct fuse_init_out *o = body();
-	CHECK(e == 0 && o->major == 7 && o->max_write == FS_MAX_IO && !(o->flags & FUSE_DO_READDIRPLUS),
-	      "INIT: 7.x, max_write 1 MiB, only flags we implement");
+	CHECK(e == 0 && o->major == 7 && o->max_write == FS_MAX_IO && (o->flags & FUSE_DO_READDIRPLUS) &&
+		  !(o->flags & FUSE_WRITEBACK_CACHE),
+	      "INIT: 7.x, max_write 1 MiB, READDIRPLUS, no writeback cache");
 }
 
 static void write_file(const char *path, const char *text)
@@ -101,8 +102,10 @@ static void write_file(const char *path, const char *text)
 	}
 }
 
-/* Every name READDIR returns for directory node `node`, in calls of `size` bytes. */
-static unsigned count_entries(uint64_t node, uint32_t size, const char *want, bool *found)
+static uint64_t plus_node; /* READDIRPLUS: the node id of the `want` entry */
+
+/* Every name READDIR(PLUS) returns for directory node `node`, in calls of `size` bytes. */
+static unsigned count_entries_op(uint32_t op, uint64_t node, uint32_t size, const char *want, bool *found)
 {
 	int e;
 	struct fuse_open_in oi = {0};
@@ -115,13 +118,19 @@ static unsigned count_entries(uint64_t node, uint32_t size, const char *want, bo
 	*found = false;
 	for (int guard = 0; guard < 100000; guard++) {
 		struct fuse_read_in r = {.fh = fh, .offset = off, .size = size};
-		e = call(FUSE_READDIR, node, &r, sizeof(r), NULL, 0);
+		e = call(op, node, &r, sizeof(r), NULL, 0);
 		if (e || rlen == 0)
 			break;
 		for (size_t p = 0; p < rlen;) {
+			struct fuse_entry_out *eo = (struct fuse_entry_out *)((uint8_t *)body() + p);
+			if (op == FUSE_READDIRPLUS)
+				p += sizeof(*eo);
 			struct fuse_dirent *d = (struct fuse_dirent *)((uint8_t *)body() + p);
-			if (d->namelen == strlen(want) && !memcmp(d->name, want, d->namelen))
+			if (d->namelen == strlen(want) && !memcmp(d->name, want, d->namelen)) {
 				*found = true;
+				if (op == FUSE_READDIRPLUS)
+					plus_node = eo->nodeid;
+			}
 			if (!(d->namelen == 1 && d->name[0] == '.') &&
 			    !(d->namelen == 2 && d->name[0] == '.' && d->name[1] == '.'))
 				n++;
@@ -132,6 +141,11 @@ static unsigned count_entries(uint64_t node, uint32_t size, const char *want, bo
 	struct fuse_release_in rl = {.fh = fh};
 	call(FUSE_RELEASEDIR, node, &rl, sizeof(rl), NULL, 0);
 	return n;
+}
+
+static unsigned count_entries(uint64_t node, uint32_t size, const char *want, bool *found)
+{
+	return count_entries_op(FUSE_READDIR, node, size, want, found);
 }
 
 static void test_names_and_escapes(const char *top)
@@ -276,6 +290,13 @@ static void test_files(const char *top)
 	CHECK(count_entries(many, 100000, "file-000", &found) == 300 && found,
 	      "READDIR in one piece: 300 names");
 	CHECK(count_entries(many, 8, "x", &found) == 0, "READDIR with no room for an entry returns nothing");
+	CHECK(count_entries_op(FUSE_READDIRPLUS, many, 512, "file-123", &found) == 300 && found && plus_node,
+	      "READDIRPLUS in 512-byte pieces: 300 names with their nodes");
+	struct fuse_attr_out *ao = body();
+	CHECK(call(FUSE_GETATTR, plus_node, NULL, 0, NULL, 0) == 0 && S_ISREG(ao->attr.mode),
+	      "a node READDIRPLUS handed out is live");
+	CHECK(count_entries_op(FUSE_READDIRPLUS, many, 100, "x", &found) == 0,
+	      "READDIRPLUS with no room for an entry returns nothing (and looks nothing up)");
 }
 
 static void test_malformed(void)
