@@ -255,7 +255,8 @@ static bool add_fs(vmk_config *cfg, const struct cli_options *o)
 			done[j] = true;
 			if (j != i && (!f->name || !o->fs[i].name)) {
 				fprintf(stderr,
-					"vmkit: virtio-fs: mountTag=%s is given to %s and %s; several directories "
+					"vmkit: virtio-fs: mountTag=%s is given to %s and %s; several "
+					"directories "
 					"under one tag need name=NAME each\n",
 					f->tag, o->fs[i].dir, f->dir);
 				ok = false;
@@ -581,7 +582,7 @@ static int run(const struct cli_options *o, struct session *s)
 	if (o->rest_uri) {
 		/* Before the VM starts: a server that cannot listen leaves nothing running. */
 		char why[512], *inspect = cli_inspect_json(o);
-		s->rest = rest_start(o->rest_uri, s->vm, inspect, why, sizeof(why));
+		s->rest = rest_start(o->rest_uri, o->rest_allow_remote, s->vm, inspect, why, sizeof(why));
 		free(inspect);
 		if (!s->rest) {
 			fprintf(stderr, "vmkit: --restful-uri: %s\n", why);

@@ -8,6 +8,7 @@
  * listens on loopback or a unix socket unless the user allows more. */
 #include "rest/rest.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -350,8 +351,8 @@ static int listen_tcp(const struct addrinfo *ai, const char *uri, char *why, siz
 	return fd;
 }
 
-struct rest_server *rest_start(const char *uri, vmk_vm *vm, const char *inspect_json, char *why,
-			       size_t why_len)
+struct rest_server *rest_start(const char *uri, bool allow_remote, vmk_vm *vm, const char *inspect_json,
+			       char *why, size_t why_len)
 {
 	struct rest_uri u;
 	struct rest_server *s;
@@ -374,9 +375,8 @@ struct rest_server *rest_start(const char *uri, vmk_vm *vm, const char *inspect_
 			s->fd = -1;
 		}
 	} else if (u.scheme == URI_TCP) {
-		/* Checked by rest_uri_check; resolved again, loopback still required
-		 * unless the caller checked with allow_remote. */
-		struct addrinfo *ai = uri_resolve(&u, uri, true, why, why_len);
+		/* Resolved again since rest_uri_check: the name may point elsewhere now. */
+		struct addrinfo *ai = uri_resolve(&u, uri, allow_remote, why, why_len);
 		if (ai) {
 			s->fd = listen_tcp(ai, uri, why, why_len);
 			freeaddrinfo(ai);
@@ -386,17 +386,27 @@ struct rest_server *rest_start(const char *uri, vmk_vm *vm, const char *inspect_
 		rest_stop(s);
 		return NULL;
 	}
+	/* The daemon gets a duplicate: whether a failed start closed it or not,
+	 * our descriptor is closed exactly once (and an unrelated descriptor
+	 * that reused the number never is). */
+	int mfd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+	if (mfd < 0) {
+		snprintf(why, why_len, "\"%s\": %s", uri, strerror(errno));
+		rest_stop(s);
+		return NULL;
+	}
 	s->daemon =
 	    MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC, 0, NULL, NULL,
-			     handle, s, MHD_OPTION_LISTEN_SOCKET, s->fd, MHD_OPTION_NOTIFY_COMPLETED,
-			     completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
-			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+			     handle, s, MHD_OPTION_LISTEN_SOCKET, mfd, MHD_OPTION_NOTIFY_COMPLETED, completed,
+			     NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)16, MHD_OPTION_CONNECTION_TIMEOUT,
+			     (unsigned)30, MHD_OPTION_END);
 	if (!s->daemon) {
 		snprintf(why, why_len, "\"%s\": the HTTP server did not start", uri);
 		rest_stop(s);
 		return NULL;
 	}
-	s->fd = -1; /* the daemon's now: rest_stop takes it back */
+	close(s->fd); /* the daemon listens on its duplicate; rest_stop takes that back */
+	s->fd = -1;
 	return s;
 }
 

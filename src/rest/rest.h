@@ -14,10 +14,11 @@ struct rest_server;
  * error writes a message naming the problem into why. */
 bool rest_uri_check(const char *uri, bool allow_remote, char *why, size_t why_len);
 
-/* Starts serving vm at uri (checked). inspect_json is what GET /vm/inspect
- * returns (copied). Returns NULL with a message in why. */
-struct rest_server *rest_start(const char *uri, vmk_vm *vm, const char *inspect_json, char *why,
-			       size_t why_len);
+/* Starts serving vm at uri. inspect_json is what GET /vm/inspect returns
+ * (copied). A TCP address must still resolve to loopback only, unless
+ * allow_remote. Returns NULL with a message in why. */
+struct rest_server *rest_start(const char *uri, bool allow_remote, vmk_vm *vm, const char *inspect_json,
+			       char *why, size_t why_len);
 /* Stops serving; a unix socket's file is removed. */
 void rest_stop(struct rest_server *s);
 
