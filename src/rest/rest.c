@@ -7,6 +7,7 @@
  * HTTP is libmicrohttpd's, on its own thread; JSON is json-c's. The server
  * listens on loopback or a unix socket unless the user allows more. */
 #include "rest/rest.h"
+#include "rest/rest_priv.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -22,7 +23,6 @@
 #include <unistd.h>
 
 /* Request bodies are a few bytes; anything bigger is not a state change. */
-#define REST_MAX_BODY 4096
 
 struct rest_server {
 	struct MHD_Daemon *daemon;
@@ -37,12 +37,6 @@ struct rest_uri {
 	char host[256];
 	char port[8];
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-};
-
-struct body {
-	char buf[REST_MAX_BODY + 1];
-	size_t len;
-	bool too_big;
 };
 
 static bool fail(char *why, size_t n, const char *msg, const char *uri)
@@ -176,7 +170,7 @@ static const char *vz_state(vmk_state s)
 	return "VirtualMachineStateError";
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *body, const char *type)
+enum MHD_Result rest_reply(struct MHD_Connection *c, unsigned status, const char *body, const char *type)
 {
 	struct MHD_Response *r =
 	    MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -191,22 +185,22 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 	return ret;
 }
 
-static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status, json_object *o)
+enum MHD_Result rest_reply_json(struct MHD_Connection *c, unsigned status, json_object *o)
 {
-	enum MHD_Result ret =
-	    reply(c, status,
-		  json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
-		  "application/json; charset=utf-8");
+	enum MHD_Result ret = rest_reply(
+	    c, status,
+	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+	    "application/json; charset=utf-8");
 	json_object_put(o);
 	return ret;
 }
 
-static enum MHD_Result reply_error(struct MHD_Connection *c, unsigned status, const char *msg)
+enum MHD_Result rest_reply_error(struct MHD_Connection *c, unsigned status, const char *msg)
 {
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "error", json_object_new_string(msg));
-	return reply_json(c, status, o);
+	return rest_reply_json(c, status, o);
 }
 
 static enum MHD_Result get_state(struct rest_server *s, struct MHD_Connection *c)
@@ -220,7 +214,7 @@ static enum MHD_Result get_state(struct rest_server *s, struct MHD_Connection *c
 	json_object_object_add(o, "canStart", json_object_new_boolean(vmk_vm_can_start(s->vm)));
 	json_object_object_add(o, "canStop", json_object_new_boolean(vmk_vm_can_request_stop(s->vm)));
 	json_object_object_add(o, "state", json_object_new_string(vz_state(vmk_vm_get_state(s->vm))));
-	return reply_json(c, MHD_HTTP_OK, o);
+	return rest_reply_json(c, MHD_HTTP_OK, o);
 }
 
 static enum MHD_Result set_state(struct rest_server *s, struct MHD_Connection *c, struct body *b)
@@ -231,17 +225,17 @@ static enum MHD_Result set_state(struct rest_server *s, struct MHD_Connection *c
 	bool ok;
 
 	if (b->too_big)
-		return reply_error(c, MHD_HTTP_BAD_REQUEST, "request body too large");
+		return rest_reply_error(c, MHD_HTTP_BAD_REQUEST, "request body too large");
 	b->buf[b->len] = '\0';
 	o = json_tokener_parse(b->buf);
 	if (!o || !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
-		return reply_error(c, MHD_HTTP_BAD_REQUEST,
-				   b->len ? "invalid JSON: expected an object" : "EOF");
+		return rest_reply_error(c, MHD_HTTP_BAD_REQUEST,
+					b->len ? "invalid JSON: expected an object" : "EOF");
 	}
 	if (json_object_object_get_ex(o, "state", &st) && !json_object_is_type(st, json_type_string)) {
 		json_object_put(o);
-		return reply_error(c, MHD_HTTP_BAD_REQUEST, "state: expected a string");
+		return rest_reply_error(c, MHD_HTTP_BAD_REQUEST, "state: expected a string");
 	}
 	const char *want = st ? json_object_get_string(st) : "";
 	if (!strcmp(want, "Pause"))
@@ -255,15 +249,15 @@ static enum MHD_Result set_state(struct rest_server *s, struct MHD_Connection *c
 	else {
 		snprintf(msg, sizeof(msg), "invalid new VMState: %s", want);
 		json_object_put(o);
-		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
+		return rest_reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
 	}
 	json_object_put(o);
 	if (!ok) {
 		snprintf(msg, sizeof(msg), "%s", err ? vmk_error_get_message(err) : "failed");
 		vmk_error_free(err);
-		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
+		return rest_reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
 	}
-	return reply(c, MHD_HTTP_ACCEPTED, "", NULL);
+	return rest_reply(c, MHD_HTTP_ACCEPTED, "", NULL);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -296,9 +290,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return get_state(s, c);
 	if (!strcmp(url, "/vm/state") && post)
 		return set_state(s, c, b);
+	if (!strncmp(url, "/vmkit/", 7))
+		return rest_ext_handle(s->vm, c, url, get, post, b);
 	if (!strcmp(url, "/vm/inspect") && get)
-		return reply(c, MHD_HTTP_OK, s->inspect, "application/json; charset=utf-8");
-	return reply(c, MHD_HTTP_NOT_FOUND, "404 page not found", "text/plain");
+		return rest_reply(c, MHD_HTTP_OK, s->inspect, "application/json; charset=utf-8");
+	return rest_reply(c, MHD_HTTP_NOT_FOUND, "404 page not found", "text/plain");
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,

@@ -176,20 +176,41 @@ t_expect cli-rest-unix "$log" \
     '^\{"vcpus":1,"memoryBytes":67108864,"bootloader":\{"kind":"linuxBootloader","vmlinuzPath":"[^"]+","kernelCmdLine":"vmkit.t=powerbutton"' \
     '"devices":\[\{"kind":"virtioserial","usesStdio":true\}\]\}' '^404 page not found HTTP=404$' \
     "TAP ok pwrbtn-sts" "^rc=0$" "^socket-removed$"
+# Over TCP also vmkit's own endpoints (/vmkit/...): the balloon and a media change, each
+# with its error answers, then a HardStop.
 log=$VMK_LOGDIR/direct-cli-rest-tcp.log
 port=$((20000 + $$ % 20000))
+img1=$(mktemp /tmp/vmkit-rest-a.XXXXXX); img2=$(mktemp /tmp/vmkit-rest-b.XXXXXX)
+truncate -s 1M "$img1"; truncate -s 2M "$img2"
 ( timeout -k 5 60 "$VMKIT" --memory 64 --restful-uri "tcp://127.0.0.1:$port" \
-    --bootloader "linux,kernel=$G,cmdline=\"vmkit.t=halt\"" --device serial,stdio </dev/null >"$log.vm" 2>&1
+    --bootloader "linux,kernel=$G,cmdline=\"vmkit.t=halt\"" --device serial,stdio \
+    --device "virtio-blk,path=$img1" --device virtio-balloon </dev/null >"$log.vm" 2>&1
   echo "rc=$?" >>"$log.vm" ) &
 bg=$!
 wait_for "TAP ok halting" "$log.vm"
+u=http://127.0.0.1:$port
 {
-    rc "http://127.0.0.1:$port/vm/state"
-    rc -X POST -d '{"state":"HardStop"}' "http://127.0.0.1:$port/vm/state"
+    rc "$u/vm/state"
+    echo "balloon-set: $(rc -X POST -d '{"targetBytes":33554432}' "$u/vmkit/balloon")"
+    echo "balloon-get: $(rc "$u/vmkit/balloon")"
+    echo "balloon-bad: $(rc -X POST -d '{"targetBytes":"x"}' "$u/vmkit/balloon")"
+    echo "media-swap: $(rc -X POST -d "{\"path\":\"$img2\",\"readOnly\":true}" "$u/vmkit/storage/0")"
+    echo "media-missing: $(rc -X POST -d '{"path":"/nonexistent/disk.img"}' "$u/vmkit/storage/0")"
+    echo "media-index: $(rc -X POST -d '{"path":null}' "$u/vmkit/storage/7")"
+    echo "media-eject: $(rc -X POST -d '{"path":null}' "$u/vmkit/storage/0")"
+    echo "ext-unknown: $(rc "$u/vmkit/nothing")"
+    rc -X POST -d '{"state":"HardStop"}' "$u/vm/state"
 } >"$log" 2>&1
 wait $bg
+rm -f "$img1" "$img2"
 cat "$log.vm" >>"$log"; rm -f "$log.vm"
 t_expect cli-rest-tcp-hardstop "$log" '"state":"VirtualMachineStateRunning"\} HTTP=200$' '^ HTTP=202$' '^rc=5$'
+t_expect cli-rest-vmkit-ext "$log" '^balloon-set: \{\} HTTP=200$' \
+    '^balloon-get: \{"targetBytes":33554432,"actualBytes":0\} HTTP=200$' \
+    '^balloon-bad: \{"error":"targetBytes: expected a number of bytes"\} HTTP=400$' \
+    '^media-swap: \{\} HTTP=200$' '^media-missing: \{"error":"[^"]*nonexistent[^"]*"\} HTTP=422$' \
+    '^media-index: \{"error":"[^"]+"\} HTTP=404$' '^media-eject: \{\} HTTP=200$' \
+    '^ext-unknown: 404 page not found HTTP=404$'
 
 # A unix datagram peer (gvproxy's --listen-vfkit) hears vfkit's magic "VFKT" first, unless
 # vfkitMagic=off; the guest sends nothing, so that is all it hears.

@@ -1,0 +1,150 @@
+/* vmkit's own REST endpoints, beside vfkit's and under their own prefix so
+ * no vfkit client can mistake them: what the C API can change on a running
+ * VM, over the same loopback-or-unix-socket server.
+ *   GET  /vmkit/balloon        the balloon's target, actual size and the
+ *                              guest's statistics (bytes; absent when the
+ *                              guest does not report them)
+ *   POST /vmkit/balloon        {"targetBytes":N}
+ *   POST /vmkit/storage/I      {"path":"IMG"[,"readOnly":B]} inserts a disk
+ *                              image into storage device I; {"path":null}
+ *                              ejects
+ * Success is 200 with a JSON object; a body that is not the object described
+ * is 400, a device index that does not exist 404, a call the VM refuses in
+ * its state 409, anything else vmkit refuses 422; each with {"error":...}
+ * carrying vmkit's message. */
+#include "rest/rest_priv.h"
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_object *parse(struct body *b, const char **why)
+{
+	if (b->too_big) {
+		*why = "request body too large";
+		return NULL;
+	}
+	b->buf[b->len] = '\0';
+	json_object *o = json_tokener_parse(b->buf);
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		*why = "invalid JSON: expected an object";
+		return NULL;
+	}
+	return o;
+}
+
+static enum MHD_Result reply_vmk_error(struct MHD_Connection *c, vmk_error *err)
+{
+	unsigned status = 422;
+	char msg[512];
+
+	switch (vmk_error_get_code(err)) {
+	case VMK_ERR_INVALID_STATE:
+		status = MHD_HTTP_CONFLICT;
+		break;
+	case VMK_ERR_INVALID_ARGUMENT:
+		status = MHD_HTTP_BAD_REQUEST;
+		break;
+	case VMK_ERR_INTERNAL:
+	case VMK_ERR_OUT_OF_MEMORY:
+		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		break;
+	default:
+		break;
+	}
+	snprintf(msg, sizeof(msg), "%s", err ? vmk_error_get_message(err) : "failed");
+	vmk_error_free(err);
+	return rest_reply_error(c, status, msg);
+}
+
+static void put_u64(json_object *o, const char *key, uint64_t v)
+{
+	if (v != UINT64_MAX)
+		json_object_object_add(o, key, json_object_new_uint64(v));
+}
+
+static enum MHD_Result balloon(vmk_vm *vm, struct MHD_Connection *c, bool get, struct body *b)
+{
+	vmk_error *err = NULL;
+
+	if (get) {
+		vmk_balloon_stats st;
+		if (!vmk_vm_get_balloon_stats(vm, &st, &err))
+			return reply_vmk_error(c, err);
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "targetBytes", json_object_new_uint64(st.target_bytes));
+		json_object_object_add(o, "actualBytes", json_object_new_uint64(st.actual_bytes));
+		put_u64(o, "freeMemory", st.free_memory);
+		put_u64(o, "totalMemory", st.total_memory);
+		put_u64(o, "availableMemory", st.available_memory);
+		put_u64(o, "diskCaches", st.disk_caches);
+		put_u64(o, "swapIn", st.swap_in);
+		put_u64(o, "swapOut", st.swap_out);
+		put_u64(o, "majorFaults", st.major_faults);
+		put_u64(o, "minorFaults", st.minor_faults);
+		return rest_reply_json(c, MHD_HTTP_OK, o);
+	}
+	const char *why;
+	json_object *o = parse(b, &why), *t;
+	if (!o)
+		return rest_reply_error(c, MHD_HTTP_BAD_REQUEST, why);
+	if (!json_object_object_get_ex(o, "targetBytes", &t) || !json_object_is_type(t, json_type_int) ||
+	    json_object_get_int64(t) < 0) {
+		json_object_put(o);
+		return rest_reply_error(c, MHD_HTTP_BAD_REQUEST, "targetBytes: expected a number of bytes");
+	}
+	uint64_t target = json_object_get_uint64(t);
+	json_object_put(o);
+	if (!vmk_vm_set_balloon_target(vm, target, &err))
+		return reply_vmk_error(c, err);
+	return rest_reply_json(c, MHD_HTTP_OK, json_object_new_object());
+}
+
+static enum MHD_Result storage(vmk_vm *vm, struct MHD_Connection *c, const char *idx, struct body *b)
+{
+	char *end;
+	unsigned long i = strtoul(idx, &end, 10);
+	vmk_error *err = NULL;
+	const char *why;
+
+	if (!*idx || *end || i > 1024)
+		return rest_reply_error(c, MHD_HTTP_NOT_FOUND, "no such storage device");
+	json_object *o = parse(b, &why), *p, *ro;
+	if (!o)
+		return rest_reply_error(c, MHD_HTTP_BAD_REQUEST, why);
+	bool has_path = json_object_object_get_ex(o, "path", &p);
+	bool read_only = json_object_object_get_ex(o, "readOnly", &ro) && json_object_get_boolean(ro);
+	if (!has_path || (p && !json_object_is_type(p, json_type_string))) {
+		json_object_put(o);
+		return rest_reply_error(c, MHD_HTTP_BAD_REQUEST,
+					"path: expected a disk image path, or null to eject");
+	}
+	vmk_storage_attachment *a = NULL;
+	if (p && !(a = vmk_disk_image_attachment_new(json_object_get_string(p), read_only, &err))) {
+		json_object_put(o);
+		return reply_vmk_error(c, err);
+	}
+	json_object_put(o);
+	bool ok = vmk_vm_change_storage_attachment(vm, (unsigned)i, a, &err);
+	vmk_storage_attachment_free(a);
+	if (!ok && vmk_error_get_code(err) == VMK_ERR_INVALID_ARGUMENT) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%s", vmk_error_get_message(err));
+		vmk_error_free(err);
+		return rest_reply_error(c, MHD_HTTP_NOT_FOUND, msg);
+	}
+	if (!ok)
+		return reply_vmk_error(c, err);
+	return rest_reply_json(c, MHD_HTTP_OK, json_object_new_object());
+}
+
+enum MHD_Result rest_ext_handle(vmk_vm *vm, struct MHD_Connection *c, const char *url, bool get, bool post,
+				struct body *b)
+{
+	if (!strcmp(url, "/vmkit/balloon") && (get || post))
+		return balloon(vm, c, get, b);
+	if (!strncmp(url, "/vmkit/storage/", 15) && post)
+		return storage(vm, c, url + 15, b);
+	return rest_reply(c, MHD_HTTP_NOT_FOUND, "404 page not found", "text/plain");
+}
