@@ -6,10 +6,11 @@
 #include <vmkit/config.h>
 #include <vmkit/devices.h>
 #include <vmkit/error.h>
+#include <vmkit/filesystem.h>
+#include <vmkit/input.h>
 #include <vmkit/network.h>
 #include <vmkit/serial.h>
 #include <vmkit/socket.h>
-#include <vmkit/filesystem.h>
 #include <vmkit/storage.h>
 #include <vmkit/vm.h>
 

@@ -59,7 +59,10 @@ static const struct option_def options[] = {
 
 /* vfkit device types that vmkit does not emulate yet. */
 static const char *const unsupported_devices[] = {
-    "nvme", "usb-mass-storage", "nbd", "virtio-gpu", "virtio-input",
+    "nvme",
+    "usb-mass-storage",
+    "nbd",
+    "virtio-gpu",
 };
 
 __attribute__((format(printf, 1, 2))) static bool usage_error(const char *fmt, ...)
@@ -115,6 +118,9 @@ void cli_usage(FILE *out)
 	      "                                share a host directory (mount -t virtiofs TAG);\n"
 	      "                                TAG defaults to PATH's base name; several with one\n"
 	      "                                TAG and name= share those directories under NAME\n"
+	      "  -d, --device virtio-input,keyboard|pointing|mouse[,width=W,height=H]\n"
+	      "                                a keyboard, a screen-coordinate pointer (on a\n"
+	      "                                W x H screen, default 800x600) or a mouse\n"
 	      "      --reboot restart|stop     what a guest reboot does (default restart)\n"
 	      "      --pidfile PATH            write the process id to PATH\n"
 	      "      --restful-uri URI         vfkit's REST API (GET/POST /vm/state, GET /vm/inspect)\n"
@@ -620,7 +626,8 @@ static bool parse_fs(struct cli_options *opts, const char *opt, struct spec *spe
 			f.name = value;
 		} else if ((strcmp(key, "readonly") == 0 || strcmp(key, "readOnly") == 0) && !value) {
 			f.read_only = true;
-		} else if (strcmp(key, "sharedDir") == 0 || strcmp(key, "mountTag") == 0 || strcmp(key, "name") == 0) {
+		} else if (strcmp(key, "sharedDir") == 0 || strcmp(key, "mountTag") == 0 ||
+			   strcmp(key, "name") == 0) {
 			return usage_error("%s: %s= needs a value", opt, key);
 		} else {
 			return usage_error("%s: unknown virtio-fs option \"%s\"", opt, key);
@@ -633,6 +640,42 @@ static bool parse_fs(struct cli_options *opts, const char *opt, struct spec *spe
 	if (opts->fs_count == CLI_MAX_FS)
 		return usage_error("%s: too many virtio-fs directories (at most %d)", opt, CLI_MAX_FS);
 	opts->fs[opts->fs_count++] = f;
+	return true;
+}
+
+static bool parse_input(struct cli_options *opts, const char *opt, struct spec *spec)
+{
+	struct cli_input in = {0};
+	uint64_t num;
+
+	for (size_t i = 1; i < spec->count; i++) {
+		char *value;
+		const char *key = item_key(spec->items[i], &value);
+		vmk_input_kind k = !strcmp(key, "keyboard")   ? VMK_INPUT_KEYBOARD
+				   : !strcmp(key, "pointing") ? VMK_INPUT_SCREEN_POINTER
+				   : !strcmp(key, "mouse")    ? VMK_INPUT_MOUSE
+							      : 0;
+		if (k && !value) {
+			if (in.kind)
+				return usage_error("%s: virtio-input is one of keyboard, pointing, mouse",
+						   opt);
+			in.kind = k;
+		} else if ((!strcmp(key, "width") || !strcmp(key, "height")) && value) {
+			if (!parse_number(opt, value, 8192, &num))
+				return false;
+			*(key[0] == 'w' ? &in.width : &in.height) = (uint32_t)num;
+		} else {
+			return usage_error("%s: unknown virtio-input option \"%s\"", opt, key);
+		}
+	}
+	if (!in.kind)
+		return usage_error("%s: virtio-input needs keyboard, pointing or mouse", opt);
+	if ((in.width || in.height) && in.kind != VMK_INPUT_SCREEN_POINTER)
+		return usage_error("%s: width= and height= are for a pointing device's screen", opt);
+	if (opts->input_count == VMK_MAX_INPUT_DEVICES)
+		return usage_error("%s: too many virtio-input devices (at most %d)", opt,
+				   VMK_MAX_INPUT_DEVICES);
+	opts->inputs[opts->input_count++] = in;
 	return true;
 }
 
@@ -670,6 +713,8 @@ static bool parse_device(struct cli_options *opts, const char *opt, const char *
 		return parse_vsock(opts, opt, &spec);
 	if (strcmp(type, "virtio-fs") == 0)
 		return parse_fs(opts, opt, &spec);
+	if (strcmp(type, "virtio-input") == 0)
+		return parse_input(opts, opt, &spec);
 	for (size_t i = 0; i < sizeof(unsupported_devices) / sizeof(unsupported_devices[0]); i++)
 		if (strcmp(type, unsupported_devices[i]) == 0)
 			return usage_error("%s: %s is not supported yet", opt, type);

@@ -90,6 +90,12 @@ struct cli_fs {
 	bool read_only;
 };
 
+/* --device virtio-input,keyboard|pointing|mouse[,width=W,height=H] */
+struct cli_input {
+	vmk_input_kind kind;
+	uint32_t width, height; /* 0: the default screen */
+};
+
 struct cli_options {
 	unsigned cpus;
 	uint64_t memory_mib;
@@ -114,6 +120,8 @@ struct cli_options {
 	size_t vsock_count;
 	struct cli_fs fs[CLI_MAX_FS];
 	size_t fs_count;
+	struct cli_input inputs[VMK_MAX_INPUT_DEVICES];
+	size_t input_count;
 	const char *rest_uri; /* --restful-uri; NULL for none:// */
 	bool rest_allow_remote;
 	const char *pidfile;

@@ -81,6 +81,13 @@ char *cli_inspect_json(const struct cli_options *o)
 		put_str(d, "mountTag", o->fs[i].tag);
 		put_str(d, "sharedDir", o->fs[i].dir);
 	}
+	for (size_t i = 0; i < o->input_count; i++) {
+		d = device(devs, "virtioinput");
+		put_str(d, "inputType",
+			o->inputs[i].kind == VMK_INPUT_KEYBOARD ? "keyboard"
+			: o->inputs[i].kind == VMK_INPUT_MOUSE	? "mouse"
+								: "pointing");
+	}
 	json_object_object_add(root, "devices", devs);
 	out = strdup(
 	    json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));

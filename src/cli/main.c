@@ -366,6 +366,20 @@ static vmk_config *build_config(const struct cli_options *o, struct session *s)
 		goto fail;
 	if (o->fs_count && !add_fs(cfg, o))
 		goto fail;
+	for (size_t i = 0; i < o->input_count; i++) {
+		vmk_input_device *in = vmk_input_device_new(o->inputs[i].kind, &err);
+		bool sized = o->inputs[i].width || o->inputs[i].height;
+		bool ok = in && (!sized || vmk_input_device_set_screen_size(
+					       in, o->inputs[i].width ? o->inputs[i].width : 800,
+					       o->inputs[i].height ? o->inputs[i].height : 600, &err));
+		ok = ok && vmk_config_add_input_device(cfg, in, &err);
+		vmk_input_device_free(in);
+		if (!ok) {
+			print_errors(err);
+			vmk_error_free(err);
+			goto fail;
+		}
+	}
 	if ((o->entropy && !vmk_config_add_entropy_device(cfg, &err)) ||
 	    (o->balloon && !vmk_config_add_memory_balloon(cfg, &err))) {
 		print_errors(err);

@@ -88,6 +88,8 @@ vmk_config *vmk_config_copy(const vmk_config *cfg)
 	copy->balloon = cfg->balloon;
 	if (cfg->vsock && !(copy->vsock = vmk_socket_device_copy(cfg->vsock)))
 		goto oom;
+	memcpy(copy->input, cfg->input, sizeof(copy->input));
+	copy->input_count = cfg->input_count;
 	for (size_t i = 0; i < cfg->fs_count; i++) {
 		if (!(copy->fs[i] = vmk_fs_device_copy(cfg->fs[i])))
 			goto oom;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <vmkit/config.h>
 #include <vmkit/filesystem.h>
+#include <vmkit/input.h>
 #include <vmkit/socket.h>
 
 #define VMK_MAX_16550_PORTS  4
@@ -104,6 +105,11 @@ struct vmk_fs_device {
 	size_t ndirs;
 };
 
+struct vmk_input_device {
+	vmk_input_kind kind;
+	uint32_t width, height; /* screen pointer */
+};
+
 struct vmk_config {
 	unsigned cpu_count;
 	uint64_t memory_size;
@@ -117,10 +123,12 @@ struct vmk_config {
 	size_t network_count;
 	bool entropy;
 	bool balloon;
-	struct vmk_socket_device *vsock; /* owned copy or NULL */
+	struct vmk_socket_device *vsock;	      /* owned copy or NULL */
 	struct vmk_fs_device *fs[VMK_MAX_FS_DEVICES]; /* owned copies */
 	size_t fs_count;
-	uint8_t machine_id[16];		 /* SMBIOS system UUID, RFC 4122 byte order */
+	struct vmk_input_device input[VMK_MAX_INPUT_DEVICES];
+	size_t input_count;
+	uint8_t machine_id[16]; /* SMBIOS system UUID, RFC 4122 byte order */
 };
 
 /* Facts read from a bzImage header, shared by validation and the loader. */

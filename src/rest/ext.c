@@ -8,6 +8,10 @@
  *   POST /vmkit/storage/I      {"path":"IMG"[,"readOnly":B]} inserts a disk
  *                              image into storage device I; {"path":null}
  *                              ejects
+ *   POST /vmkit/input          one of {"text":"..."}, {"key":CODE,"pressed":B},
+ *                              {"x":X,"y":Y}, {"dx":DX,"dy":DY},
+ *                              {"button":"left|right|middle|side|extra","pressed":B},
+ *                              {"wheel":CLICKS}
  * Success is 200 with a JSON object; a body that is not the object described
  * is 400, a device index that does not exist 404, a call the VM refuses in
  * its state 409, anything else vmkit refuses 422; each with {"error":...}
@@ -139,11 +143,72 @@ static enum MHD_Result storage(vmk_vm *vm, struct MHD_Connection *c, const char 
 	return rest_reply_json(c, MHD_HTTP_OK, json_object_new_object());
 }
 
+static bool get_int(json_object *o, const char *key, int32_t *v)
+{
+	json_object *x;
+	if (!json_object_object_get_ex(o, key, &x) || !json_object_is_type(x, json_type_int))
+		return false;
+	int64_t n = json_object_get_int64(x);
+	if (n < INT32_MIN || n > INT32_MAX)
+		return false;
+	*v = (int32_t)n;
+	return true;
+}
+
+static enum MHD_Result input(vmk_vm *vm, struct MHD_Connection *c, struct body *b)
+{
+	static const char *const buttons[] = {"left", "right", "middle", "side", "extra"};
+	const char *why;
+	json_object *o = parse(b, &why), *x;
+	vmk_error *err = NULL;
+	int32_t v1, v2;
+	bool ok;
+
+	if (!o)
+		return rest_reply_error(c, MHD_HTTP_BAD_REQUEST, why);
+	bool pressed = json_object_object_get_ex(o, "pressed", &x) && json_object_get_boolean(x);
+	if (json_object_object_get_ex(o, "text", &x) && json_object_is_type(x, json_type_string)) {
+		ok = vmk_vm_input_type_text(vm, json_object_get_string(x), &err);
+	} else if (get_int(o, "key", &v1)) {
+		if (v1 <= 0 || v1 > UINT16_MAX) {
+			json_object_put(o);
+			return rest_reply_error(c, MHD_HTTP_BAD_REQUEST, "key: expected an evdev key code");
+		}
+		ok = vmk_vm_input_key(vm, (uint16_t)v1, pressed, &err);
+	} else if (get_int(o, "x", &v1) && get_int(o, "y", &v2)) {
+		ok = vmk_vm_input_pointer_position(vm, v1, v2, &err);
+	} else if (get_int(o, "dx", &v1) && get_int(o, "dy", &v2)) {
+		ok = vmk_vm_input_pointer_motion(vm, v1, v2, &err);
+	} else if (get_int(o, "wheel", &v1)) {
+		ok = vmk_vm_input_wheel(vm, v1, &err);
+	} else if (json_object_object_get_ex(o, "button", &x) && json_object_is_type(x, json_type_string)) {
+		unsigned i = 0;
+		while (i < 5 && strcmp(json_object_get_string(x), buttons[i]))
+			i++;
+		if (i == 5) {
+			json_object_put(o);
+			return rest_reply_error(c, MHD_HTTP_BAD_REQUEST,
+						"button: expected left, right, middle, side or extra");
+		}
+		ok = vmk_vm_input_button(vm, (vmk_input_button)i, pressed, &err);
+	} else {
+		json_object_put(o);
+		return rest_reply_error(c, MHD_HTTP_BAD_REQUEST,
+					"expected text, key, x and y, dx and dy, button or wheel");
+	}
+	json_object_put(o);
+	if (!ok)
+		return reply_vmk_error(c, err);
+	return rest_reply_json(c, MHD_HTTP_OK, json_object_new_object());
+}
+
 enum MHD_Result rest_ext_handle(vmk_vm *vm, struct MHD_Connection *c, const char *url, bool get, bool post,
 				struct body *b)
 {
 	if (!strcmp(url, "/vmkit/balloon") && (get || post))
 		return balloon(vm, c, get, b);
+	if (!strcmp(url, "/vmkit/input") && post)
+		return input(vm, c, b);
 	if (!strncmp(url, "/vmkit/storage/", 15) && post)
 		return storage(vm, c, url + 15, b);
 	return rest_reply(c, MHD_HTTP_NOT_FOUND, "404 page not found", "text/plain");

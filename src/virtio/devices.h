@@ -69,6 +69,28 @@ struct virtio_vsock *virtio_vsock_new(const struct vmk_socket_device *cfg, vmk_e
 struct virtio_dev *virtio_vsock_dev(struct virtio_vsock *vs);
 void virtio_vsock_free(struct virtio_vsock *vs);
 
+/* virtio-input (input.c): a keyboard, screen pointer or mouse. Reports are
+ * queued from any thread and delivered on the I/O thread. */
+#define INPUT_REPORT_MAX 8
+struct input_ev {
+	uint16_t type, code;
+	int32_t value;
+};
+struct input_report {
+	unsigned n;
+	struct input_ev ev[INPUT_REPORT_MAX];
+};
+struct virtio_input;
+struct virtio_input *virtio_input_new(const struct vmk_input_device *cfg, vmk_error **err);
+struct virtio_dev *virtio_input_dev(struct virtio_input *in);
+/* Queues r and SYN_REPORT; VMK_ERR_LIMIT_EXCEEDED when the guest lags. */
+bool virtio_input_send(struct virtio_input *in, const struct input_report *r, vmk_error **err);
+vmk_input_kind virtio_input_kind(const struct virtio_input *in);
+void virtio_input_screen(const struct virtio_input *in, uint32_t *w, uint32_t *h);
+/* The guest's LEDs: bit 0 NumLock, 1 CapsLock, 2 ScrollLock. */
+uint8_t virtio_input_leds(struct virtio_input *in);
+void virtio_input_free(struct virtio_input *in);
+
 /* virtio-fs (fs.c): a shared directory served by its own thread. failed runs
  * once per driver session, on whatever thread found the problem (it must
  * only hand the news over), when the device stops serving: a malformed
@@ -78,8 +100,8 @@ struct virtio_fs_hooks {
 	void (*failed)(void *ctx, unsigned index, const char *why);
 	void *ctx;
 };
-struct virtio_fs *virtio_fs_new(const struct vmk_fs_device *cfg, unsigned index, const struct virtio_fs_hooks *hooks,
-				vmk_error **err);
+struct virtio_fs *virtio_fs_new(const struct vmk_fs_device *cfg, unsigned index,
+				const struct virtio_fs_hooks *hooks, vmk_error **err);
 struct virtio_dev *virtio_fs_dev(struct virtio_fs *f);
 void virtio_fs_free(struct virtio_fs *f);
 

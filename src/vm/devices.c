@@ -2,6 +2,7 @@
  * per configured device, in a stable order (storage, then network, in
  * configuration order, then console, entropy, balloon, vsock, file systems) so guest device
  * names do not shift. */
+#include <linux/input.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -147,6 +148,14 @@ bool machine_setup_devices(struct machine *m, const int (*serial_fds)[2], vmk_er
 		if (!add_transport(m, virtio_fs_dev(f), err))
 			return false;
 	}
+	for (size_t i = 0; i < cfg->input_count; i++) {
+		struct virtio_input *in = virtio_input_new(&cfg->input[i], err);
+		if (!in)
+			return false;
+		m->input[m->ninput++] = in;
+		if (!add_transport(m, virtio_input_dev(in), err))
+			return false;
+	}
 	return true;
 }
 
@@ -177,6 +186,9 @@ void machine_free_devices(struct machine *m)
 	for (unsigned i = 0; i < m->nfs; i++)
 		virtio_fs_free(m->fs[i]);
 	m->nfs = 0;
+	for (unsigned i = 0; i < m->ninput; i++)
+		virtio_input_free(m->input[i]);
+	m->ninput = 0;
 	m->console = NULL;
 	m->rng = NULL;
 	m->balloon = NULL;
@@ -203,6 +215,82 @@ bool machine_change_network(struct machine *m, unsigned index, const struct vmk_
 		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, field,
 				     "%s: no network device %u (the VM has %u)", field, index, m->nnet);
 	return virtio_net_change_attachment(m->net[index], a, err);
+}
+
+/* The report op makes for device in, or n = 0 when it does not concern it. */
+static void input_report(struct virtio_input *in, enum machine_input_op op, int32_t a, int32_t b,
+			 struct input_report *r)
+{
+	static const uint16_t buttons[] = {BTN_LEFT, BTN_RIGHT, BTN_MIDDLE, BTN_SIDE, BTN_EXTRA};
+	vmk_input_kind kind = virtio_input_kind(in);
+	uint32_t w, h;
+
+	r->n = 0;
+	switch (op) {
+	case MINPUT_KEY:
+		if (kind == VMK_INPUT_KEYBOARD)
+			r->ev[r->n++] = (struct input_ev){EV_KEY, (uint16_t)a, b ? 1 : 0};
+		break;
+	case MINPUT_POSITION:
+		if (kind != VMK_INPUT_SCREEN_POINTER)
+			break;
+		virtio_input_screen(in, &w, &h);
+		r->ev[r->n++] = (struct input_ev){EV_ABS, ABS_X,
+						  a < 0		    ? 0
+						  : a >= (int32_t)w ? (int32_t)w - 1
+								    : a};
+		r->ev[r->n++] = (struct input_ev){EV_ABS, ABS_Y,
+						  b < 0		    ? 0
+						  : b >= (int32_t)h ? (int32_t)h - 1
+								    : b};
+		break;
+	case MINPUT_MOTION:
+		if (kind != VMK_INPUT_MOUSE)
+			break;
+		if (a)
+			r->ev[r->n++] = (struct input_ev){EV_REL, REL_X, a};
+		if (b)
+			r->ev[r->n++] = (struct input_ev){EV_REL, REL_Y, b};
+		break;
+	case MINPUT_BUTTON:
+		if (kind != VMK_INPUT_KEYBOARD)
+			r->ev[r->n++] = (struct input_ev){EV_KEY, buttons[a], b ? 1 : 0};
+		break;
+	case MINPUT_WHEEL:
+		if (kind != VMK_INPUT_KEYBOARD)
+			r->ev[r->n++] = (struct input_ev){EV_REL, REL_WHEEL, a};
+		break;
+	}
+}
+
+bool machine_input(struct machine *m, enum machine_input_op op, int32_t a, int32_t b, vmk_error **err)
+{
+	static const char *const wants[] = {"keyboard", "screen-coordinate pointer", "mouse",
+					    "pointing device", "pointing device"};
+	unsigned sent = 0;
+
+	if (op == MINPUT_KEY && (a <= 0 || a > KEY_MICMUTE))
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "key",
+				     "key: %d is not a key code (1 to %d)", a, KEY_MICMUTE);
+	if (op == MINPUT_BUTTON && (a < 0 || a > VMK_BUTTON_EXTRA))
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "button", "button: %d is not a button",
+				     a);
+	for (unsigned i = 0; i < m->ninput; i++) {
+		struct input_report r;
+		input_report(m->input[i], op, a, b, &r);
+		if (!r.n) {
+			/* A motion of 0,0 is no report, but it did reach a mouse. */
+			sent += op == MINPUT_MOTION && virtio_input_kind(m->input[i]) == VMK_INPUT_MOUSE;
+			continue;
+		}
+		if (!virtio_input_send(m->input[i], &r, err))
+			return false;
+		sent++;
+	}
+	if (!sent)
+		return vmk_set_error(err, VMK_ERR_NOT_SUPPORTED, "input_devices",
+				     "input_devices: the VM has no %s", wants[op]);
+	return true;
 }
 
 bool machine_balloon_set_target(struct machine *m, uint64_t bytes, vmk_error **err)

@@ -53,6 +53,13 @@ bool machine_change_storage(struct machine *m, unsigned index, const struct vmk_
 			    vmk_error **err);
 bool machine_change_network(struct machine *m, unsigned index, const struct vmk_network_attachment *a,
 			    vmk_error **err);
+/* Input (devices.c; VM event thread): one report to every device it
+ * concerns. KEY: a = evdev code, b = pressed; POSITION: a, b = x, y in
+ * pixels (clamped to each screen pointer's screen); MOTION: a, b = dx, dy
+ * (mice); BUTTON: a = vmk_input_button, b = pressed; WHEEL: a = clicks (up
+ * positive) (both pointing kinds). */
+enum machine_input_op { MINPUT_KEY, MINPUT_POSITION, MINPUT_MOTION, MINPUT_BUTTON, MINPUT_WHEEL };
+bool machine_input(struct machine *m, enum machine_input_op op, int32_t a, int32_t b, vmk_error **err);
 bool machine_balloon_set_target(struct machine *m, uint64_t bytes, vmk_error **err);
 bool machine_balloon_stats(struct machine *m, vmk_balloon_stats *st, vmk_error **err);
 /* What ended the machine, with a detail string owned by the machine. */

@@ -62,6 +62,8 @@ struct machine {
 	struct virtio_vsock *vsock;
 	struct virtio_fs *fs[VMK_MAX_FS_DEVICES];
 	unsigned nfs;
+	struct virtio_input *input[VMK_MAX_INPUT_DEVICES];
+	unsigned ninput;
 	struct virtio_pci *transports[32];
 	unsigned ntransports;
 

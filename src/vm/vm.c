@@ -5,9 +5,11 @@
 #include "config/config_priv.h"
 #include "core/eventloop.h"
 #include "util/error_priv.h"
+#include "vm/keymap.h"
 #include "vm/machine.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/input-event-codes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,9 +138,8 @@ static void vm_on_exit(void *ctx)
 
 static bool vm_build_machine(vmk_vm *vm, vmk_error **err)
 {
-	static const struct machine_events ev = {.exited = vm_on_exit,
-						 .network_disconnected = vm_network_disconnected,
-						 .fs_failed = vm_fs_failed};
+	static const struct machine_events ev = {
+	    .exited = vm_on_exit, .network_disconnected = vm_network_disconnected, .fs_failed = vm_fs_failed};
 
 	vm->machine = machine_create(vm->cfg, (const int(*)[2])vm->serial_fds, vm->loop, &ev, vm, err);
 	if (!vm->machine)
@@ -232,7 +233,9 @@ enum vm_op {
 	OP_STORAGE,
 	OP_NETWORK,
 	OP_BALLOON,
-	OP_BALLOON_STATS
+	OP_BALLOON_STATS,
+	OP_INPUT,
+	OP_TYPE_TEXT
 };
 
 struct vm_cmd {
@@ -246,6 +249,9 @@ struct vm_cmd {
 	const vmk_network_attachment *net;
 	uint64_t bytes;
 	vmk_balloon_stats *stats;
+	enum machine_input_op input;
+	int32_t a, b;
+	const char *text;
 };
 
 static bool vm_state_allows(vmk_state s, enum vm_op op)
@@ -263,9 +269,38 @@ static bool vm_state_allows(vmk_state s, enum vm_op op)
 	case OP_NETWORK:
 	case OP_BALLOON:
 	case OP_BALLOON_STATS:
+	case OP_INPUT:
+	case OP_TYPE_TEXT:
 		return s == VMK_STATE_RUNNING || s == VMK_STATE_PAUSED;
 	}
 	return false;
+}
+
+/* Each character: Shift if needed, the key down and up. Checked whole
+ * first, so a text with a character no key types sends nothing. */
+static bool vm_type_text(struct machine *m, const char *text, vmk_error **err)
+{
+	size_t len = strlen(text);
+	uint16_t code;
+	bool shift;
+
+	if (len > VMK_INPUT_TEXT_MAX)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "text",
+				     "text: %zu characters, at most %d a call", len, VMK_INPUT_TEXT_MAX);
+	for (size_t i = 0; i < len; i++)
+		if (!keymap_us(text[i], &code, &shift))
+			return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "text",
+					     "text: character %zu (0x%02x) has no key on a US keyboard", i,
+					     (unsigned char)text[i]);
+	for (size_t i = 0; i < len; i++) {
+		keymap_us(text[i], &code, &shift);
+		if ((shift && !machine_input(m, MINPUT_KEY, KEY_LEFTSHIFT, 1, err)) ||
+		    !machine_input(m, MINPUT_KEY, code, 1, err) ||
+		    !machine_input(m, MINPUT_KEY, code, 0, err) ||
+		    (shift && !machine_input(m, MINPUT_KEY, KEY_LEFTSHIFT, 0, err)))
+			return false;
+	}
+	return true;
 }
 
 static const char *const op_names[] = {"start",
@@ -276,7 +311,9 @@ static const char *const op_names[] = {"start",
 				       "change the storage of",
 				       "change a network attachment of",
 				       "set the balloon of",
-				       "read the balloon of"};
+				       "read the balloon of",
+				       "send input to",
+				       "type into"};
 
 /* The VM's configuration follows the change, so a guest reboot (a new
  * machine) and a later start keep the new cable. The copy is made first:
@@ -363,6 +400,12 @@ static void vm_run_cmd(void *arg)
 	case OP_BALLOON_STATS:
 		c->ok = machine_balloon_stats(vm->machine, c->stats, &c->err);
 		break;
+	case OP_INPUT:
+		c->ok = machine_input(vm->machine, c->input, c->a, c->b, &c->err);
+		break;
+	case OP_TYPE_TEXT:
+		c->ok = vm_type_text(vm->machine, c->text, &c->err);
+		break;
 	}
 }
 
@@ -409,6 +452,47 @@ bool vmk_vm_set_balloon_target(vmk_vm *vm, uint64_t bytes, vmk_error **err)
 	if (!vm)
 		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine");
 	struct vm_cmd c = {.vm = vm, .op = OP_BALLOON, .bytes = bytes};
+	return vm_run(&c, err);
+}
+
+static bool vm_input(vmk_vm *vm, enum machine_input_op op, int32_t a, int32_t b, vmk_error **err)
+{
+	if (!vm)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine");
+	struct vm_cmd c = {.vm = vm, .op = OP_INPUT, .input = op, .a = a, .b = b};
+	return vm_run(&c, err);
+}
+
+bool vmk_vm_input_key(vmk_vm *vm, uint16_t code, bool pressed, vmk_error **err)
+{
+	return vm_input(vm, MINPUT_KEY, code, pressed, err);
+}
+
+bool vmk_vm_input_pointer_position(vmk_vm *vm, int32_t x, int32_t y, vmk_error **err)
+{
+	return vm_input(vm, MINPUT_POSITION, x, y, err);
+}
+
+bool vmk_vm_input_pointer_motion(vmk_vm *vm, int32_t dx, int32_t dy, vmk_error **err)
+{
+	return vm_input(vm, MINPUT_MOTION, dx, dy, err);
+}
+
+bool vmk_vm_input_button(vmk_vm *vm, vmk_input_button button, bool pressed, vmk_error **err)
+{
+	return vm_input(vm, MINPUT_BUTTON, (int32_t)button, pressed, err);
+}
+
+bool vmk_vm_input_wheel(vmk_vm *vm, int32_t clicks, vmk_error **err)
+{
+	return vm_input(vm, MINPUT_WHEEL, clicks, 0, err);
+}
+
+bool vmk_vm_input_type_text(vmk_vm *vm, const char *text, vmk_error **err)
+{
+	if (!vm || !text)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine or text");
+	struct vm_cmd c = {.vm = vm, .op = OP_TYPE_TEXT, .text = text};
 	return vm_run(&c, err);
 }
 

@@ -235,6 +235,27 @@ check "virtio-vsock same port twice" 1 1 'port: 1024 is already forwarded' -- \
 	-d virtio-vsock,port=1024,socketURL="$tmp/b.sock"
 check "virtio-vsock long path" 1 1 'longer than a unix socket address allows' -- \
 	-b linux,kernel="$kernel" -d virtio-vsock,port=1024,socketURL="/tmp/$long$long"
+mkdir -p "$tmp/share"
+check "virtio-fs without sharedDir" 2 1 'virtio-fs needs sharedDir=PATH' -- \
+	-b linux,kernel="$kernel" -d virtio-fs,mountTag=x
+check "virtio-fs unknown option" 2 1 'unknown virtio-fs option "cache"' -- \
+	-b linux,kernel="$kernel" -d virtio-fs,sharedDir="$tmp/share",cache=none
+check "virtio-fs missing directory" 1 1 "fs_devices[0].directory: cannot open $tmp/nodir" 'No such file' -- \
+	-b linux,kernel="$kernel" -d virtio-fs,sharedDir="$tmp/nodir"
+check "virtio-fs tag too long" 1 1 'is 37 bytes, at most 36 fit the device' -- \
+	-b linux,kernel="$kernel" -d virtio-fs,sharedDir="$tmp/share",mountTag=0123456789012345678901234567890123456
+check "virtio-fs one tag twice" 1 1 'several directories under one tag need name=NAME each' -- \
+	-b linux,kernel="$kernel" -d virtio-fs,sharedDir="$tmp/share",mountTag=t -d virtio-fs,sharedDir=/tmp,mountTag=t
+check "virtio-fs bad share name" 1 1 'name: "a/b" is not a file name' -- \
+	-b linux,kernel="$kernel" -d virtio-fs,sharedDir="$tmp/share",mountTag=t,name=a/b
+check "virtio-input without a kind" 2 1 'virtio-input needs keyboard, pointing or mouse' -- \
+	-b linux,kernel="$kernel" -d virtio-input
+check "virtio-input two kinds" 2 1 'virtio-input is one of keyboard, pointing, mouse' -- \
+	-b linux,kernel="$kernel" -d virtio-input,keyboard,pointing
+check "virtio-input tiny screen" 1 1 'width: 10 is outside 64 to 8192' -- \
+	-b linux,kernel="$kernel" -d virtio-input,pointing,width=10
+check "virtio-input keyboard with a screen" 2 1 'width= and height= are for a pointing device' -- \
+	-b linux,kernel="$kernel" -d virtio-input,keyboard,width=100
 check "restful-uri beyond loopback" 2 1 '0.0.0.0 is not a loopback address' '--restful-allow-remote' -- \
 	-b linux,kernel="$kernel" --restful-uri tcp://0.0.0.0:8080
 check "restful-uri bad scheme" 2 1 '--restful-uri: "ftp://x": invalid scheme' -- \

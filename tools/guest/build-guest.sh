@@ -91,11 +91,11 @@ build_base() {
 # mounts ISO 9660 images attached as read-only disks; efivarfs (UEFI variables), vfat and
 # the code pages it uses (the EFI system partition) serve the EFI install tests;
 # vmw_vsock_virtio_transport (with vsock) the virtio-vsock tests, virtiofs (with fuse) the
-# shared-directory tests.
+# shared-directory tests, virtio_input the keyboard and pointer tests.
 WANT=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_mmio
       virtio_blk failover net_failover virtio_net virtio_console rng-core virtio-rng
       virtio_balloon evdev button cdrom isofs efivarfs fat vfat nls_cp437 nls_ascii
-      nls_iso8859_1 nls_utf8 vmw_vsock_virtio_transport virtiofs)
+      nls_iso8859_1 nls_utf8 vmw_vsock_virtio_transport virtiofs virtio_input)
 
 # Module names use '_' where file names may use '-'; index every .ko by normalized name.
 declare -A KO=()
