@@ -19,6 +19,14 @@ void rtc_free(struct rtc *rtc);
 struct i8042;
 struct i8042 *i8042_new(struct bus *pio, const struct platform_hooks *hooks);
 void i8042_free(struct i8042 *k);
+/* A host key (evdev code) typed on the PS/2 keyboard. 0; -ENOENT: no PS/2
+ * key; -EAGAIN: the guest is not reading keys (disabled, or raw set 2);
+ * -ENOSPC: the guest has not read the keys before. */
+int i8042_key(struct i8042 *k, uint16_t code, bool pressed);
+/* Set 1 scan code of an evdev key (*e0: E0-prefixed), or -1. */
+int i8042_set1_code(uint16_t code, bool *e0);
+/* Whether the guest reads keys now (what makes i8042_key return -EAGAIN). */
+bool i8042_reads_keys(struct i8042 *k);
 
 /* ICH9-style ACPI power management block at pm_base (PM1a_EVT, PM1a_CNT,
  * PM_TMR, GPE0) plus the 0xcf9 reset control register. The SCI is level

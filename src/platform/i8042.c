@@ -1,6 +1,6 @@
 /* Intel 8042 keyboard controller at ports 0x60/0x64 (IBM PC/AT Technical
  * Reference, "Keyboard Controller") with a PS/2 keyboard that answers
- * commands but never has a key pressed, and no mouse: bytes sent to the
+ * commands and types the keys the host injects (i8042_key), and no mouse: bytes sent to the
  * mouse come back as 0xfe with the time-out status bit, which is what a
  * real controller reports for an empty port (Linux's psmouse gives up at
  * once). The keyboard is there because firmware does not give up at once:
@@ -8,6 +8,7 @@
  * keyboard never sends, about 4.5 s of polling port 0x64 per boot. */
 #include "platform/devices.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -33,7 +34,9 @@
 
 #define NACK 0xfe
 #define ACK  0xfa
-#define QLEN 16
+/* Command replies and typed keys wait here: a typed line of text (60 keys,
+ * make and break, some with Shift) fits. */
+#define QLEN 512
 
 /* Replies to a keyboard command that takes a parameter byte next. */
 enum kbd_param { KP_NONE, KP_LEDS, KP_TYPEMATIC, KP_SCANSET };
@@ -52,6 +55,7 @@ struct i8042 {
 	unsigned qhead, qlen;
 	enum kbd_param kparam;
 	uint8_t scanset;
+	bool scanning; /* the keyboard sends keys (0xf4 enable, 0xf5 disable) */
 	int irq_kb;
 	int irq_ms;
 };
@@ -123,6 +127,7 @@ static void keyboard(struct i8042 *k, uint8_t v)
 	switch (v) {
 	case 0xff: /* reset: ACK, then the self test passed */
 		k->scanset = 2;
+		k->scanning = true;
 		put_byte(k, ACK, 0);
 		put_byte(k, 0xaa, 0);
 		break;
@@ -140,9 +145,12 @@ static void keyboard(struct i8042 *k, uint8_t v)
 		k->kparam = v == 0xed ? KP_LEDS : v == 0xf3 ? KP_TYPEMATIC : KP_SCANSET;
 		put_byte(k, ACK, 0);
 		break;
-	case 0xf4: /* enable, disable, defaults, resend...: nothing to change */
+	case 0xf4:
 	case 0xf5:
-	case 0xf6:
+		k->scanning = v == 0xf4;
+		put_byte(k, ACK, 0);
+		break;
+	case 0xf6: /* defaults, resend...: nothing to change */
 	case 0xf7:
 	case 0xf8:
 	case 0xf9:
@@ -313,6 +321,7 @@ struct i8042 *i8042_new(struct bus *pio, const struct platform_hooks *hooks)
 	k->status = STS_CMD | STS_UNLOCKED;
 	k->ctr = CTR_KBDINT | CTR_AUXINT;
 	k->scanset = 2;
+	k->scanning = true;
 	k->outport = 0xcf; /* reset and A20 lines high, the rest as a real 8042 reads */
 
 	/* Two one-byte ranges: 0x61 is port B of the PIT speaker logic. */
@@ -342,4 +351,76 @@ void i8042_free(struct i8042 *k)
 		return;
 	pthread_mutex_destroy(&k->lock);
 	free(k);
+}
+
+/* Scan code set 1 (what the controller's translation delivers, and what
+ * firmware's PS/2 drivers read) of an evdev key: codes 1-83 and 86-88 are
+ * set 1's own numbers; the rest below are the E0-prefixed keys. */
+int i8042_set1_code(uint16_t code, bool *e0)
+{
+	static const struct {
+		uint16_t code;
+		uint8_t sc;
+	} ext[] = {
+	    {96, 0x1c},	 /* KP Enter */
+	    {97, 0x1d},	 /* Right Ctrl */
+	    {98, 0x35},	 /* KP / */
+	    {100, 0x38}, /* Right Alt */
+	    {102, 0x47}, /* Home */
+	    {103, 0x48}, /* Up */
+	    {104, 0x49}, /* Page Up */
+	    {105, 0x4b}, /* Left */
+	    {106, 0x4d}, /* Right */
+	    {107, 0x4f}, /* End */
+	    {108, 0x50}, /* Down */
+	    {109, 0x51}, /* Page Down */
+	    {110, 0x52}, /* Insert */
+	    {111, 0x53}, /* Delete */
+	    {125, 0x5b}, /* Left Meta */
+	    {126, 0x5c}, /* Right Meta */
+	    {127, 0x5d}, /* Compose (menu) */
+	};
+	*e0 = false;
+	if ((code >= 1 && code <= 83) || (code >= 86 && code <= 88))
+		return code;
+	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
+		if (ext[i].code == code) {
+			*e0 = true;
+			return ext[i].sc;
+		}
+	return -1;
+}
+
+bool i8042_reads_keys(struct i8042 *k)
+{
+	pthread_mutex_lock(&k->lock);
+	bool r = ((k->ctr & 0x40) || k->scanset == 1) && k->scanning && !(k->ctr & CTR_KBDDIS);
+	pthread_mutex_unlock(&k->lock);
+	return r;
+}
+
+int i8042_key(struct i8042 *k, uint16_t code, bool pressed)
+{
+	bool e0;
+	int sc = i8042_set1_code(code, &e0);
+	int ret = 0;
+
+	if (sc < 0)
+		return -ENOENT;
+	pthread_mutex_lock(&k->lock);
+	/* Set 1 reaches the guest when the controller translates (command
+	 * byte bit 6) or the keyboard itself is in set 1; a guest reading raw
+	 * set 2 or 3 is not served (firmware and Linux translate). */
+	if (!((k->ctr & 0x40) || k->scanset == 1) || !k->scanning || (k->ctr & CTR_KBDDIS)) {
+		ret = -EAGAIN;
+	} else if (k->qlen + 2 > QLEN) {
+		ret = -ENOSPC;
+	} else {
+		if (e0)
+			put_byte(k, 0xe0, 0);
+		put_byte(k, (uint8_t)(sc | (pressed ? 0 : 0x80)), 0);
+		update_irq(k);
+	}
+	pthread_mutex_unlock(&k->lock);
+	return ret;
 }

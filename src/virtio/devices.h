@@ -87,6 +87,8 @@ struct virtio_dev *virtio_input_dev(struct virtio_input *in);
 bool virtio_input_send(struct virtio_input *in, const struct input_report *r, vmk_error **err);
 vmk_input_kind virtio_input_kind(const struct virtio_input *in);
 void virtio_input_screen(const struct virtio_input *in, uint32_t *w, uint32_t *h);
+/* Whether a driver runs it (DRIVER_OK, no reset since). */
+bool virtio_input_ready(struct virtio_input *in);
 /* The guest's LEDs: bit 0 NumLock, 1 CapsLock, 2 ScrollLock. */
 uint8_t virtio_input_leds(struct virtio_input *in);
 void virtio_input_free(struct virtio_input *in);

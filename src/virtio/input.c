@@ -62,6 +62,7 @@ struct virtio_input {
 	unsigned head, count;
 	bool flush_posted;
 	uint8_t leds; /* what the guest last set: bit 0 NumLock, 1 CapsLock, 2 ScrollLock */
+	bool ready;   /* the driver set DRIVER_OK and has not reset since (lock) */
 
 	struct virtq_elem elem; /* I/O thread only */
 };
@@ -265,6 +266,24 @@ static void input_queue_notify(void *opaque, unsigned q)
 		virtio_notify_queue(&in->dev, INPUT_STATUSQ);
 }
 
+static int input_activate(void *opaque)
+{
+	struct virtio_input *in = opaque;
+
+	pthread_mutex_lock(&in->lock);
+	in->ready = true;
+	pthread_mutex_unlock(&in->lock);
+	return 0;
+}
+
+bool virtio_input_ready(struct virtio_input *in)
+{
+	pthread_mutex_lock(&in->lock);
+	bool r = in->ready;
+	pthread_mutex_unlock(&in->lock);
+	return r;
+}
+
 static void input_reset(void *opaque)
 {
 	struct virtio_input *in = opaque;
@@ -273,6 +292,7 @@ static void input_reset(void *opaque)
 	pthread_mutex_lock(&in->lock);
 	in->head = in->count = 0;
 	in->leds = 0;
+	in->ready = false;
 	pthread_mutex_unlock(&in->lock);
 }
 
@@ -348,6 +368,7 @@ struct virtio_input *virtio_input_new(const struct vmk_input_device *cfg, vmk_er
 	    .config_size = sizeof(in->config),
 	    .opaque = in,
 	    .config_write = input_config_write,
+	    .activate = input_activate,
 	    .queue_notify = input_queue_notify,
 	    .reset = input_reset,
 	};

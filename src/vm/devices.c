@@ -2,9 +2,13 @@
  * per configured device, in a stable order (storage, then network, in
  * configuration order, then console, entropy, balloon, vsock, file systems) so guest device
  * names do not shift. */
+#include <errno.h>
 #include <linux/input.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "arch/x86/layout.h"
 #include "util/error_priv.h"
@@ -78,15 +82,81 @@ static void fs_failed(void *ctx, unsigned index, const char *why)
 		free(e);
 }
 
+/* --- the PS/2 typist --- */
+
+/* One key event per 8 ms: OVMF's PS/2 driver collects scan codes every
+ * 20 ms into a 32-entry queue and loses what does not fit, so a burst of a
+ * typed line would arrive cut; Linux takes them at any pace. */
+#define PS2_KEY_NS 8000000
+
+static void ps2_arm(struct machine *m, bool on)
+{
+	struct itimerspec t = {0};
+	if (on)
+		t.it_value.tv_nsec = t.it_interval.tv_nsec = PS2_KEY_NS;
+	timerfd_settime(m->ps2_tfd, 0, &t, NULL);
+	m->ps2_armed = on;
+}
+
+static void ps2_tick(void *ctx, uint32_t events)
+{
+	struct machine *m = ctx;
+	uint64_t n;
+	(void)events;
+	(void)!read(m->ps2_tfd, &n, sizeof(n));
+	pthread_mutex_lock(&m->ps2_lock);
+	if (m->ps2_n) {
+		struct ps2_key *k = &m->ps2_q[m->ps2_head];
+		/* Full (the guest has not read): try again next tick. Not read
+		 * at all any more (the guest turned the keyboard off): dropped. */
+		if (i8042_key(m->kbd, k->code, k->down) != -ENOSPC) {
+			m->ps2_head = (m->ps2_head + 1) % (sizeof(m->ps2_q) / sizeof(m->ps2_q[0]));
+			m->ps2_n--;
+		}
+	}
+	if (!m->ps2_n)
+		ps2_arm(m, false);
+	pthread_mutex_unlock(&m->ps2_lock);
+}
+
+/* VM event thread: queues a key for the PS/2 keyboard. */
+static bool ps2_type(struct machine *m, uint16_t code, bool down, vmk_error **err)
+{
+	const unsigned cap = sizeof(m->ps2_q) / sizeof(m->ps2_q[0]);
+	pthread_mutex_lock(&m->ps2_lock);
+	if (m->ps2_n == cap) {
+		pthread_mutex_unlock(&m->ps2_lock);
+		return vmk_set_error(err, VMK_ERR_LIMIT_EXCEEDED, "key",
+				     "key: the guest has not read the %u keys typed before", cap);
+	}
+	m->ps2_q[(m->ps2_head + m->ps2_n++) % cap] = (struct ps2_key){code, down};
+	if (!m->ps2_armed)
+		ps2_arm(m, true);
+	pthread_mutex_unlock(&m->ps2_lock);
+	return true;
+}
+
+static bool ps2_setup(struct machine *m, vmk_error **err)
+{
+	pthread_mutex_init(&m->ps2_lock, NULL);
+	m->ps2_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (m->ps2_tfd < 0 || evloop_add_fd(m->io, m->ps2_tfd, EPOLLIN, ps2_tick, m) != 0)
+		return vmk_set_errno(err, VMK_ERR_INTERNAL, NULL, errno, "cannot make the keyboard's timer");
+	return true;
+}
+
 bool machine_setup_devices(struct machine *m, const int (*serial_fds)[2], vmk_error **err)
 {
 	const struct vmk_config *cfg = m->cfg;
 	m->pci = pci_host_new(&m->pio, &m->mmio, LAYOUT_ECAM, LAYOUT_PCI_WIN, LAYOUT_PCI_WIN_SIZE,
 			      LAYOUT_PCI_IO, LAYOUT_PCI_IO_SIZE);
 	m->io = evloop_new();
+	m->ps2_tfd = -1;
 	if (!m->pci || !m->io)
 		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, NULL,
 				     "cannot create the PCI host or I/O thread");
+	if (!ps2_setup(m, err))
+		return false;
 
 	for (size_t i = 0; i < cfg->storage_count; i++) {
 		struct virtio_blk *b = virtio_blk_new(cfg->storage[i], (unsigned)i, err);
@@ -166,6 +236,11 @@ void machine_free_devices(struct machine *m)
 	/* No kick or completion may run while devices go away. */
 	evloop_free(m->io);
 	m->io = NULL;
+	if (m->ps2_tfd >= 0) {
+		close(m->ps2_tfd);
+		pthread_mutex_destroy(&m->ps2_lock);
+	}
+	m->ps2_tfd = -1;
 	for (unsigned i = 0; i < m->ntransports; i++)
 		virtio_pci_free(m->transports[i]);
 	m->ntransports = 0;
@@ -275,6 +350,33 @@ bool machine_input(struct machine *m, enum machine_input_op op, int32_t a, int32
 	if (op == MINPUT_BUTTON && (a < 0 || a > VMK_BUTTON_EXTRA))
 		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "button", "button: %d is not a button",
 				     a);
+	if (op == MINPUT_KEY) {
+		/* Keys go to the PS/2 keyboard until a virtio keyboard's driver
+		 * runs: firmware, boot loaders and early boot read only PS/2. */
+		bool virtio_ready = false, virtio_kbd = false;
+		for (unsigned i = 0; i < m->ninput; i++)
+			if (virtio_input_kind(m->input[i]) == VMK_INPUT_KEYBOARD) {
+				virtio_kbd = true;
+				virtio_ready = virtio_ready || virtio_input_ready(m->input[i]);
+			}
+		if (!virtio_ready) {
+			bool dummy;
+			int r = i8042_reads_keys(m->kbd) ? 0 : -EAGAIN;
+			if (r == 0 && i8042_set1_code((uint16_t)a, &dummy) >= 0)
+				return ps2_type(m, (uint16_t)a, b, err);
+			if (r == 0)
+				r = -ENOENT;
+			if (!virtio_kbd && r == -ENOENT)
+				return vmk_set_error(
+				    err, VMK_ERR_NOT_SUPPORTED, "key",
+				    "key: %d has no PS/2 key and the VM has no virtio keyboard", a);
+			if (!virtio_kbd)
+				return vmk_set_error(
+				    err, VMK_ERR_NOT_SUPPORTED, "key",
+				    "key: the guest reads no keyboard now (PS/2 off, no virtio keyboard)");
+			/* A virtio keyboard queues it for its driver. */
+		}
+	}
 	for (unsigned i = 0; i < m->ninput; i++) {
 		struct input_report r;
 		input_report(m->input[i], op, a, b, &r);

@@ -250,6 +250,7 @@ static bool machine_setup_efi(struct machine *m, vmk_error **err)
 static bool machine_setup_platform(struct machine *m, vmk_error **err)
 {
 	m->rtc = rtc_new(&m->pio, &m->hooks, gmem_below_4g(&m->mem), gmem_above_4g(&m->mem), m->ncpus);
+	m->ps2_tfd = -1; /* before anything can fail: machine_free_devices closes it */
 	m->kbd = i8042_new(&m->pio, &m->hooks);
 	m->pm = pm_new(&m->pio, &m->hooks, LAYOUT_PM_BASE, LAYOUT_SCI_IRQ, S5_SLP_TYP);
 	if (!m->rtc || !m->kbd || !m->pm)

@@ -64,6 +64,16 @@ struct machine {
 	unsigned nfs;
 	struct virtio_input *input[VMK_MAX_INPUT_DEVICES];
 	unsigned ninput;
+	/* Keys for the PS/2 keyboard, typed at a human pace by a timer on the
+	 * I/O thread (devices.c): firmware drivers keep only a few scan codes. */
+	pthread_mutex_t ps2_lock;
+	struct ps2_key {
+		uint16_t code;
+		bool down;
+	} ps2_q[512];
+	unsigned ps2_head, ps2_n;
+	int ps2_tfd;
+	bool ps2_armed;
 	struct virtio_pci *transports[32];
 	unsigned ntransports;
 

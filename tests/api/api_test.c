@@ -11,7 +11,8 @@
  *        [--efi VARSTORE --firmware CODE.fd --vars-template VARS.fd] (instead of --kernel;
  *        the store is created from the template unless it exists)
  *        [--disk PATH[,ro][,sync=full|fsync|none][,cache=cached|uncached][,id=ID][,queues=N]]...
- *        more ACTIONs: media:PATH | eject | balloon:MiB | stats | rss | kill
+ *        more ACTIONs: media:PATH | eject | balloon:MiB | stats | rss | kill |
+ *        type:TEXT (key presses, then Enter)
  *        [--on MARKER=ACTION]...  ACTION: request-stop | stop | pause-resume
  *        [--send-after MARKER=TEXT] (types TEXT + newline into the console) */
 #include <ctype.h>
@@ -115,6 +116,11 @@ static bool do_action(vmk_vm *vm, const char *action)
 			a = vmk_disk_image_attachment_new(action + 6, false, &err);
 		ok = (action[0] == 'e' || a) && vmk_vm_change_storage_attachment(vm, 0, a, &err);
 		vmk_storage_attachment_free(a);
+	} else if (!strncmp(action, "type:", 5)) {
+		/* Keys, not console input: the PS/2 keyboard until a virtio one runs. */
+		char line[128];
+		snprintf(line, sizeof(line), "%s\n", action + 5);
+		ok = vmk_vm_input_type_text(vm, line, &err);
 	} else if (!strncmp(action, "balloon:", 8)) {
 		ok = vmk_vm_set_balloon_target(vm, strtoull(action + 8, NULL, 10) << 20, &err);
 	} else if (!strcmp(action, "stats")) {

@@ -46,7 +46,11 @@ keep() { rc=$1; [ $rc = 0 ] && mv $W/vars.fd $ST/$2.fd && { [ ! -e $W/disk.img ]
 efi_shell() { rm -f $ST/shell.fd; api --efi $ST/shell.fd "$@"; }
 run efi-shell efi_shell --uuid 0badc0de-1234-4abc-8def-0123456789ab --send-after "Shell>=set VMKVAR vmkit-persisted" \
     --send-after "Shell>=smbiosview -t 1" --send-after "Shell>=reset -s"
-run efi-vars api --efi $ST/shell.fd --send-after "Shell>=set" --send-after "Shell>=reset -s"
+# Also the PS/2 keyboard: once `set` shows the variable, a command is typed as key presses
+# (vmk_vm_input_type_text; no virtio keyboard, so the i8042's) and its output, which only the
+# shell's expansion of %uefiversion% makes, stops the run.
+run efi-vars api --efi $ST/shell.fd --send-after "Shell>=set" --on "VMKVAR=type:echo PS2-%uefiversion%" \
+    --send-after "PS2-2.=reset -s"
 
 # The GRUB ISO alone, through the CLI (vfkit's create makes the store): firmware -> GRUB ->
 # Linux, the guest's ready marker, then it powers off (no disk to install to).
@@ -125,6 +129,7 @@ check efi-shell "UEFI Interactive Shell" "Shell>" "stop-reason guest-poweroff"
 t_expect nested-efi-smbios "$VMK_LOGDIR/nested-efi-shell.log" "Manufacturer: vmkit" \
     "ProductName: vmkit Virtual Machine" "SerialNumber: 0badc0de-1234-4abc-8def-0123456789ab"
 check efi-vars "VMKVAR .*= .*vmkit-persisted" "stop-reason guest-poweroff"
+t_expect nested-efi-ps2-typing "$VMK_LOGDIR/nested-efi-vars.log" "echo PS2-%uefiversion%" "PS2-2\.[0-9]+"
 check iso-cli VMKIT-GRUB-ISO VMKIT-GUEST-READY "EFI-BOOTED=uefi" "EFI-ISO=vda EFI-ISO-RO=1 EFI-TARGET=none" \
     "VMKIT-TEST-EXIT=0" && same_values iso-cli HOST-ISO-BEFORE HOST-ISO-AFTER
 check install VMKIT-GRUB-ISO VMKIT-GUEST-READY "EFI-ISO=vda EFI-ISO-RO=1 EFI-TARGET=vdb" "EFI-FALLBACK=absent" \

@@ -2,6 +2,7 @@
  * through the port-I/O bus with hooks that record what the devices ask. */
 #include "platform/bus.h"
 #include "platform/devices.h"
+#include <errno.h>
 
 #include "check.h"
 #include <stdio.h>
@@ -263,6 +264,30 @@ static void test_i8042(void)
 	out(0x64, 1, 0xd3);
 	out(0x60, 1, 0x5a);
 	CHECK((in(0x64, 1) & 0x21) == 0x21 && in(0x60, 1) == 0x5a, "AUX loopback");
+	/* Host keys: set 1 through the translation, E0 for extended keys. */
+	CHECK(i8042_key(k, 30, true) == -EAGAIN, "no translation and set 2: keys are not served");
+	out(0x64, 1, 0x60);
+	out(0x60, 1, 0x45); /* translation on, keyboard interrupt on */
+	CHECK(i8042_key(k, 30, true) == 0 && i8042_key(k, 30, false) == 0 && i8042_key(k, 103, true) == 0,
+	      "A down, A up, Up down");
+	uint8_t sc[4];
+	for (int i = 0; i < 4; i++)
+		sc[i] = (uint8_t)in(0x60, 1);
+	CHECK(sc[0] == 0x1e && sc[1] == 0x9e && sc[2] == 0xe0 && sc[3] == 0x48 && !(in(0x64, 1) & 1),
+	      "set 1: 1e 9e e0 48");
+	CHECK(i8042_key(k, 0x1ff, true) == -ENOENT, "a key PS/2 does not have");
+	out(0x60, 1, 0xf5);
+	(void)in(0x60, 1);
+	CHECK(i8042_key(k, 30, true) == -EAGAIN, "scanning disabled (0xf5): not served");
+	out(0x60, 1, 0xf4);
+	(void)in(0x60, 1);
+	int typed = 0;
+	while (typed < 1000 && i8042_key(k, 30, true) == 0)
+		typed++;
+	CHECK(typed == 512 && i8042_key(k, 30, true) == -ENOSPC,
+	      "a guest that reads nothing: %d bytes, then ENOSPC", typed);
+	for (int i = 0; i < 600; i++)
+		(void)in(0x60, 1);
 	out(0x64, 1, 0xfe);
 	CHECK(ev_reset == 1, "0xfe pulses reset");
 	out(0x64, 1, 0xd1);
