@@ -36,7 +36,8 @@ size_t iov_copy_to(const struct iovec *iov, unsigned n, size_t off, const void *
 	return iov_copy(iov, n, off, (uint8_t *)(uintptr_t)buf, len, true);
 }
 
-unsigned iov_slice(const struct iovec *iov, unsigned n, size_t off, size_t len, struct iovec *out, unsigned max)
+unsigned iov_slice(const struct iovec *iov, unsigned n, size_t off, size_t len, struct iovec *out,
+		   unsigned max)
 {
 	unsigned k = 0;
 	for (unsigned i = 0; i < n && len && k < max; i++) {

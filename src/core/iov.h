@@ -11,6 +11,7 @@ size_t iov_copy_from(const struct iovec *iov, unsigned n, size_t off, void *buf,
 size_t iov_copy_to(const struct iovec *iov, unsigned n, size_t off, const void *buf, size_t len);
 /* Describes bytes [off, off + len) of iov in out (at most max entries);
  * returns the entry count. Fewer bytes when iov is shorter. */
-unsigned iov_slice(const struct iovec *iov, unsigned n, size_t off, size_t len, struct iovec *out, unsigned max);
+unsigned iov_slice(const struct iovec *iov, unsigned n, size_t off, size_t len, struct iovec *out,
+		   unsigned max);
 
 #endif

@@ -241,4 +241,3 @@ void virtq_set_notification(struct virtq *q, bool enable)
 		st16(q->used, enable ? 0 : VRING_USED_F_NO_NOTIFY);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
-

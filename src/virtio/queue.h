@@ -66,5 +66,4 @@ bool virtq_should_notify(struct virtq *q);
 /* Asks the driver not to notify (or to notify again) while the device polls. */
 void virtq_set_notification(struct virtq *q, bool enable);
 
-
 #endif

@@ -354,7 +354,8 @@ static void conn_receive(struct vsock_conn *c)
 	size_t want = room < credit ? (size_t)room : credit;
 	if (want > VSOCK_MAX_PAYLOAD)
 		want = VSOCK_MAX_PAYLOAD;
-	unsigned k = iov_slice(&vs->elem.iov[vs->elem.nout], vs->elem.nin, VSOCK_HDR_LEN, want, vs->slice, VIRTQ_MAX_IOV);
+	unsigned k = iov_slice(&vs->elem.iov[vs->elem.nout], vs->elem.nin, VSOCK_HDR_LEN, want, vs->slice,
+			       VIRTQ_MAX_IOV);
 	n = readv(c->fd, vs->slice, (int)k);
 	if (n > 0) {
 		vsock_hdr_make(&h, vs->guest_cid, c->host_port, c->guest_port, VSOCK_OP_RW, (uint32_t)n, 0,
