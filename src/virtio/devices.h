@@ -107,4 +107,16 @@ struct virtio_fs *virtio_fs_new(const struct vmk_fs_device *cfg, unsigned index,
 struct virtio_dev *virtio_fs_dev(struct virtio_fs *f);
 void virtio_fs_free(struct virtio_fs *f);
 
+/* virtio-gpu (gpu.c, gpu_res.c, gpu_cmd.c, gpu_edid.c): 2D, scanouts the
+ * host copies frames of. Frames and reconfigure: any thread. */
+struct virtio_gpu;
+struct virtio_gpu *virtio_gpu_new(const struct vmk_graphics_device *cfg, const struct gmem *mem,
+				  unsigned index, vmk_error **err);
+struct virtio_dev *virtio_gpu_dev(struct virtio_gpu *g);
+unsigned virtio_gpu_scanouts(const struct virtio_gpu *g);
+bool virtio_gpu_copy_frame(struct virtio_gpu *g, unsigned scanout, vmk_frame **out, vmk_error **err);
+bool virtio_gpu_reconfigure(struct virtio_gpu *g, unsigned scanout, uint32_t width, uint32_t height,
+			    vmk_error **err);
+void virtio_gpu_free(struct virtio_gpu *g);
+
 #endif

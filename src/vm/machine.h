@@ -60,6 +60,11 @@ bool machine_change_network(struct machine *m, unsigned index, const struct vmk_
  * positive) (both pointing kinds). */
 enum machine_input_op { MINPUT_KEY, MINPUT_POSITION, MINPUT_MOTION, MINPUT_BUTTON, MINPUT_WHEEL };
 bool machine_input(struct machine *m, enum machine_input_op op, int32_t a, int32_t b, vmk_error **err);
+/* Graphics (devices.c; VM event thread). */
+bool machine_copy_frame(struct machine *m, unsigned device, unsigned scanout, vmk_frame **out,
+			vmk_error **err);
+bool machine_reconfigure_display(struct machine *m, unsigned device, unsigned scanout, uint32_t w, uint32_t h,
+				 vmk_error **err);
 bool machine_balloon_set_target(struct machine *m, uint64_t bytes, vmk_error **err);
 bool machine_balloon_stats(struct machine *m, vmk_balloon_stats *st, vmk_error **err);
 /* What ended the machine, with a detail string owned by the machine. */

@@ -235,7 +235,9 @@ enum vm_op {
 	OP_BALLOON,
 	OP_BALLOON_STATS,
 	OP_INPUT,
-	OP_TYPE_TEXT
+	OP_TYPE_TEXT,
+	OP_FRAME,
+	OP_RECONFIGURE
 };
 
 struct vm_cmd {
@@ -252,6 +254,9 @@ struct vm_cmd {
 	enum machine_input_op input;
 	int32_t a, b;
 	const char *text;
+	vmk_frame **frame;
+	unsigned scanout;
+	uint32_t width, height;
 };
 
 static bool vm_state_allows(vmk_state s, enum vm_op op)
@@ -271,6 +276,8 @@ static bool vm_state_allows(vmk_state s, enum vm_op op)
 	case OP_BALLOON_STATS:
 	case OP_INPUT:
 	case OP_TYPE_TEXT:
+	case OP_FRAME:
+	case OP_RECONFIGURE:
 		return s == VMK_STATE_RUNNING || s == VMK_STATE_PAUSED;
 	}
 	return false;
@@ -313,7 +320,9 @@ static const char *const op_names[] = {"start",
 				       "set the balloon of",
 				       "read the balloon of",
 				       "send input to",
-				       "type into"};
+				       "type into",
+				       "copy a frame of",
+				       "reconfigure a display of"};
 
 /* The VM's configuration follows the change, so a guest reboot (a new
  * machine) and a later start keep the new cable. The copy is made first:
@@ -406,6 +415,13 @@ static void vm_run_cmd(void *arg)
 	case OP_TYPE_TEXT:
 		c->ok = vm_type_text(vm->machine, c->text, &c->err);
 		break;
+	case OP_FRAME:
+		c->ok = machine_copy_frame(vm->machine, c->index, c->scanout, c->frame, &c->err);
+		break;
+	case OP_RECONFIGURE:
+		c->ok = machine_reconfigure_display(vm->machine, c->index, c->scanout, c->width, c->height,
+						    &c->err);
+		break;
 	}
 }
 
@@ -493,6 +509,39 @@ bool vmk_vm_input_type_text(vmk_vm *vm, const char *text, vmk_error **err)
 	if (!vm || !text)
 		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine or text");
 	struct vm_cmd c = {.vm = vm, .op = OP_TYPE_TEXT, .text = text};
+	return vm_run(&c, err);
+}
+
+bool vmk_vm_copy_frame(vmk_vm *vm, unsigned device, unsigned scanout, vmk_frame **frame, vmk_error **err)
+{
+	if (!vm || !frame)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine or frame");
+	*frame = NULL;
+	struct vm_cmd c = {.vm = vm, .op = OP_FRAME, .index = device, .scanout = scanout, .frame = frame};
+	return vm_run(&c, err);
+}
+
+bool vmk_vm_save_screenshot(vmk_vm *vm, unsigned device, unsigned scanout, const char *path, vmk_error **err)
+{
+	vmk_frame *f;
+	if (!vmk_vm_copy_frame(vm, device, scanout, &f, err))
+		return false;
+	bool ok = vmk_frame_save_png(f, path, err);
+	vmk_frame_free(f);
+	return ok;
+}
+
+bool vmk_vm_reconfigure_display(vmk_vm *vm, unsigned device, unsigned scanout, uint32_t width,
+				uint32_t height, vmk_error **err)
+{
+	if (!vm)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine");
+	struct vm_cmd c = {.vm = vm,
+			   .op = OP_RECONFIGURE,
+			   .index = device,
+			   .scanout = scanout,
+			   .width = width,
+			   .height = height};
 	return vm_run(&c, err);
 }
 
