@@ -77,6 +77,35 @@ bool vmk_frame_save_png(const vmk_frame *frame, const char *path, vmk_error **er
 bool vmk_frame_to_png(const vmk_frame *frame, uint8_t **png, size_t *len, vmk_error **err);
 /* Both at once. */
 bool vmk_vm_save_screenshot(vmk_vm *vm, unsigned device, unsigned scanout, const char *path, vmk_error **err);
+typedef struct vmk_rect {
+	uint32_t x, y, width, height;
+} vmk_rect;
+
+/* What changed on a display. damage: the rectangle the guest updated, in
+ * scanout pixels (after a mode change or a reconfigure, the whole new size);
+ * NULL when only the cursor changed (image, position or visibility). Runs on
+ * a thread of the VM (its I/O thread, or its event thread for a
+ * reconfigure): take what it needs and hand the work over. It must not call
+ * vmk_vm_* functions, which wait for those threads. */
+typedef void (*vmk_display_callback)(vmk_vm *vm, unsigned device, unsigned scanout, const vmk_rect *damage,
+				     void *ctx);
+/* Replaces the callback (NULL removes it). Once it returns, the old
+ * callback is not running and will not run again. Not from the callback. */
+void vmk_vm_set_display_callback(vmk_vm *vm, vmk_display_callback fn, void *ctx);
+
+/* The guest's pointer image (virtio-gpu's cursor queue). */
+typedef struct vmk_cursor {
+	bool visible;
+	unsigned scanout;
+	int32_t x, y;		/* where its hot spot is, in scanout pixels */
+	uint32_t hot_x, hot_y;	/* the hot spot within the image */
+	uint32_t width, height; /* 64 x 64 */
+	uint32_t *argb;		/* width * height pixels, 0xAARRGGBB */
+	uint64_t serial;	/* changes with every update or move */
+} vmk_cursor;
+bool vmk_vm_copy_cursor(vmk_vm *vm, unsigned device, vmk_cursor **cursor, vmk_error **err);
+void vmk_cursor_free(vmk_cursor *cursor);
+
 /* Resizes a scanout (64 to 8192 each way): the guest gets a display event
  * and a new EDID whose preferred mode is the new size, and its driver
  * (Linux's virtio_gpu) switches to it. The firmware ignores it. */

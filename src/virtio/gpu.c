@@ -24,6 +24,8 @@ struct virtio_gpu {
 
 	pthread_mutex_t lock; /* st: the I/O thread runs requests, the host copies frames */
 	struct gpu_state st;
+	struct virtio_gpu_hooks hooks;
+	unsigned index;
 	bool again[2]; /* a turn is posted to go on with queue q (I/O thread) */
 
 	/* I/O thread only. */
@@ -51,6 +53,30 @@ static void gpu_config_write(void *opaque, size_t off, unsigned size)
 }
 
 static void run_queue(struct virtio_gpu *g, unsigned q);
+
+/* Tells the host what requests changed (outside the lock: the hook may
+ * copy frames from another thread meanwhile). */
+static void report(struct virtio_gpu *g)
+{
+	struct gpu_rect d[GPU_MAX_SCANOUTS];
+	bool damaged[GPU_MAX_SCANOUTS], cursor;
+	unsigned n = g->st.nscanouts;
+
+	pthread_mutex_lock(&g->lock);
+	memcpy(d, g->st.damage, sizeof(d));
+	memcpy(damaged, g->st.damaged, sizeof(damaged));
+	memset(g->st.damaged, 0, sizeof(g->st.damaged));
+	cursor = g->st.cursor_changed;
+	g->st.cursor_changed = false;
+	pthread_mutex_unlock(&g->lock);
+	if (!g->hooks.update)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		if (damaged[i])
+			g->hooks.update(g->hooks.ctx, g->index, i, &d[i]);
+	if (cursor)
+		g->hooks.update(g->hooks.ctx, g->index, g->st.cursor.scanout, NULL);
+}
 
 static void again_ctrl(void *ctx)
 {
@@ -90,6 +116,8 @@ static void run_queue(struct virtio_gpu *g, unsigned q)
 		virtq_push(vq, g->elem.head, (uint32_t)written);
 		n++;
 	}
+	if (n)
+		report(g);
 	if (ret < 0) {
 		virtio_set_needs_reset(&g->dev, "virtio-gpu: malformed queue");
 		return;
@@ -125,10 +153,11 @@ static void gpu_reset(void *opaque)
 	pthread_mutex_unlock(&g->lock);
 	g->events = 0;
 	sync_config(g);
+	report(g);
 }
 
 struct virtio_gpu *virtio_gpu_new(const struct vmk_graphics_device *cfg, const struct gmem *mem,
-				  unsigned index, vmk_error **err)
+				  unsigned index, const struct virtio_gpu_hooks *hooks, vmk_error **err)
 {
 	struct virtio_gpu *g = calloc(1, sizeof(*g));
 
@@ -140,6 +169,9 @@ struct virtio_gpu *virtio_gpu_new(const struct vmk_graphics_device *cfg, const s
 	pthread_mutex_init(&g->lock, NULL);
 	gpu_state_init(&g->st, mem, cfg->memory_limit, (unsigned)cfg->nscanouts, cfg->width, cfg->height);
 	g->st.edid_serial = (index + 1) << 8;
+	g->index = index;
+	if (hooks)
+		g->hooks = *hooks;
 	sync_config(g);
 	g->dev = (struct virtio_dev){
 	    .name = "virtio-gpu",
@@ -203,6 +235,33 @@ bool virtio_gpu_copy_frame(struct virtio_gpu *g, unsigned scanout, vmk_frame **o
 	return true;
 }
 
+bool virtio_gpu_copy_cursor(struct virtio_gpu *g, vmk_cursor **out, vmk_error **err)
+{
+	vmk_cursor *c = calloc(1, sizeof(*c));
+	uint32_t *px = malloc(sizeof(g->st.cursor.argb));
+	if (!c || !px) {
+		free(c);
+		free(px);
+		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, "cursor", "out of memory");
+	}
+	pthread_mutex_lock(&g->lock);
+	const struct gpu_cursor *cu = &g->st.cursor;
+	*c = (vmk_cursor){.visible = cu->visible,
+			  .scanout = cu->scanout,
+			  .x = cu->x,
+			  .y = cu->y,
+			  .hot_x = cu->hot_x,
+			  .hot_y = cu->hot_y,
+			  .width = GPU_CURSOR_SIDE,
+			  .height = GPU_CURSOR_SIDE,
+			  .argb = px,
+			  .serial = cu->serial};
+	memcpy(px, cu->argb, sizeof(cu->argb));
+	pthread_mutex_unlock(&g->lock);
+	*out = c;
+	return true;
+}
+
 static void display_event(void *ctx)
 {
 	struct virtio_gpu *g = ctx;
@@ -223,9 +282,14 @@ bool virtio_gpu_reconfigure(struct virtio_gpu *g, unsigned scanout, uint32_t wid
 	g->st.scanout[scanout].width = width;
 	g->st.scanout[scanout].height = height;
 	g->st.scanout[scanout].serial = ++g->st.serial;
+	/* What the host shows keeps the guest's mode until the guest changes
+	 * it, unless it shows nothing: then it is black of the new size. */
+	if (!g->st.scanout[scanout].resource_id)
+		gpu_damage(&g->st, scanout, (struct gpu_rect){0, 0, width, height});
 	pthread_mutex_unlock(&g->lock);
 	virtio_run_locked(&g->dev, display_event, g);
 	virtio_config_changed(&g->dev);
+	report(g);
 	return true;
 }
 
@@ -233,6 +297,7 @@ void virtio_gpu_free(struct virtio_gpu *g)
 {
 	if (!g)
 		return;
+	g->hooks.update = NULL; /* nobody to tell any more */
 	gpu_state_reset(&g->st);
 	pthread_mutex_destroy(&g->lock);
 	free(g->entries);

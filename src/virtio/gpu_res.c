@@ -33,6 +33,34 @@ void gpu_state_init(struct gpu_state *s, const struct gmem *mem, uint64_t limit,
 	}
 }
 
+void gpu_damage(struct gpu_state *s, unsigned i, struct gpu_rect r)
+{
+	if (!r.width || !r.height)
+		return;
+	struct gpu_rect *d = &s->damage[i];
+	if (!s->damaged[i]) {
+		*d = r;
+		s->damaged[i] = true;
+		return;
+	}
+	uint64_t x1 = d->x < r.x ? d->x : r.x, y1 = d->y < r.y ? d->y : r.y;
+	uint64_t x2 = (uint64_t)d->x + d->width > (uint64_t)r.x + r.width ? (uint64_t)d->x + d->width
+									  : (uint64_t)r.x + r.width;
+	uint64_t y2 = (uint64_t)d->y + d->height > (uint64_t)r.y + r.height ? (uint64_t)d->y + d->height
+									    : (uint64_t)r.y + r.height;
+	*d = (struct gpu_rect){(uint32_t)x1, (uint32_t)y1, (uint32_t)(x2 - x1), (uint32_t)(y2 - y1)};
+}
+
+/* The whole of what scanout i shows now. */
+static void damage_all(struct gpu_state *s, unsigned i)
+{
+	struct gpu_scanout *so = &s->scanout[i];
+	if (so->resource_id)
+		gpu_damage(s, i, (struct gpu_rect){0, 0, so->r.width, so->r.height});
+	else
+		gpu_damage(s, i, (struct gpu_rect){0, 0, so->width, so->height});
+}
+
 static struct gpu_resource **slot(struct gpu_state *s, uint32_t id)
 {
 	struct gpu_resource **p = &s->bucket[id % GPU_RES_BUCKETS];
@@ -72,6 +100,7 @@ static void destroy(struct gpu_state *s, uint32_t id)
 		if (s->scanout[i].resource_id == id) {
 			s->scanout[i].resource_id = 0;
 			s->scanout[i].serial = ++s->serial;
+			damage_all(s, i);
 		}
 	free(r->data);
 	free(r);
@@ -85,8 +114,13 @@ void gpu_state_reset(struct gpu_state *s)
 	for (unsigned i = 0; i < s->nscanouts; i++) {
 		s->scanout[i].resource_id = 0;
 		s->scanout[i].serial = ++s->serial;
+		damage_all(s, i);
 	}
-	s->cursor.visible = false;
+	if (s->cursor.visible) {
+		s->cursor.visible = false;
+		s->cursor.serial = ++s->serial;
+		s->cursor_changed = true;
+	}
 }
 
 static bool known_format(uint32_t f)
@@ -239,6 +273,7 @@ static uint32_t set_scanout(struct gpu_state *s, const struct gpu_cmd *c)
 	if (!c->resource_id || !c->r.width || !c->r.height) {
 		so->resource_id = 0; /* the display is turned off */
 		so->serial = ++s->serial;
+		damage_all(s, c->scanout_id);
 		return GPU_RESP_OK_NODATA;
 	}
 	struct gpu_resource *r = find(s, c->resource_id);
@@ -249,6 +284,7 @@ static uint32_t set_scanout(struct gpu_state *s, const struct gpu_cmd *c)
 	so->resource_id = r->id;
 	so->r = c->r;
 	so->serial = ++s->serial;
+	damage_all(s, c->scanout_id);
 	return GPU_RESP_OK_NODATA;
 }
 
@@ -259,9 +295,24 @@ static uint32_t flush(struct gpu_state *s, const struct gpu_cmd *c)
 		return GPU_RESP_ERR_INVALID_RESOURCE_ID;
 	if (!rect_inside(&c->r, r->width, r->height))
 		return GPU_RESP_ERR_INVALID_PARAMETER;
-	for (unsigned i = 0; i < s->nscanouts; i++)
-		if (s->scanout[i].resource_id == r->id)
-			s->scanout[i].serial = ++s->serial;
+	for (unsigned i = 0; i < s->nscanouts; i++) {
+		struct gpu_scanout *so = &s->scanout[i];
+		if (so->resource_id != r->id)
+			continue;
+		/* The flushed part of what the scanout shows, in its own pixels. */
+		uint64_t x1 = c->r.x > so->r.x ? c->r.x : so->r.x, y1 = c->r.y > so->r.y ? c->r.y : so->r.y;
+		uint64_t x2 = (uint64_t)c->r.x + c->r.width, y2 = (uint64_t)c->r.y + c->r.height;
+		if (x2 > (uint64_t)so->r.x + so->r.width)
+			x2 = (uint64_t)so->r.x + so->r.width;
+		if (y2 > (uint64_t)so->r.y + so->r.height)
+			y2 = (uint64_t)so->r.y + so->r.height;
+		if (x1 >= x2 || y1 >= y2)
+			continue;
+		so->serial = ++s->serial;
+		gpu_damage(s, i,
+			   (struct gpu_rect){(uint32_t)(x1 - so->r.x), (uint32_t)(y1 - so->r.y),
+					     (uint32_t)(x2 - x1), (uint32_t)(y2 - y1)});
+	}
 	return GPU_RESP_OK_NODATA;
 }
 
@@ -297,6 +348,8 @@ static void cursor(struct gpu_state *s, const struct gpu_cmd *c)
 	cu->scanout = c->scanout_id;
 	cu->x = c->x;
 	cu->y = c->y;
+	cu->serial = ++s->serial;
+	s->cursor_changed = true;
 	if (c->type == GPU_CMD_MOVE_CURSOR)
 		return;
 	struct gpu_resource *r = find(s, c->resource_id);

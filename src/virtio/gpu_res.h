@@ -28,6 +28,7 @@ struct gpu_scanout {
 
 struct gpu_cursor {
 	bool visible;
+	uint64_t serial;
 	uint32_t scanout;
 	int32_t x, y;
 	uint32_t hot_x, hot_y;
@@ -43,6 +44,10 @@ struct gpu_state {
 	struct gpu_scanout scanout[GPU_MAX_SCANOUTS];
 	struct gpu_cursor cursor;
 	uint64_t serial;
+	/* What requests changed since the device last looked (it tells the host). */
+	bool damaged[GPU_MAX_SCANOUTS];
+	struct gpu_rect damage[GPU_MAX_SCANOUTS];
+	bool cursor_changed;
 	bool edid; /* VIRTIO_GPU_F_EDID negotiated */
 	uint32_t edid_serial;
 };
@@ -62,5 +67,7 @@ size_t gpu_exec(struct gpu_state *s, const struct gpu_cmd *c, const struct gpu_m
  * the pixels as XRGB8888. false when the scanout shows nothing. */
 bool gpu_scanout_size(struct gpu_state *s, unsigned i, uint32_t *w, uint32_t *h);
 void gpu_scanout_copy(struct gpu_state *s, unsigned i, uint8_t *out);
+/* Marks r (scanout pixels) of scanout i as changed. */
+void gpu_damage(struct gpu_state *s, unsigned i, struct gpu_rect r);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "arch/x86/layout.h"
 #include "util/error_priv.h"
+#include "virtio/gpu_proto.h"
 #include "vm/machine_priv.h"
 
 static bool add_transport(struct machine *m, struct virtio_dev *d, vmk_error **err)
@@ -81,6 +82,17 @@ static void fs_failed(void *ctx, unsigned index, const char *why)
 	snprintf(e->why, sizeof(e->why), "%s", why);
 	if (evloop_post(m->loop, fs_event_run, e) != 0)
 		free(e);
+}
+
+static void gpu_update(void *ctx, unsigned index, unsigned scanout, const struct gpu_rect *d)
+{
+	struct machine *m = ctx;
+	vmk_rect r;
+	if (!m->ev.display_update)
+		return;
+	if (d)
+		r = (vmk_rect){d->x, d->y, d->width, d->height};
+	m->ev.display_update(m->ev_ctx, index, scanout, d ? &r : NULL);
 }
 
 /* --- the PS/2 typist --- */
@@ -228,7 +240,8 @@ bool machine_setup_devices(struct machine *m, const int (*serial_fds)[2], vmk_er
 			return false;
 	}
 	for (size_t i = 0; i < cfg->graphics_count; i++) {
-		struct virtio_gpu *g = virtio_gpu_new(&cfg->graphics[i], &m->mem, (unsigned)i, err);
+		struct virtio_gpu_hooks gh = {.update = gpu_update, .ctx = m};
+		struct virtio_gpu *g = virtio_gpu_new(&cfg->graphics[i], &m->mem, (unsigned)i, &gh, err);
 		if (!g)
 			return false;
 		m->gpu[m->ngpu++] = g;
@@ -420,6 +433,11 @@ bool machine_copy_frame(struct machine *m, unsigned device, unsigned scanout, vm
 			vmk_error **err)
 {
 	return gpu_index(m, device, err) && virtio_gpu_copy_frame(m->gpu[device], scanout, out, err);
+}
+
+bool machine_copy_cursor(struct machine *m, unsigned device, vmk_cursor **out, vmk_error **err)
+{
+	return gpu_index(m, device, err) && virtio_gpu_copy_cursor(m->gpu[device], out, err);
 }
 
 bool machine_reconfigure_display(struct machine *m, unsigned device, unsigned scanout, uint32_t w, uint32_t h,

@@ -1,4 +1,4 @@
-/* Frames the host copied out of a scanout: freeing them and writing them as
+/* Frames (and cursors) the host copied out of a scanout: freeing them and writing them as
  * PNG (libpng). A file is written aside and renamed over the path, so a
  * reader never sees half a picture and a failure leaves the old file. */
 #include "util/error_priv.h"
@@ -16,6 +16,14 @@ void vmk_frame_free(vmk_frame *f)
 		return;
 	free(f->pixels);
 	free(f);
+}
+
+void vmk_cursor_free(vmk_cursor *c)
+{
+	if (!c)
+		return;
+	free(c->argb);
+	free(c);
 }
 
 /* libpng reports errors by longjmp; the writer keeps no state across it. */

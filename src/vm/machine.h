@@ -34,6 +34,10 @@ struct machine_events {
 	/* File system device `index` stopped serving (why: one line). On the
 	 * owner's event loop. */
 	void (*fs_failed)(void *ctx, unsigned index, const char *why);
+	/* Graphics device `index` changed scanout `scanout` (damage in its
+	 * pixels) or its cursor (NULL). Called directly on the device's thread
+	 * (the I/O thread mostly): it must only hand the news over. */
+	void (*display_update)(void *ctx, unsigned index, unsigned scanout, const vmk_rect *damage);
 };
 
 /* serial_fds[i] = {in, out} for cfg->serial_ports[i]; used, not owned.
@@ -63,6 +67,7 @@ bool machine_input(struct machine *m, enum machine_input_op op, int32_t a, int32
 /* Graphics (devices.c; VM event thread). */
 bool machine_copy_frame(struct machine *m, unsigned device, unsigned scanout, vmk_frame **out,
 			vmk_error **err);
+bool machine_copy_cursor(struct machine *m, unsigned device, vmk_cursor **out, vmk_error **err);
 bool machine_reconfigure_display(struct machine *m, unsigned device, unsigned scanout, uint32_t w, uint32_t h,
 				 vmk_error **err);
 bool machine_balloon_set_target(struct machine *m, uint64_t bytes, vmk_error **err);

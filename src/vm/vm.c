@@ -28,6 +28,11 @@ struct vmk_vm {
 	vmk_error *error;
 	vmk_observer obs;
 	void *obs_ctx;
+	/* The display callback: called with display_lock held, so replacing it
+	 * waits for a call in progress. */
+	pthread_mutex_t display_lock;
+	vmk_display_callback display_fn;
+	void *display_ctx;
 
 	/* Loop thread only. */
 	struct machine *machine;
@@ -128,6 +133,26 @@ static void vm_fs_failed(void *ctx, unsigned index, const char *why)
 	vmk_error_free(err);
 }
 
+static void vm_display_update(void *ctx, unsigned index, unsigned scanout, const vmk_rect *damage)
+{
+	vmk_vm *vm = ctx;
+
+	pthread_mutex_lock(&vm->display_lock);
+	if (vm->display_fn)
+		vm->display_fn(vm, index, scanout, damage, vm->display_ctx);
+	pthread_mutex_unlock(&vm->display_lock);
+}
+
+void vmk_vm_set_display_callback(vmk_vm *vm, vmk_display_callback fn, void *ctx)
+{
+	if (!vm)
+		return;
+	pthread_mutex_lock(&vm->display_lock);
+	vm->display_fn = fn;
+	vm->display_ctx = ctx;
+	pthread_mutex_unlock(&vm->display_lock);
+}
+
 static void vm_machine_exited(void *arg);
 
 static void vm_on_exit(void *ctx)
@@ -138,8 +163,10 @@ static void vm_on_exit(void *ctx)
 
 static bool vm_build_machine(vmk_vm *vm, vmk_error **err)
 {
-	static const struct machine_events ev = {
-	    .exited = vm_on_exit, .network_disconnected = vm_network_disconnected, .fs_failed = vm_fs_failed};
+	static const struct machine_events ev = {.exited = vm_on_exit,
+						 .network_disconnected = vm_network_disconnected,
+						 .fs_failed = vm_fs_failed,
+						 .display_update = vm_display_update};
 
 	vm->machine = machine_create(vm->cfg, (const int(*)[2])vm->serial_fds, vm->loop, &ev, vm, err);
 	if (!vm->machine)
@@ -237,6 +264,7 @@ enum vm_op {
 	OP_INPUT,
 	OP_TYPE_TEXT,
 	OP_FRAME,
+	OP_CURSOR,
 	OP_RECONFIGURE
 };
 
@@ -255,6 +283,7 @@ struct vm_cmd {
 	int32_t a, b;
 	const char *text;
 	vmk_frame **frame;
+	vmk_cursor **cursor;
 	unsigned scanout;
 	uint32_t width, height;
 };
@@ -277,6 +306,7 @@ static bool vm_state_allows(vmk_state s, enum vm_op op)
 	case OP_INPUT:
 	case OP_TYPE_TEXT:
 	case OP_FRAME:
+	case OP_CURSOR:
 	case OP_RECONFIGURE:
 		return s == VMK_STATE_RUNNING || s == VMK_STATE_PAUSED;
 	}
@@ -322,6 +352,7 @@ static const char *const op_names[] = {"start",
 				       "send input to",
 				       "type into",
 				       "copy a frame of",
+				       "copy the cursor of",
 				       "reconfigure a display of"};
 
 /* The VM's configuration follows the change, so a guest reboot (a new
@@ -417,6 +448,9 @@ static void vm_run_cmd(void *arg)
 		break;
 	case OP_FRAME:
 		c->ok = machine_copy_frame(vm->machine, c->index, c->scanout, c->frame, &c->err);
+		break;
+	case OP_CURSOR:
+		c->ok = machine_copy_cursor(vm->machine, c->index, c->cursor, &c->err);
 		break;
 	case OP_RECONFIGURE:
 		c->ok = machine_reconfigure_display(vm->machine, c->index, c->scanout, c->width, c->height,
@@ -518,6 +552,15 @@ bool vmk_vm_copy_frame(vmk_vm *vm, unsigned device, unsigned scanout, vmk_frame 
 		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine or frame");
 	*frame = NULL;
 	struct vm_cmd c = {.vm = vm, .op = OP_FRAME, .index = device, .scanout = scanout, .frame = frame};
+	return vm_run(&c, err);
+}
+
+bool vmk_vm_copy_cursor(vmk_vm *vm, unsigned device, vmk_cursor **cursor, vmk_error **err)
+{
+	if (!vm || !cursor)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine or cursor");
+	*cursor = NULL;
+	struct vm_cmd c = {.vm = vm, .op = OP_CURSOR, .index = device, .cursor = cursor};
 	return vm_run(&c, err);
 }
 
@@ -695,6 +738,7 @@ vmk_vm *vmk_vm_new(const vmk_config *cfg, vmk_error **err)
 		return NULL;
 	}
 	pthread_mutex_init(&vm->lock, NULL);
+	pthread_mutex_init(&vm->display_lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -730,6 +774,7 @@ void vmk_vm_free(vmk_vm *vm)
 	vmk_error_free(vm->error);
 	vmk_config_free(vm->cfg);
 	pthread_mutex_destroy(&vm->lock);
+	pthread_mutex_destroy(&vm->display_lock);
 	pthread_cond_destroy(&vm->cond);
 	free(vm);
 }

@@ -114,6 +114,23 @@ static uint8_t *backing_byte(uint64_t i, uint32_t len)
 	return g(PIX + 0x2000ull * (i / len) + i % len, 1);
 }
 
+/* What the device reported, as the machine would pass it on. */
+static unsigned updates, cursor_updates;
+static struct gpu_rect last_damage;
+static void on_update(void *ctx, unsigned index, unsigned scanout, const struct gpu_rect *d)
+{
+	(void)ctx;
+	(void)index;
+	(void)scanout;
+	if (d) {
+		updates++;
+		last_damage = *d;
+	} else {
+		cursor_updates++;
+	}
+}
+static const struct virtio_gpu_hooks hooks = {.update = on_update};
+
 static struct virtio_gpu *make(unsigned n, const uint32_t *w, const uint32_t *h, uint64_t limit)
 {
 	vmk_graphics_device *c = vmk_graphics_device_new();
@@ -124,7 +141,8 @@ static struct virtio_gpu *make(unsigned n, const uint32_t *w, const uint32_t *h,
 	vmk_config *cfg = vmk_config_new();
 	vmk_config_add_graphics_device(cfg, c, NULL);
 	vmk_graphics_device_free(c);
-	struct virtio_gpu *d = virtio_gpu_new(&((struct vmk_config *)cfg)->graphics[0], &mem, 0, NULL);
+	struct virtio_gpu *d =
+	    virtio_gpu_new(&((struct vmk_config *)cfg)->graphics[0], &mem, 0, &hooks, NULL);
 	vmk_config_free(cfg);
 	return d;
 }
@@ -282,6 +300,11 @@ static void test_device(void)
 	      "set_scanout with a rectangle beyond the resource");
 	CHECK(rect_cmd(GPU_CMD_SET_SCANOUT, 0, 0, 48, 20, 0, 5, 0) == GPU_RESP_OK_NODATA, "set_scanout 0");
 	CHECK(rect_cmd(GPU_CMD_RESOURCE_FLUSH, 0, 0, 48, 20, 5, 0, 0) == GPU_RESP_OK_NODATA, "flush");
+	unsigned u0 = updates;
+	CHECK(rect_cmd(GPU_CMD_RESOURCE_FLUSH, 8, 4, 3, 2, 5, 0, 0) == GPU_RESP_OK_NODATA &&
+		  updates == u0 + 1 && last_damage.x == 8 && last_damage.y == 4 && last_damage.width == 3 &&
+		  last_damage.height == 2,
+	      "a partial flush reports its rectangle as damage");
 	f = NULL;
 	CHECK(virtio_gpu_copy_frame(gpu, 0, &f, NULL) && f->active && f->width == 48 && f->height == 20 &&
 		  f->serial != serial0,
@@ -391,6 +414,11 @@ static void test_device(void)
 	virtio_gpu_copy_frame(gpu, 0, &f, NULL);
 	CHECK(f && f->cursor_visible && f->cursor_x == 7, "a move keeps the image");
 	vmk_frame_free(f);
+	vmk_cursor *cur = NULL;
+	CHECK(virtio_gpu_copy_cursor(gpu, &cur, NULL) && cur->visible && cur->width == 64 &&
+		  cur->hot_y == 4 && cursor_updates == 2,
+	      "the cursor's image and two cursor updates reported");
+	vmk_cursor_free(cur);
 
 	/* Reconfigure: scanout 1 becomes 1920x1080. */
 	int changes = config_changes;
