@@ -120,8 +120,9 @@ void cli_usage(FILE *out)
 	      "  -d, --device virtio-input,keyboard|pointing|mouse[,width=W,height=H]\n"
 	      "                                a keyboard, a screen-coordinate pointer (on a\n"
 	      "                                W x H screen, default the first display's) or a mouse\n"
-	      "  -d, --device virtio-gpu[,width=W,height=H]\n"
-	      "                                a display of W x H pixels, 64 to 8192 (800x600)\n"
+	      "  -d, --device virtio-gpu[,width=W,height=H][,vga=on|off]\n"
+	      "                                a display of W x H pixels, 64 to 8192 (800x600);\n"
+	      "                                the first is also a VGA with a framebuffer unless off\n"
 	      "      --reboot restart|stop     what a guest reboot does (default restart)\n"
 	      "      --pidfile PATH            write the process id to PATH\n"
 	      "      --restful-uri URI         vfkit's REST API (GET/POST /vm/state, GET /vm/inspect)\n"
@@ -682,7 +683,7 @@ static bool parse_input(struct cli_options *opts, const char *opt, struct spec *
 
 static bool parse_gpu(struct cli_options *opts, const char *opt, struct spec *spec)
 {
-	struct cli_gpu gpu = {800, 600}; /* vfkit's default display */
+	struct cli_gpu gpu = {.width = 800, .height = 600}; /* vfkit's default display */
 	uint64_t num;
 
 	for (size_t i = 1; i < spec->count; i++) {
@@ -694,6 +695,10 @@ static bool parse_gpu(struct cli_options *opts, const char *opt, struct spec *sp
 			if (num < VMK_SCANOUT_MIN)
 				return usage_error("%s: %s=%s is below %d", opt, key, value, VMK_SCANOUT_MIN);
 			*(key[0] == 'w' ? &gpu.width : &gpu.height) = (uint32_t)num;
+		} else if (!strcmp(key, "vga") && value && (!strcmp(value, "on") || !strcmp(value, "off"))) {
+			gpu.no_vga = !strcmp(value, "off");
+		} else if (!strcmp(key, "vga")) {
+			return usage_error("%s: vga= must be on or off", opt);
 		} else {
 			return usage_error("%s: unknown virtio-gpu option \"%s\"", opt, key);
 		}

@@ -96,9 +96,10 @@ struct cli_input {
 	uint32_t width, height; /* 0: the default screen */
 };
 
-/* --device virtio-gpu[,width=W,height=H]: one device with one scanout each. */
+/* --device virtio-gpu[,width=W,height=H][,vga=on|off]: one device with one scanout each. */
 struct cli_gpu {
 	uint32_t width, height;
+	bool no_vga; /* vga=off */
 };
 
 struct cli_options {

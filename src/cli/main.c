@@ -368,6 +368,7 @@ static vmk_config *build_config(const struct cli_options *o, struct session *s)
 		goto fail;
 	for (size_t i = 0; i < o->gpu_count; i++) {
 		vmk_graphics_device *g = vmk_graphics_device_new();
+		vmk_graphics_device_set_vga_compatible(g, !o->gpus[i].no_vga);
 		bool ok = g &&
 			  vmk_graphics_device_add_scanout(g, o->gpus[i].width, o->gpus[i].height, &err) &&
 			  vmk_config_add_graphics_device(cfg, g, &err);

@@ -115,6 +115,7 @@ struct vmk_graphics_device {
 	uint32_t width[VMK_MAX_SCANOUTS], height[VMK_MAX_SCANOUTS];
 	size_t nscanouts;
 	uint64_t memory_limit;
+	bool vga; /* VGA compatible (the first device only) */
 };
 
 struct vmk_config {

@@ -119,6 +119,8 @@ struct virtio_gpu_hooks {
 };
 struct virtio_gpu *virtio_gpu_new(const struct vmk_graphics_device *cfg, const struct gmem *mem,
 				  unsigned index, const struct virtio_gpu_hooks *hooks, vmk_error **err);
+/* After the transport exists: VGA damage tracking starts. */
+bool virtio_gpu_start(struct virtio_gpu *g);
 bool virtio_gpu_copy_cursor(struct virtio_gpu *g, vmk_cursor **out, vmk_error **err);
 struct virtio_dev *virtio_gpu_dev(struct virtio_gpu *g);
 unsigned virtio_gpu_scanouts(const struct virtio_gpu *g);

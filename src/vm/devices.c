@@ -247,6 +247,9 @@ bool machine_setup_devices(struct machine *m, const int (*serial_fds)[2], vmk_er
 		m->gpu[m->ngpu++] = g;
 		if (!add_transport(m, virtio_gpu_dev(g), err))
 			return false;
+		if (!virtio_gpu_start(g))
+			return vmk_set_errno(err, VMK_ERR_INTERNAL, "graphics_devices", errno,
+					     "graphics_devices[%zu]: cannot watch vram", i);
 	}
 	return true;
 }

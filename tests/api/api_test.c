@@ -14,7 +14,7 @@
  *        more ACTIONs: media:PATH | eject | balloon:MiB | stats | rss | kill |
  *        type:TEXT (key presses, then Enter) | sleep:MS | screenshot:PATH (PNG of
  *        display 0, with its size and serial on stderr) | display:WxH (reconfigure it)
- *        [--gpu WxH] (a virtio-gpu with one scanout)
+ *        [--gpu WxH[,novga]] (a virtio-gpu with one scanout; VGA compatible unless novga)
  *        [--on MARKER=ACTION]...  ACTION: request-stop | stop | pause-resume
  *        [--send-after MARKER=TEXT] (types TEXT + newline into the console) */
 #include <ctype.h>
@@ -260,6 +260,7 @@ int main(int argc, char **argv)
 	bool have_uuid = false;
 	int expect_reboots = -1, stop_after_reboots = -1, entropy = 0, balloon = 0;
 	unsigned gpu_w = 0, gpu_h = 0;
+	bool gpu_vga = true;
 	vmk_serial_port_kind console = VMK_SERIAL_PORT_16550;
 	const char *disks[8];
 	unsigned ndisks = 0;
@@ -310,6 +311,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(k, "--gpu")) {
 			if (sscanf(v, "%ux%u", &gpu_w, &gpu_h) != 2)
 				return 2;
+			gpu_vga = !strstr(v, ",novga");
 		} else if (!strcmp(k, "--stop-after-reboots"))
 			stop_after_reboots = atoi(v);
 		else if (!strcmp(k, "--reboot"))
@@ -367,6 +369,7 @@ int main(int argc, char **argv)
 	vmk_boot_loader_free(bl);
 	if (gpu_w) {
 		vmk_graphics_device *gd = vmk_graphics_device_new();
+		vmk_graphics_device_set_vga_compatible(gd, gpu_vga);
 		bool ok = vmk_graphics_device_add_scanout(gd, gpu_w, gpu_h, &err) &&
 			  vmk_config_add_graphics_device(cfg, gd, &err);
 		vmk_graphics_device_free(gd);

@@ -73,17 +73,32 @@ mkdir -p "$work/iso/boot/grub" "$work/iso/vmkit"
 grub grub-mkstandalone -O x86_64-efi -d "$mods" --locales= --fonts= --themes= \
     -o "$work/iso/vmkit/grubx64.efi" "boot/grub/grub.cfg=$work/disk.cfg" >&2
 
+# The ISO's menu is also graphical (gfxterm on the firmware's GOP, when it has a framebuffer)
+# and waits 3 s for a key from the firmware's keyboard: p picks the second entry.
 cat >"$work/iso/boot/grub/grub.cfg" <<EOF
-$serial
+serial --unit=0 --speed=115200
+insmod all_video
+insmod gfxterm
+if loadfont unicode; then
+    terminal_output serial gfxterm
+else
+    terminal_output serial
+fi
+terminal_input serial console
+set timeout=3
 echo "VMKIT-GRUB-ISO"
 menuentry "vmkit test guest" {
     linux /vmkit/vmlinuz $cmdline vmkit.test=efi-iso
     initrd /vmkit/initrd.gz
 }
+menuentry "vmkit test guest, picked by key" --hotkey=p {
+    linux /vmkit/vmlinuz $cmdline vmkit.test=efi-iso vmkit.picked=p
+    initrd /vmkit/initrd.gz
+}
 EOF
 cp "$G/vmlinuz" "$work/iso/vmkit/vmlinuz"
 cp "$G/initrd-efi.cpio.gz" "$work/iso/vmkit/initrd.gz"
-grub grub-mkrescue -d "$mods" --locales= --fonts= --themes= -o "$work/out.iso" "$work/iso" \
+grub grub-mkrescue -d "$mods" --locales= --fonts=unicode --themes= -o "$work/out.iso" "$work/iso" \
     -- -volid VMKITGRUB >"$work/mkrescue.log" 2>&1 || { cat "$work/mkrescue.log" >&2; exit 1; }
 chmod 0644 "$work/out.iso"
 mv "$work/out.iso" "$iso"
