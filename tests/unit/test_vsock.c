@@ -211,7 +211,7 @@ static void test_device(void)
 	vmk_socket_device_add_unix_forward(cfg, 1025, out_path, VMK_SOCKET_FORWARD_GUEST_TO_HOST, NULL);
 	vmk_socket_device_add_unix_forward(cfg, 2000, in_path, VMK_SOCKET_FORWARD_HOST_TO_GUEST, NULL);
 	queues_reset();
-	vs = virtio_vsock_new(cfg, &err);
+	vs = virtio_vsock_new(cfg, NULL, &err);
 	vmk_socket_device_free(cfg);
 	CHECK(vs != NULL, "the device is made, listening on the host-to-guest path");
 	if (!vs)
