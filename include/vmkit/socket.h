@@ -9,8 +9,9 @@
  *       socket PATH (reset when nothing listens there);
  *   VMK_SOCKET_FORWARD_HOST_TO_GUEST  (vfkit's `connect`) vmkit listens on
  *       PATH (made when the VM starts, removed when it stops; a stale socket
- *       there is replaced, any other file refused); each client is joined to
- *       a new connection to the guest's port N.
+ *       there is replaced, a socket something listens on and any other file
+ *       refused); each client is joined to a new connection to the guest's
+ *       port N. A path may be listened on once per device.
  * Flow control is the device's credit scheme end to end: a slow reader on
  * either side slows the writer, nothing is buffered without bound.
  *
