@@ -22,137 +22,20 @@
  * reads at most one packet per socket and handles at most one queue's worth
  * of transmit requests, so no guest keeps the I/O thread busy.
  *
- * The application's run-time listeners and connects (socket.h) use the same
- * connections with one end of a socketpair as the host socket; the other
- * end goes to the application through the owner's hooks (the VM's event
- * thread), so no application code runs here. A decision or an answer that
- * never comes is bounded by a deadline, checked by one timer. */
+ * Where a connection's host side comes from (forwards, the hybrid socket,
+ * the application's listeners and connects) is vsock_host.c's business. */
 #include "util/error_priv.h"
-#include "virtio/devices.h"
-#include "virtio/vsock_pkt.h"
+#include "virtio/vsock_priv.h"
 #include <endian.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-
-#define VIRTIO_ID_VSOCK 19
-#define VSOCK_RXQ	0
-#define VSOCK_TXQ	1
-#define VSOCK_EVQ	2
-
-#define VSOCK_BUF_ALLOC	      (64 * 1024)
-#define VSOCK_MAX_CONNS	      512
-#define VSOCK_MAX_ORPHANS     64 /* resets owed to packets of no connection */
-#define VSOCK_FIRST_HOST_PORT 0x40000000u
-
-/* How long a hybrid client may take to send its CONNECT line, and a guest
- * (or the application) to answer a connection. */
-#define VSOCK_LINE_TIMEOUT_NS	(5ull * 1000000000)
-#define VSOCK_ANSWER_TIMEOUT_NS ((uint64_t)VMK_SOCKET_CONNECT_TIMEOUT_MS * 1000000)
-#define VSOCK_TICK_NS		250000000
-
-/* Control packets owed to the guest, sent in this order. */
-#define PEND_REQUEST  1u
-#define PEND_RESPONSE 2u
-#define PEND_CREDIT   4u
-#define PEND_SHUTDOWN 8u
-#define PEND_RST      16u
-
-enum conn_state {
-	CONN_REQUESTED, /* host side connected first: waiting for the guest's RESPONSE */
-	CONN_ACCEPTING, /* the guest's REQUEST waits for the application's accept */
-	CONN_LINE,	/* a hybrid client: its CONNECT line is not read yet (no ports) */
-	CONN_OPEN,
-	CONN_CLOSED, /* waiting only to send its RST, then freed */
-};
-
-struct vsock_conn {
-	struct virtio_vsock *vs;
-	uint32_t guest_port, host_port;
-	int fd;
-	enum conn_state state;
-	uint32_t watched; /* epoll events registered, 0 = not registered */
-	unsigned pend;
-	uint32_t shutdown_flags; /* of the PEND_SHUTDOWN packet */
-	bool queued;		 /* on the pending list */
-	struct vsock_conn *next_pend, *next_dead;
-	/* Guest to host. */
-	uint8_t *buf; /* VSOCK_BUF_ALLOC bytes once needed */
-	uint32_t buf_len;
-	uint32_t fwd_cnt, fwd_cnt_sent;
-	bool guest_sent_all; /* SHUTDOWN SEND: host side shut for writing once flushed */
-	bool guest_closed;   /* SHUTDOWN of both: RST once the buffer is flushed */
-	/* Host to guest. */
-	uint32_t peer_buf_alloc, peer_fwd_cnt, tx_cnt;
-	bool guest_reads_no_more; /* SHUTDOWN RCV */
-	bool host_eof;
-	/* Run-time API and hybrid clients. */
-	uint64_t id;	   /* the owner's id of an accept or a connect, or 0 */
-	int app_fd;	   /* a connect's application end, until the guest answers */
-	bool connecting;   /* the owner waits for the guest's answer to a connect */
-	int fail_errno;	   /* why a connect failed, when not a reset */
-	bool hybrid;	   /* answer "OK <port>\n" to the client once the guest does */
-	uint64_t deadline; /* CLOCK_MONOTONIC ns; 0: none */
-	uint8_t line_len;
-	char line[VSOCK_HYBRID_LINE_MAX];
-};
-
-struct vsock_listener {
-	struct virtio_vsock *vs;
-	uint32_t port; /* 0: the hybrid socket */
-	int fd;
-	char *path;
-};
-
-struct vsock_ports {
-	uint32_t host_port, guest_port;
-};
-
-struct vsock_out {
-	uint64_t notify;
-	const char *broken;
-};
-
-struct virtio_vsock {
-	struct virtio_dev dev;
-	struct {
-		uint64_t guest_cid;
-	} __attribute__((packed)) config;
-	uint64_t guest_cid;
-	struct vmk_socket_device *cfg; /* owned copy */
-	struct virtio_vsock_hooks hooks;
-	struct vsock_listener listeners[VMK_SOCKET_MAX_FORWARDS + 1];
-	unsigned nlisteners;
-	bool listening;
-	struct evloop *loop;
-	int timer_fd;
-
-	pthread_mutex_t lock; /* guards everything below */
-	bool active;
-	struct vsock_conn *conns[VSOCK_MAX_CONNS];
-	unsigned nconns;
-	struct vsock_conn *pend_head, *pend_tail;
-	struct vsock_ports orphans[VSOCK_MAX_ORPHANS];
-	unsigned norphans;
-	uint64_t orphans_dropped;
-	bool timer_armed;
-	bool rx_starved;
-	uint32_t next_host_port;
-	struct vsock_conn *dead; /* unlinked by a reset, freed on the I/O thread */
-	struct virtq_elem elem;
-	struct iovec slice[VIRTQ_MAX_IOV];
-	struct vsock_out out;
-};
 
 static void conn_readable(void *ctx, uint32_t events);
 
@@ -163,7 +46,7 @@ static uint32_t peer_credit(const struct vsock_conn *c)
 	return used >= c->peer_buf_alloc ? 0 : c->peer_buf_alloc - used;
 }
 
-static uint64_t now_ns(void)
+uint64_t vsock_now_ns(void)
 {
 	struct timespec ts;
 
@@ -172,12 +55,12 @@ static uint64_t now_ns(void)
 }
 
 /* The deadline timer ticks only while some connection has a deadline. */
-static void set_deadline(struct vsock_conn *c, uint64_t ns)
+void vsock_set_deadline(struct vsock_conn *c, uint64_t ns)
 {
 	struct virtio_vsock *vs = c->vs;
 	struct itimerspec t = {.it_value.tv_nsec = VSOCK_TICK_NS, .it_interval.tv_nsec = VSOCK_TICK_NS};
 
-	c->deadline = ns ? now_ns() + ns : 0;
+	c->deadline = ns ? vsock_now_ns() + ns : 0;
 	if (ns && !vs->timer_armed && vs->timer_fd >= 0)
 		vs->timer_armed = timerfd_settime(vs->timer_fd, 0, &t, NULL) == 0;
 }
@@ -191,7 +74,7 @@ static bool conn_wants_input(const struct vsock_conn *c)
 /* Registers the host socket for what the connection can use now, and
  * nothing else: a socket whose peer hung up reports EPOLLHUP whatever it is
  * watched for, so an idle one must not be watched at all. */
-static void conn_update_watch(struct vsock_conn *c)
+void vsock_conn_watch(struct vsock_conn *c)
 {
 	uint32_t want = (conn_wants_input(c) || c->state == CONN_LINE ? EPOLLIN : 0) |
 			(c->buf_len && c->state == CONN_OPEN ? EPOLLOUT : 0);
@@ -208,7 +91,7 @@ static void conn_update_watch(struct vsock_conn *c)
 	c->watched = want;
 }
 
-static void conn_pend(struct vsock_conn *c, unsigned what)
+void vsock_conn_pend(struct vsock_conn *c, unsigned what)
 {
 	struct virtio_vsock *vs = c->vs;
 
@@ -227,7 +110,7 @@ static void conn_pend(struct vsock_conn *c, unsigned what)
 /* A guest that sends faster than it gives receive buffers fills the ring;
  * then its connects to nobody time out instead of failing at once. Said on
  * stderr at the 1st, 2nd, 4th, 8th... drop, so it is seen but not a flood. */
-static void orphan_rst(struct virtio_vsock *vs, uint32_t host_port, uint32_t guest_port)
+void vsock_orphan_rst(struct virtio_vsock *vs, uint32_t host_port, uint32_t guest_port)
 {
 	if (vs->norphans < VSOCK_MAX_ORPHANS) {
 		vs->orphans[vs->norphans++] = (struct vsock_ports){host_port, guest_port};
@@ -241,7 +124,7 @@ static void orphan_rst(struct virtio_vsock *vs, uint32_t host_port, uint32_t gue
 			(unsigned long long)vs->orphans_dropped);
 }
 
-static struct vsock_conn *conn_find(struct virtio_vsock *vs, uint32_t guest_port, uint32_t host_port)
+struct vsock_conn *vsock_conn_find(struct virtio_vsock *vs, uint32_t guest_port, uint32_t host_port)
 {
 	for (unsigned i = 0; i < vs->nconns; i++)
 		if (vs->conns[i]->guest_port == guest_port && vs->conns[i]->host_port == host_port &&
@@ -250,7 +133,7 @@ static struct vsock_conn *conn_find(struct virtio_vsock *vs, uint32_t guest_port
 	return NULL;
 }
 
-static struct vsock_conn *conn_by_id(struct virtio_vsock *vs, uint64_t id)
+struct vsock_conn *vsock_conn_by_id(struct virtio_vsock *vs, uint64_t id)
 {
 	for (unsigned i = 0; i < vs->nconns; i++)
 		if (vs->conns[i]->id == id)
@@ -259,11 +142,11 @@ static struct vsock_conn *conn_by_id(struct virtio_vsock *vs, uint64_t id)
 }
 
 /* A host port that no connection to guest_port uses. */
-static uint32_t alloc_host_port(struct virtio_vsock *vs, uint32_t guest_port)
+uint32_t vsock_alloc_port(struct virtio_vsock *vs, uint32_t guest_port)
 {
 	uint32_t port = vs->next_host_port;
 
-	for (unsigned tries = 0; tries <= VSOCK_MAX_CONNS && conn_find(vs, guest_port, port); tries++)
+	for (unsigned tries = 0; tries <= VSOCK_MAX_CONNS && vsock_conn_find(vs, guest_port, port); tries++)
 		port = port + 1 >= UINT32_MAX ? VSOCK_FIRST_HOST_PORT : port + 1;
 	vs->next_host_port = port + 1 >= UINT32_MAX ? VSOCK_FIRST_HOST_PORT : port + 1;
 	return port;
@@ -284,7 +167,7 @@ static void conn_connect_failed(struct vsock_conn *c)
 				       c->fail_errno ? c->fail_errno : ECONNRESET);
 }
 
-static struct vsock_conn *conn_new(struct virtio_vsock *vs, uint32_t guest_port, uint32_t host_port, int fd)
+struct vsock_conn *vsock_conn_new(struct virtio_vsock *vs, uint32_t guest_port, uint32_t host_port, int fd)
 {
 	struct vsock_conn *c;
 
@@ -298,7 +181,7 @@ static struct vsock_conn *conn_new(struct virtio_vsock *vs, uint32_t guest_port,
 
 /* Closes the host socket now; the connection lives on only while its RST
  * (if any) waits for a receive buffer. */
-static void conn_close(struct vsock_conn *c, bool send_rst)
+void vsock_conn_close(struct vsock_conn *c, bool send_rst)
 {
 	conn_connect_failed(c);
 	c->deadline = 0;
@@ -313,7 +196,7 @@ static void conn_close(struct vsock_conn *c, bool send_rst)
 	c->pend = 0;
 	c->buf_len = 0;
 	if (send_rst)
-		conn_pend(c, PEND_RST);
+		vsock_conn_pend(c, PEND_RST);
 }
 
 static void conn_free(struct vsock_conn *c)
@@ -329,7 +212,7 @@ static void conn_free(struct vsock_conn *c)
 }
 
 /* Unlinks c from the table and the pending list and frees it. */
-static void conn_drop(struct virtio_vsock *vs, struct vsock_conn *c)
+void vsock_conn_drop(struct virtio_vsock *vs, struct vsock_conn *c)
 {
 	for (unsigned i = 0; i < vs->nconns; i++)
 		if (vs->conns[i] == c) {
@@ -385,7 +268,7 @@ static bool rx_send(struct virtio_vsock *vs, const struct vsock_conn *c, enum vs
 }
 
 /* Sends what is owed to the guest, while it gives receive buffers. */
-static void rx_flush_control(struct virtio_vsock *vs)
+void vsock_rx_flush(struct virtio_vsock *vs)
 {
 	while (vs->norphans) {
 		if (!rx_send(vs, NULL, VSOCK_OP_RST, 0, vs->orphans[0].host_port, vs->orphans[0].guest_port))
@@ -418,9 +301,9 @@ static void rx_flush_control(struct virtio_vsock *vs)
 			vs->pend_tail = NULL;
 		c->queued = false;
 		if (c->state == CONN_CLOSED)
-			conn_drop(vs, c);
+			vsock_conn_drop(vs, c);
 		else
-			conn_update_watch(c);
+			vsock_conn_watch(c);
 	}
 }
 
@@ -474,10 +357,10 @@ static void conn_receive(struct vsock_conn *c)
 		 * closes, and its close resets us. */
 		c->host_eof = true;
 		c->shutdown_flags |= VSOCK_SHUTDOWN_SEND;
-		conn_pend(c, PEND_SHUTDOWN);
+		vsock_conn_pend(c, PEND_SHUTDOWN);
 		return;
 	}
-	conn_close(c, true);
+	vsock_conn_close(c, true);
 }
 
 /* Writes buffered guest data to the host socket. */
@@ -492,7 +375,7 @@ static void conn_flush(struct vsock_conn *c)
 		if (n < 0 && errno == EAGAIN)
 			break;
 		if (n <= 0) {
-			conn_close(c, true);
+			vsock_conn_close(c, true);
 			return;
 		}
 		memmove(c->buf, c->buf + n, c->buf_len - (uint32_t)n);
@@ -500,13 +383,13 @@ static void conn_flush(struct vsock_conn *c)
 		c->fwd_cnt += (uint32_t)n;
 	}
 	if (!c->buf_len && c->guest_closed) {
-		conn_close(c, true);
+		vsock_conn_close(c, true);
 		return;
 	}
 	if (!c->buf_len && c->guest_sent_all)
 		shutdown(c->fd, SHUT_WR);
 	if (c->fwd_cnt - c->fwd_cnt_sent >= VSOCK_BUF_ALLOC / 4)
-		conn_pend(c, PEND_CREDIT);
+		vsock_conn_pend(c, PEND_CREDIT);
 }
 
 /* Guest data for the host socket: straight through while it takes it, the
@@ -517,7 +400,7 @@ static void conn_write(struct vsock_conn *c, const struct virtq_elem *e, uint32_
 	size_t done = 0;
 
 	if (c->buf_len + (uint64_t)len > VSOCK_BUF_ALLOC || c->guest_sent_all) {
-		conn_close(c, true); /* beyond the credit we gave, or after its SHUTDOWN */
+		vsock_conn_close(c, true); /* beyond the credit we gave, or after its SHUTDOWN */
 		return;
 	}
 	if (!c->buf_len) {
@@ -528,7 +411,7 @@ static void conn_write(struct vsock_conn *c, const struct virtq_elem *e, uint32_
 				    MSG_NOSIGNAL);
 		while (n < 0 && errno == EINTR);
 		if (n < 0 && errno != EAGAIN) {
-			conn_close(c, true);
+			vsock_conn_close(c, true);
 			return;
 		}
 		done = n > 0 ? (size_t)n : 0;
@@ -536,123 +419,14 @@ static void conn_write(struct vsock_conn *c, const struct virtq_elem *e, uint32_
 	}
 	if (done < len) {
 		if (!c->buf && !(c->buf = malloc(VSOCK_BUF_ALLOC))) {
-			conn_close(c, true);
+			vsock_conn_close(c, true);
 			return;
 		}
 		c->buf_len += (uint32_t)iov_copy_from(e->iov, e->nout, VSOCK_HDR_LEN + done,
 						      c->buf + c->buf_len, len - done);
 	}
 	if (c->fwd_cnt - c->fwd_cnt_sent >= VSOCK_BUF_ALLOC / 4)
-		conn_pend(c, PEND_CREDIT);
-}
-
-/* A socketpair: [0] ours, non-blocking; [1] the application's, blocking. */
-static bool app_socketpair(int sv[2])
-{
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-		return false;
-	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) != 0) {
-		close(sv[0]);
-		close(sv[1]);
-		return false;
-	}
-	return true;
-}
-
-/* The guest connects to a port the application listens on: the connection
- * waits for its decision (accept_done). */
-static void guest_to_app(struct virtio_vsock *vs, const struct vsock_pkt *p)
-{
-	struct vsock_conn *c = NULL;
-	int sv[2];
-
-	if (!vs->hooks.accept || !vs->hooks.new_id || !app_socketpair(sv)) {
-		orphan_rst(vs, p->dst_port, p->src_port);
-		return;
-	}
-	if (!(c = conn_new(vs, p->src_port, p->dst_port, sv[0]))) {
-		close(sv[0]);
-		close(sv[1]);
-		orphan_rst(vs, p->dst_port, p->src_port);
-		return;
-	}
-	c->state = CONN_ACCEPTING;
-	c->peer_buf_alloc = p->buf_alloc;
-	c->peer_fwd_cnt = p->fwd_cnt;
-	c->id = vs->hooks.new_id(vs->hooks.ctx);
-	if (!vs->hooks.accept(vs->hooks.ctx, c->id, p->dst_port, p->src_port, sv[1])) {
-		close(sv[1]);
-		conn_close(c, true);
-		return;
-	}
-	set_deadline(c, VSOCK_ANSWER_TIMEOUT_NS);
-}
-
-/* The guest connects to host port p->dst_port: a forward in CONNECT mode,
- * else an application's listener, else the hybrid socket's PATH_<port>. */
-static void guest_connect(struct virtio_vsock *vs, const struct vsock_pkt *p)
-{
-	const char *path = NULL;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct vsock_conn *c;
-	int fd;
-
-	for (size_t i = 0; i < vs->cfg->nforwards && !path; i++)
-		if (vs->cfg->forwards[i].mode == VMK_SOCKET_FORWARD_GUEST_TO_HOST &&
-		    vs->cfg->forwards[i].port == p->dst_port)
-			path = vs->cfg->forwards[i].path;
-	if (!path && vs->hooks.has_listener && vs->hooks.has_listener(vs->hooks.ctx, p->dst_port)) {
-		guest_to_app(vs, p);
-		return;
-	}
-	if (path)
-		memcpy(sa.sun_path, path, strlen(path));
-	else if (vs->cfg->hybrid_path) /* fits: checked when configured */
-		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", vs->cfg->hybrid_path, p->dst_port);
-	else {
-		orphan_rst(vs, p->dst_port, p->src_port);
-		return;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	/* A unix connect does not wait: the listener's backlog takes it or not. */
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    !(c = conn_new(vs, p->src_port, p->dst_port, fd))) {
-		if (fd >= 0)
-			close(fd);
-		orphan_rst(vs, p->dst_port, p->src_port);
-		return;
-	}
-	c->state = CONN_OPEN;
-	c->peer_buf_alloc = p->buf_alloc;
-	c->peer_fwd_cnt = p->fwd_cnt;
-	conn_pend(c, PEND_RESPONSE);
-}
-
-/* The guest accepted a connection the host side asked for: the hybrid
- * client hears "OK <host port>\n", the owner's connect gets its fd.
- * False when that failed and the connection is closed. */
-static bool conn_answered(struct vsock_conn *c)
-{
-	if (c->hybrid) {
-		char ok[24];
-		int n = snprintf(ok, sizeof(ok), "OK %u\n", c->host_port);
-		/* A fresh socket's buffer takes these few bytes whole. */
-		if (send(c->fd, ok, (size_t)n, MSG_NOSIGNAL) != n) {
-			conn_close(c, true);
-			return false;
-		}
-	}
-	if (c->connecting) {
-		int fd = c->app_fd;
-		c->connecting = false;
-		c->app_fd = -1;
-		if (!c->vs->hooks.connected || !c->vs->hooks.connected(c->vs->hooks.ctx, c->id, fd, 0)) {
-			close(fd);
-			conn_close(c, true);
-			return false;
-		}
-	}
-	return true;
+		vsock_conn_pend(c, PEND_CREDIT);
 }
 
 static void tx_packet(struct virtio_vsock *vs, const struct virtq_elem *e)
@@ -665,45 +439,45 @@ static void tx_packet(struct virtio_vsock *vs, const struct virtq_elem *e)
 		return;
 	case VSOCK_PKT_RESET:
 		if (p.op != VSOCK_OP_RST) {
-			if ((c = conn_find(vs, p.src_port, p.dst_port)))
-				conn_close(c, true);
+			if ((c = vsock_conn_find(vs, p.src_port, p.dst_port)))
+				vsock_conn_close(c, true);
 			else
-				orphan_rst(vs, p.dst_port, p.src_port);
+				vsock_orphan_rst(vs, p.dst_port, p.src_port);
 		}
 		return;
 	case VSOCK_PKT_OK:
 		break;
 	}
-	c = conn_find(vs, p.src_port, p.dst_port);
+	c = vsock_conn_find(vs, p.src_port, p.dst_port);
 	if (c && c->state == CONN_CLOSED)
 		return; /* our RST is on its way */
 	if (!c) {
 		if (p.op == VSOCK_OP_REQUEST)
-			guest_connect(vs, &p);
+			vsock_host_connect(vs, &p);
 		else if (p.op != VSOCK_OP_RST)
-			orphan_rst(vs, p.dst_port, p.src_port);
+			vsock_orphan_rst(vs, p.dst_port, p.src_port);
 		return;
 	}
 	c->peer_buf_alloc = p.buf_alloc;
 	c->peer_fwd_cnt = p.fwd_cnt;
 	switch (p.op) {
 	case VSOCK_OP_REQUEST: /* for a connection that exists */
-		conn_close(c, true);
+		vsock_conn_close(c, true);
 		return;
 	case VSOCK_OP_RESPONSE:
 		/* Only to a REQUEST we have sent. */
 		if (c->state != CONN_REQUESTED || (c->pend & PEND_REQUEST)) {
-			conn_close(c, true);
+			vsock_conn_close(c, true);
 			return;
 		}
 		c->state = CONN_OPEN;
 		c->deadline = 0;
-		if (!conn_answered(c))
+		if (!vsock_host_answered(c))
 			return;
 		break;
 	case VSOCK_OP_RST:
-		conn_close(c, false);
-		conn_drop(vs, c);
+		vsock_conn_close(c, false);
+		vsock_conn_drop(vs, c);
 		return;
 	case VSOCK_OP_SHUTDOWN:
 		if (p.flags & VSOCK_SHUTDOWN_RCV)
@@ -724,7 +498,7 @@ static void tx_packet(struct virtio_vsock *vs, const struct virtq_elem *e)
 		break;
 	case VSOCK_OP_RW:
 		if (c->state != CONN_OPEN) {
-			conn_close(c, true);
+			vsock_conn_close(c, true);
 			return;
 		}
 		conn_write(c, e, p.len);
@@ -732,16 +506,16 @@ static void tx_packet(struct virtio_vsock *vs, const struct virtq_elem *e)
 	case VSOCK_OP_CREDIT_REQUEST:
 		/* Before the RESPONSE a credit update would be taken for a refusal. */
 		if (c->state == CONN_OPEN)
-			conn_pend(c, PEND_CREDIT);
+			vsock_conn_pend(c, PEND_CREDIT);
 		break;
 	default: /* CREDIT_UPDATE: the credit is read from every header above */
 		break;
 	}
 	if (c->state != CONN_CLOSED)
-		conn_update_watch(c);
+		vsock_conn_watch(c);
 }
 
-static void vsock_finish(struct virtio_vsock *vs)
+void vsock_finish(struct virtio_vsock *vs)
 {
 	struct vsock_out out = vs->out;
 
@@ -757,10 +531,10 @@ static void vsock_finish(struct virtio_vsock *vs)
 /* After anything that may have freed receive buffers or credit. */
 static void vsock_kick_all(struct virtio_vsock *vs)
 {
-	rx_flush_control(vs);
+	vsock_rx_flush(vs);
 	for (unsigned i = 0; i < vs->nconns; i++)
 		if (vs->conns[i]->state != CONN_CLOSED)
-			conn_update_watch(vs->conns[i]);
+			vsock_conn_watch(vs->conns[i]);
 }
 
 static void tx_again(void *ctx);
@@ -816,52 +590,6 @@ static void tx_again(void *ctx)
 	vsock_queue_notify(ctx, VSOCK_TXQ);
 }
 
-/* A hybrid client's first line, taken up to its '\n' and no further: what
- * follows is already the stream. Peeked first, then consumed, so a line
- * that comes in pieces never leaves unread bytes (level-triggered epoll
- * would call again and again). */
-static void hybrid_read_line(struct vsock_conn *c)
-{
-	struct virtio_vsock *vs = c->vs;
-	size_t room = sizeof(c->line) - c->line_len, take;
-	char peek[VSOCK_HYBRID_LINE_MAX];
-	uint32_t port;
-	ssize_t n = recv(c->fd, peek, room, MSG_PEEK);
-
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		conn_close(c, false);
-		return;
-	}
-	char *nl = memchr(peek, '\n', (size_t)n);
-	take = nl ? (size_t)(nl - peek) + 1 : (size_t)n;
-	if (recv(c->fd, c->line + c->line_len, take, 0) != (ssize_t)take) {
-		conn_close(c, false);
-		return;
-	}
-	c->line_len += (uint8_t)take;
-	if (!nl) {
-		if (c->line_len == sizeof(c->line))
-			conn_close(c, false); /* too long for a CONNECT line */
-		return;
-	}
-	if (vsock_hybrid_parse(c->line, c->line_len, &port) != 0) {
-		conn_close(c, false);
-		return;
-	}
-	c->guest_port = port;
-	c->host_port = alloc_host_port(vs, port);
-	if (conn_find(vs, port, c->host_port)) {
-		conn_close(c, false);
-		return;
-	}
-	c->state = CONN_REQUESTED;
-	c->hybrid = true;
-	set_deadline(c, VSOCK_ANSWER_TIMEOUT_NS);
-	conn_pend(c, PEND_REQUEST);
-}
-
 static void conn_readable(void *ctx, uint32_t events)
 {
 	struct vsock_conn *c = ctx;
@@ -873,12 +601,12 @@ static void conn_readable(void *ctx, uint32_t events)
 		return;
 	}
 	if (c->state == CONN_LINE) {
-		hybrid_read_line(c);
+		vsock_host_read_line(c);
 		if (c->state == CONN_CLOSED)
-			conn_drop(vs, c); /* never known to the guest: no RST owed */
+			vsock_conn_drop(vs, c); /* never known to the guest: no RST owed */
 		else
-			conn_update_watch(c);
-		rx_flush_control(vs);
+			vsock_conn_watch(c);
+		vsock_rx_flush(vs);
 		vsock_finish(vs);
 		return;
 	}
@@ -888,219 +616,12 @@ static void conn_readable(void *ctx, uint32_t events)
 		conn_receive(c);
 	/* A closed c is freed once its RST is sent: not touched after that. */
 	bool open = c->state != CONN_CLOSED;
-	rx_flush_control(vs);
+	vsock_rx_flush(vs);
 	if (vs->rx_starved)
 		vsock_kick_all(vs); /* unwatch every input until the guest gives buffers */
 	else if (open)
-		conn_update_watch(c);
+		vsock_conn_watch(c);
 	vsock_finish(vs);
-}
-
-/* A client of a LISTEN forward: joined to the guest's port once it answers. */
-static void listener_accept(void *ctx, uint32_t events)
-{
-	struct vsock_listener *li = ctx;
-	struct virtio_vsock *vs = li->vs;
-	struct vsock_conn *c = NULL;
-	int fd;
-
-	(void)events;
-	fd = accept4(li->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	pthread_mutex_lock(&vs->lock);
-	if (vs->active && !li->port) {
-		/* The hybrid socket: the guest port comes with the client's line. */
-		if ((c = conn_new(vs, 0, 0, fd))) {
-			c->state = CONN_LINE;
-			set_deadline(c, VSOCK_LINE_TIMEOUT_NS);
-			conn_update_watch(c);
-		}
-	} else if (vs->active) {
-		uint32_t port = alloc_host_port(vs, li->port);
-		if (!conn_find(vs, li->port, port) && (c = conn_new(vs, li->port, port, fd))) {
-			c->state = CONN_REQUESTED;
-			set_deadline(c, VSOCK_ANSWER_TIMEOUT_NS);
-			conn_pend(c, PEND_REQUEST);
-			rx_flush_control(vs);
-		}
-	}
-	if (!c)
-		close(fd); /* nobody to join it to: the client sees the connection end */
-	vsock_finish(vs);
-}
-
-/* Whether a socket at sa has a live listener: a stale one (its process
- * gone) refuses the connection. Non-blocking, so a full backlog (live)
- * answers EAGAIN instead of waiting. */
-static bool socket_in_use(const struct sockaddr_un *sa)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	bool live = fd >= 0 && (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 ||
-				(errno != ECONNREFUSED && errno != ENOENT));
-
-	if (fd >= 0)
-		close(fd);
-	return live;
-}
-
-/* Listens on path for port (0: the hybrid socket). */
-static bool vsock_listen(struct virtio_vsock *vs, uint32_t port, char *path, vmk_error **err)
-{
-	struct vsock_listener *li = &vs->listeners[vs->nlisteners];
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct stat st;
-	int fd;
-
-	memcpy(sa.sun_path, path, strlen(path));
-	/* A stale socket of an earlier run is replaced; a live one (another
-	 * VM's, another program's) and anything else at the path stay. */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return vmk_set_error(err, VMK_ERR_SOCKET_DEVICE, "socket_device.path",
-					     "socket_device.path: %s exists and is not a socket", path);
-		if (socket_in_use(&sa))
-			return vmk_set_error(err, VMK_ERR_SOCKET_DEVICE, "socket_device.path",
-					     "socket_device.path: %s is in use (something listens on it)",
-					     path);
-		unlink(path);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 128) != 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		return vmk_set_errno(err, VMK_ERR_SOCKET_DEVICE, "socket_device.path", e,
-				     "socket_device.path: cannot listen on %s", path);
-	}
-	*li = (struct vsock_listener){.vs = vs, .port = port, .fd = fd, .path = path};
-	vs->nlisteners++;
-	return true;
-}
-
-/* Every tick: connections whose deadline passed are given up on. */
-static void vsock_tick(void *ctx, uint32_t events)
-{
-	struct virtio_vsock *vs = ctx;
-	uint64_t n, now = now_ns();
-	bool any = false;
-
-	(void)events;
-	(void)!read(vs->timer_fd, &n, sizeof(n));
-	pthread_mutex_lock(&vs->lock);
-	for (unsigned i = 0; i < vs->nconns;) {
-		struct vsock_conn *c = vs->conns[i];
-		if (!c->deadline || c->state == CONN_CLOSED || now < c->deadline) {
-			any |= c->deadline && c->state != CONN_CLOSED;
-			i++;
-			continue;
-		}
-		if (c->state == CONN_LINE) {
-			conn_close(c, false);
-			conn_drop(vs, c); /* the last connection moved to i */
-			continue;
-		}
-		c->fail_errno = ETIMEDOUT;
-		conn_close(c, true);
-		i++;
-	}
-	if (!any && vs->timer_armed) {
-		timerfd_settime(vs->timer_fd, 0, &(struct itimerspec){0}, NULL);
-		vs->timer_armed = false;
-	}
-	rx_flush_control(vs);
-	vsock_finish(vs);
-}
-
-struct vsock_request {
-	struct virtio_vsock *vs;
-	uint64_t id;
-	uint32_t port;
-	bool accept;
-};
-
-/* I/O thread: the application's connect to the guest's port. */
-static void connect_run(void *arg)
-{
-	struct vsock_request *r = arg;
-	struct virtio_vsock *vs = r->vs;
-	struct vsock_conn *c = NULL;
-	int sv[2] = {-1, -1}, e = ENOTCONN; /* the driver is not running */
-
-	pthread_mutex_lock(&vs->lock);
-	if (vs->active) {
-		uint32_t hp = alloc_host_port(vs, r->port);
-		e = ENOMEM;
-		if (!conn_find(vs, r->port, hp) && app_socketpair(sv) &&
-		    (c = conn_new(vs, r->port, hp, sv[0]))) {
-			c->state = CONN_REQUESTED;
-			c->id = r->id;
-			c->connecting = true;
-			c->app_fd = sv[1];
-			set_deadline(c, VSOCK_ANSWER_TIMEOUT_NS);
-			conn_pend(c, PEND_REQUEST);
-			rx_flush_control(vs);
-		}
-	}
-	if (!c) {
-		if (sv[0] >= 0) {
-			close(sv[0]);
-			close(sv[1]);
-		}
-		if (vs->hooks.connected)
-			vs->hooks.connected(vs->hooks.ctx, r->id, -1, e);
-	}
-	vsock_finish(vs);
-	free(r);
-}
-
-/* I/O thread: the application's decision on a guest's connection. */
-static void accept_run(void *arg)
-{
-	struct vsock_request *r = arg;
-	struct virtio_vsock *vs = r->vs;
-	struct vsock_conn *c;
-
-	pthread_mutex_lock(&vs->lock);
-	c = conn_by_id(vs, r->id);
-	if (c && c->state == CONN_ACCEPTING) {
-		c->deadline = 0;
-		if (r->accept) {
-			c->state = CONN_OPEN;
-			conn_pend(c, PEND_RESPONSE);
-		} else {
-			conn_close(c, true);
-		}
-		rx_flush_control(vs);
-	}
-	vsock_finish(vs);
-	free(r);
-}
-
-static bool vsock_post(struct virtio_vsock *vs, evloop_fn fn, const struct vsock_request *r)
-{
-	struct vsock_request *copy = malloc(sizeof(*copy));
-
-	if (!copy)
-		return false;
-	*copy = *r;
-	/* The transport's I/O loop: set before any driver runs, unlike vs->loop. */
-	if (evloop_post(virtio_io_loop(&vs->dev), fn, copy) != 0) {
-		free(copy);
-		return false;
-	}
-	return true;
-}
-
-bool virtio_vsock_connect(struct virtio_vsock *vs, uint64_t id, uint32_t guest_port)
-{
-	return vsock_post(vs, connect_run, &(struct vsock_request){.vs = vs, .id = id, .port = guest_port});
-}
-
-void virtio_vsock_accept_done(struct virtio_vsock *vs, uint64_t id, bool accept)
-{
-	/* Not posted (no memory): the deadline resets the guest. */
-	vsock_post(vs, accept_run, &(struct vsock_request){.vs = vs, .id = id, .accept = accept});
 }
 
 static void vsock_teardown(void *ctx)
@@ -1143,10 +664,10 @@ static int vsock_activate(void *opaque)
 		return -EINVAL;
 	if (!vs->listening) {
 		for (unsigned i = 0; i < vs->nlisteners; i++)
-			evloop_add_fd(vs->loop, vs->listeners[i].fd, EPOLLIN, listener_accept,
+			evloop_add_fd(vs->loop, vs->listeners[i].fd, EPOLLIN, vsock_host_accept,
 				      &vs->listeners[i]);
 		if (vs->timer_fd >= 0)
-			evloop_add_fd(vs->loop, vs->timer_fd, EPOLLIN, vsock_tick, vs);
+			evloop_add_fd(vs->loop, vs->timer_fd, EPOLLIN, vsock_host_tick, vs);
 		vs->listening = true;
 	}
 	pthread_mutex_lock(&vs->lock);
@@ -1204,11 +725,11 @@ struct virtio_vsock *virtio_vsock_new(const struct vmk_socket_device *cfg,
 	}
 	for (size_t i = 0; i < vs->cfg->nforwards; i++)
 		if (vs->cfg->forwards[i].mode == VMK_SOCKET_FORWARD_HOST_TO_GUEST &&
-		    !vsock_listen(vs, vs->cfg->forwards[i].port, vs->cfg->forwards[i].path, err)) {
+		    !vsock_host_listen(vs, vs->cfg->forwards[i].port, vs->cfg->forwards[i].path, err)) {
 			virtio_vsock_free(vs);
 			return NULL;
 		}
-	if (vs->cfg->hybrid_path && !vsock_listen(vs, 0, vs->cfg->hybrid_path, err)) {
+	if (vs->cfg->hybrid_path && !vsock_host_listen(vs, 0, vs->cfg->hybrid_path, err)) {
 		virtio_vsock_free(vs);
 		return NULL;
 	}
