@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Nested tier, virtio-vsock: the real Debian kernel's vsock driver and socat in the guest,
 # socat on the host side (L1), through the vmkit CLI's vfkit grammar. The guest says
-# "Ready" on port 1025 (as podman's guests do), streams VMK_VSOCK_MB MiB (default 256) to
+# "Ready" on port 1025 (as podman's guests do), streams VMK_VSOCK_MB MiB (default 8) to
 # a host sink and a few MiB to a host sink that waits before reading (credit flow control
 # must hold the guest back, nothing lost), listens on port 2000 for the same amount the
 # host sends into it, and is reset when it connects to a port nobody forwards. Checked by
@@ -10,6 +10,9 @@
 # vsock, a pause of 5 s and a resume through the REST API set it to the host's within 1 s.
 # Then, in the same L1, tests/api/vsock_api.c drives the run-time API (listeners, refusal,
 # connects, removal) against the guest's tools/guest/tests/vsock-api.sh.
+# VMK_VSOCK_MB=256 is the issue's size: measured on the 2-core CI machine, the L1 script takes
+# 221 s instead of about 50 s (guest to host 83 s, host to guest 95 s, mostly /dev/urandom and
+# md5sum under TCG), so CI runs 8 MiB twice (plain and ASan) and 256 is run by hand.
 # One L1 run of its own; VMK_DIRECT=1 runs the same script on this host.
 # usage: nested-vsock.sh BUILD_DIR
 set -u
@@ -36,7 +39,7 @@ for b in "$SOCAT" "$QGA"; do
     ldd "$b" | sed -n -e 's/.*=> \(\/[^ ]*\) .*/\1/p' -e 's/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p'
 done | sort -u | while read -r lib; do mkdir -p "$work/o$(dirname "$lib")"; cp -L "$lib" "$work/o$lib"; done
 (cd "$work/o" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -n >"$work/tools.cpio.gz"
-MB=${VMK_VSOCK_MB:-256}
+MB=${VMK_VSOCK_MB:-8}
 
 l1=$work/l1.sh
 cat >"$l1" <<L1
