@@ -11,7 +11,7 @@
 # Then, in the same L1, tests/api/vsock_api.c drives the run-time API (listeners, refusal,
 # connects, removal) against the guest's tools/guest/tests/vsock-api.sh.
 # VMK_VSOCK_MB=256 is the size: measured on the 2-core CI machine, the L1 script takes
-# 221 s instead of about 50 s (guest to host 83 s, host to guest 95 s, mostly /dev/urandom and
+# 221 s instead of 52 s (guest to host 83 s, host to guest 95 s, mostly /dev/urandom and
 # md5sum under TCG), so CI runs 8 MiB twice (plain and ASan) and 256 is run by hand.
 # One L1 run of its own; VMK_DIRECT=1 runs the same script on this host.
 # usage: nested-vsock.sh BUILD_DIR
