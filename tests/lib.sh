@@ -51,3 +51,13 @@ same_values() {
     b=$(grep -Eo "(^|[^A-Za-z0-9_-])$3=[^ ]+" "$f" | head -1 | sed "s/^.*$3=//")
     if [ -n "$a" ] && [ "$a" = "$b" ]; then t_pass "nested-$1-$2"; else t_fail "nested-$1-$2" "$2=${a:-?} $3=${b:-?}"; fi
 }
+# screen_text NAME LOG: the screenshot png_out printed as NAME in LOG (tests/nested/l1-lib.sh)
+# goes to $VMK_LOGDIR/screen-NAME.png, what tesseract reads on it to screen-NAME.txt, whose
+# path is printed. Fails when there is no picture.
+screen_text() {
+    local png="$VMK_LOGDIR/screen-$1.png" txt="$VMK_LOGDIR/screen-$1.txt"
+    sed -n "/^=== PNG $1\r*\$/,/^=== PNG-END/p" "$2" | sed '1d;$d' | tr -d '\r' | base64 -d >"$png" 2>/dev/null
+    [ -s "$png" ] || return 1
+    tesseract "$png" - >"$txt" 2>/dev/null || return 1
+    echo "$txt"
+}

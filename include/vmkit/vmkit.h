@@ -7,6 +7,7 @@
 #include <vmkit/devices.h>
 #include <vmkit/error.h>
 #include <vmkit/filesystem.h>
+#include <vmkit/graphics.h>
 #include <vmkit/input.h>
 #include <vmkit/network.h>
 #include <vmkit/serial.h>

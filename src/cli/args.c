@@ -63,7 +63,6 @@ static const char *const unsupported_devices[] = {
     "nvme",
     "usb-mass-storage",
     "nbd",
-    "virtio-gpu",
 };
 
 __attribute__((format(printf, 1, 2))) static bool usage_error(const char *fmt, ...)
@@ -125,7 +124,9 @@ void cli_usage(FILE *out)
 	      "                                TAG and name= share those directories under NAME\n"
 	      "  -d, --device virtio-input,keyboard|pointing|mouse[,width=W,height=H]\n"
 	      "                                a keyboard, a screen-coordinate pointer (on a\n"
-	      "                                W x H screen, default 800x600) or a mouse\n"
+	      "                                W x H screen, default the first display's) or a mouse\n"
+	      "  -d, --device virtio-gpu[,width=W,height=H]\n"
+	      "                                a display of W x H pixels, 64 to 8192 (800x600)\n"
 	      "      --reboot restart|stop     what a guest reboot does (default restart)\n"
 	      "      --pidfile PATH            write the process id to PATH\n"
 	      "      --restful-uri URI         vfkit's REST API (GET/POST /vm/state, GET /vm/inspect)\n"
@@ -715,6 +716,31 @@ static bool parse_input(struct cli_options *opts, const char *opt, struct spec *
 	return true;
 }
 
+static bool parse_gpu(struct cli_options *opts, const char *opt, struct spec *spec)
+{
+	struct cli_gpu gpu = {800, 600}; /* vfkit's default display */
+	uint64_t num;
+
+	for (size_t i = 1; i < spec->count; i++) {
+		char *value;
+		const char *key = item_key(spec->items[i], &value);
+		if ((!strcmp(key, "width") || !strcmp(key, "height")) && value) {
+			if (!parse_number(opt, value, VMK_SCANOUT_MAX, &num))
+				return false;
+			if (num < VMK_SCANOUT_MIN)
+				return usage_error("%s: %s=%s is below %d", opt, key, value, VMK_SCANOUT_MIN);
+			*(key[0] == 'w' ? &gpu.width : &gpu.height) = (uint32_t)num;
+		} else {
+			return usage_error("%s: unknown virtio-gpu option \"%s\"", opt, key);
+		}
+	}
+	if (opts->gpu_count == VMK_MAX_GRAPHICS_DEVICES)
+		return usage_error("%s: too many virtio-gpu devices (at most %d)", opt,
+				   VMK_MAX_GRAPHICS_DEVICES);
+	opts->gpus[opts->gpu_count++] = gpu;
+	return true;
+}
+
 /* A device without options that a VM has at most once. */
 static bool parse_single(const char *opt, struct spec *spec, bool *slot)
 {
@@ -751,6 +777,8 @@ static bool parse_device(struct cli_options *opts, const char *opt, const char *
 		return parse_fs(opts, opt, &spec);
 	if (strcmp(type, "virtio-input") == 0)
 		return parse_input(opts, opt, &spec);
+	if (strcmp(type, "virtio-gpu") == 0)
+		return parse_gpu(opts, opt, &spec);
 	for (size_t i = 0; i < sizeof(unsupported_devices) / sizeof(unsupported_devices[0]); i++)
 		if (strcmp(type, unsupported_devices[i]) == 0)
 			return usage_error("%s: %s is not supported yet", opt, type);

@@ -96,6 +96,11 @@ struct cli_input {
 	uint32_t width, height; /* 0: the default screen */
 };
 
+/* --device virtio-gpu[,width=W,height=H]: one device with one scanout each. */
+struct cli_gpu {
+	uint32_t width, height;
+};
+
 struct cli_options {
 	unsigned cpus;
 	uint64_t memory_mib;
@@ -124,6 +129,8 @@ struct cli_options {
 	size_t fs_count;
 	struct cli_input inputs[VMK_MAX_INPUT_DEVICES];
 	size_t input_count;
+	struct cli_gpu gpus[VMK_MAX_GRAPHICS_DEVICES];
+	size_t gpu_count;
 	const char *rest_uri; /* --restful-uri; NULL for none:// */
 	bool rest_allow_remote;
 	const char *pidfile;

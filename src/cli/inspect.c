@@ -93,6 +93,12 @@ char *cli_inspect_json(const struct cli_options *o)
 			: o->inputs[i].kind == VMK_INPUT_MOUSE	? "mouse"
 								: "pointing");
 	}
+	for (size_t i = 0; i < o->gpu_count; i++) {
+		d = device(devs, "virtiogpu");
+		json_object_object_add(d, "usesGUI", json_object_new_boolean(false));
+		json_object_object_add(d, "width", json_object_new_int64(o->gpus[i].width));
+		json_object_object_add(d, "height", json_object_new_int64(o->gpus[i].height));
+	}
 	json_object_object_add(root, "devices", devs);
 	if (o->timesync_port) {
 		json_object *ts = json_object_new_object();

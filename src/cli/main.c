@@ -377,12 +377,28 @@ static vmk_config *build_config(const struct cli_options *o, struct session *s)
 		goto fail;
 	if (o->fs_count && !add_fs(cfg, o))
 		goto fail;
+	for (size_t i = 0; i < o->gpu_count; i++) {
+		vmk_graphics_device *g = vmk_graphics_device_new();
+		bool ok = g &&
+			  vmk_graphics_device_add_scanout(g, o->gpus[i].width, o->gpus[i].height, &err) &&
+			  vmk_config_add_graphics_device(cfg, g, &err);
+		vmk_graphics_device_free(g);
+		if (!ok) {
+			print_errors(err);
+			vmk_error_free(err);
+			goto fail;
+		}
+	}
+	/* A pointing device's screen is the first display unless given. */
+	uint32_t sw = o->gpu_count ? o->gpus[0].width : 800, sh = o->gpu_count ? o->gpus[0].height : 600;
 	for (size_t i = 0; i < o->input_count; i++) {
 		vmk_input_device *in = vmk_input_device_new(o->inputs[i].kind, &err);
-		bool sized = o->inputs[i].width || o->inputs[i].height;
-		bool ok = in && (!sized || vmk_input_device_set_screen_size(
-					       in, o->inputs[i].width ? o->inputs[i].width : 800,
-					       o->inputs[i].height ? o->inputs[i].height : 600, &err));
+		bool sized = o->inputs[i].width || o->inputs[i].height || o->gpu_count;
+		bool ok =
+		    in &&
+		    (o->inputs[i].kind != VMK_INPUT_SCREEN_POINTER || !sized ||
+		     vmk_input_device_set_screen_size(in, o->inputs[i].width ? o->inputs[i].width : sw,
+						      o->inputs[i].height ? o->inputs[i].height : sh, &err));
 		ok = ok && vmk_config_add_input_device(cfg, in, &err);
 		vmk_input_device_free(in);
 		if (!ok) {

@@ -90,6 +90,8 @@ vmk_config *vmk_config_copy(const vmk_config *cfg)
 		goto oom;
 	memcpy(copy->input, cfg->input, sizeof(copy->input));
 	copy->input_count = cfg->input_count;
+	memcpy(copy->graphics, cfg->graphics, sizeof(copy->graphics));
+	copy->graphics_count = cfg->graphics_count;
 	for (size_t i = 0; i < cfg->fs_count; i++) {
 		if (!(copy->fs[i] = vmk_fs_device_copy(cfg->fs[i])))
 			goto oom;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <vmkit/config.h>
 #include <vmkit/filesystem.h>
+#include <vmkit/graphics.h>
 #include <vmkit/input.h>
 #include <vmkit/socket.h>
 
@@ -111,6 +112,12 @@ struct vmk_input_device {
 	uint32_t width, height; /* screen pointer */
 };
 
+struct vmk_graphics_device {
+	uint32_t width[VMK_MAX_SCANOUTS], height[VMK_MAX_SCANOUTS];
+	size_t nscanouts;
+	uint64_t memory_limit;
+};
+
 struct vmk_config {
 	unsigned cpu_count;
 	uint64_t memory_size;
@@ -129,6 +136,8 @@ struct vmk_config {
 	size_t fs_count;
 	struct vmk_input_device input[VMK_MAX_INPUT_DEVICES];
 	size_t input_count;
+	struct vmk_graphics_device graphics[VMK_MAX_GRAPHICS_DEVICES];
+	size_t graphics_count;
 	uint8_t machine_id[16]; /* SMBIOS system UUID, RFC 4122 byte order */
 };
 
@@ -154,6 +163,10 @@ struct vmk_socket_device *vmk_socket_device_copy(const struct vmk_socket_device 
 struct vmk_fs_device *vmk_fs_device_copy(const struct vmk_fs_device *d);
 /* validate(): every shared directory is an accessible directory. */
 void fs_validate(const vmk_config *cfg, vmk_error **err);
+/* validate(): every graphics device has a scanout. */
+void graphics_validate(const vmk_config *cfg, vmk_error **err);
+/* A scanout size within 64 to 8192 each way; field names it in the error. */
+bool graphics_check_size(uint32_t width, uint32_t height, const char *field, vmk_error **err);
 
 int bzimage_parse(const uint8_t *buf, size_t len, struct bzimage_info *info, const char **why);
 

@@ -284,6 +284,7 @@ bool vmk_config_validate(const vmk_config *cfg, vmk_error **err)
 	storage_validate(cfg, &found);
 	network_validate(cfg, &found);
 	fs_validate(cfg, &found);
+	graphics_validate(cfg, &found);
 	if (cfg->reboot_action != VMK_REBOOT_RESTART && cfg->reboot_action != VMK_REBOOT_STOP)
 		vmk_set_error(&found, VMK_ERR_INVALID_ARGUMENT, "reboot_action",
 			      "reboot_action: %d is not valid", (int)cfg->reboot_action);

@@ -12,6 +12,11 @@
  *                              {"x":X,"y":Y}, {"dx":DX,"dy":DY},
  *                              {"button":"left|right|middle|side|extra","pressed":B},
  *                              {"wheel":CLICKS}
+ *   GET  /vmkit/screenshot[?device=D&scanout=S]
+ *                              what the display shows, as image/png (headers
+ *                              X-Frame-Serial and X-Frame-Active)
+ *   POST /vmkit/display        {"width":W,"height":H[,"device":D,"scanout":S]}
+ *                              resizes a display (the guest sees a new mode)
  * Success is 200 with a JSON object; a body that is not the object described
  * is 400, a device index that does not exist 404, a call the VM refuses in
  * its state 409, anything else vmkit refuses 422; each with {"error":...}
@@ -202,6 +207,78 @@ static enum MHD_Result input(vmk_vm *vm, struct MHD_Connection *c, struct body *
 	return rest_reply_json(c, MHD_HTTP_OK, json_object_new_object());
 }
 
+/* A query argument as an index: absent is 0, anything but 0-99 is false. */
+static bool query_index(struct MHD_Connection *c, const char *key, unsigned *v)
+{
+	const char *s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+	char *end;
+	*v = 0;
+	if (!s)
+		return true;
+	unsigned long n = strtoul(s, &end, 10);
+	if (!*s || *end || n > 99)
+		return false;
+	*v = (unsigned)n;
+	return true;
+}
+
+static enum MHD_Result screenshot(vmk_vm *vm, struct MHD_Connection *c)
+{
+	unsigned dev, scanout;
+	vmk_error *err = NULL;
+	vmk_frame *f;
+	uint8_t *png;
+	size_t len;
+	char serial[24];
+
+	if (!query_index(c, "device", &dev) || !query_index(c, "scanout", &scanout))
+		return rest_reply_error(c, MHD_HTTP_BAD_REQUEST, "device, scanout: expected small numbers");
+	if (!vmk_vm_copy_frame(vm, dev, scanout, &f, &err))
+		return reply_vmk_error(c, err);
+	bool ok = vmk_frame_to_png(f, &png, &len, &err);
+	snprintf(serial, sizeof(serial), "%llu", (unsigned long long)f->serial);
+	bool active = f->active;
+	vmk_frame_free(f);
+	if (!ok)
+		return reply_vmk_error(c, err);
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, png, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(png);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "image/png");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Frame-Serial", serial);
+	MHD_add_response_header(r, "X-Frame-Active", active ? "true" : "false");
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result display(vmk_vm *vm, struct MHD_Connection *c, struct body *b)
+{
+	const char *why;
+	json_object *o = parse(b, &why);
+	vmk_error *err = NULL;
+	int32_t w, h, dev = 0, scanout = 0;
+
+	if (!o)
+		return rest_reply_error(c, MHD_HTTP_BAD_REQUEST, why);
+	bool ok = get_int(o, "width", &w) && get_int(o, "height", &h) && w > 0 && h > 0;
+	json_object *x;
+	if (json_object_object_get_ex(o, "device", &x))
+		ok = ok && get_int(o, "device", &dev) && dev >= 0;
+	if (json_object_object_get_ex(o, "scanout", &x))
+		ok = ok && get_int(o, "scanout", &scanout) && scanout >= 0;
+	json_object_put(o);
+	if (!ok)
+		return rest_reply_error(c, MHD_HTTP_BAD_REQUEST,
+					"expected width and height in pixels (and device, scanout)");
+	if (!vmk_vm_reconfigure_display(vm, (unsigned)dev, (unsigned)scanout, (uint32_t)w, (uint32_t)h, &err))
+		return reply_vmk_error(c, err);
+	return rest_reply_json(c, MHD_HTTP_OK, json_object_new_object());
+}
+
 enum MHD_Result rest_ext_handle(vmk_vm *vm, struct MHD_Connection *c, const char *url, bool get, bool post,
 				struct body *b)
 {
@@ -209,6 +286,10 @@ enum MHD_Result rest_ext_handle(vmk_vm *vm, struct MHD_Connection *c, const char
 		return balloon(vm, c, get, b);
 	if (!strcmp(url, "/vmkit/input") && post)
 		return input(vm, c, b);
+	if (!strcmp(url, "/vmkit/screenshot") && get)
+		return screenshot(vm, c);
+	if (!strcmp(url, "/vmkit/display") && post)
+		return display(vm, c, b);
 	if (!strncmp(url, "/vmkit/storage/", 15) && post)
 		return storage(vm, c, url + 15, b);
 	return rest_reply(c, MHD_HTTP_NOT_FOUND, "404 page not found", "text/plain");

@@ -131,4 +131,24 @@ struct virtio_fs *virtio_fs_new(const struct vmk_fs_device *cfg, unsigned index,
 struct virtio_dev *virtio_fs_dev(struct virtio_fs *f);
 void virtio_fs_free(struct virtio_fs *f);
 
+struct gpu_rect;
+/* virtio-gpu (gpu.c, gpu_res.c, gpu_cmd.c, gpu_edid.c): 2D, scanouts the
+ * host copies frames of. Frames and reconfigure: any thread. */
+struct virtio_gpu;
+/* update: a scanout changed (damage in its pixels) or, with NULL, the
+ * cursor; on the I/O thread or, for a reset, the vCPU that reset it. */
+struct virtio_gpu_hooks {
+	void (*update)(void *ctx, unsigned index, unsigned scanout, const struct gpu_rect *damage);
+	void *ctx;
+};
+struct virtio_gpu *virtio_gpu_new(const struct vmk_graphics_device *cfg, const struct gmem *mem,
+				  unsigned index, const struct virtio_gpu_hooks *hooks, vmk_error **err);
+bool virtio_gpu_copy_cursor(struct virtio_gpu *g, vmk_cursor **out, vmk_error **err);
+struct virtio_dev *virtio_gpu_dev(struct virtio_gpu *g);
+unsigned virtio_gpu_scanouts(const struct virtio_gpu *g);
+bool virtio_gpu_copy_frame(struct virtio_gpu *g, unsigned scanout, vmk_frame **out, vmk_error **err);
+bool virtio_gpu_reconfigure(struct virtio_gpu *g, unsigned scanout, uint32_t width, uint32_t height,
+			    vmk_error **err);
+void virtio_gpu_free(struct virtio_gpu *g);
+
 #endif

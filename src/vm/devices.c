@@ -1,6 +1,7 @@
 /* The machine's PCI devices: the host bridge, then one virtio-pci function
  * per configured device, in a stable order (storage, then network, in
- * configuration order, then console, entropy, balloon, vsock, file systems) so guest device
+ * configuration order, then console, entropy, balloon, vsock, file systems,
+ * input devices, graphics) so guest device
  * names do not shift. */
 #include <errno.h>
 #include <linux/input.h>
@@ -12,6 +13,7 @@
 
 #include "arch/x86/layout.h"
 #include "util/error_priv.h"
+#include "virtio/gpu_proto.h"
 #include "vm/machine_priv.h"
 
 static bool add_transport(struct machine *m, struct virtio_dev *d, vmk_error **err)
@@ -167,6 +169,17 @@ void machine_vsock_accept_done(struct machine *m, uint64_t id, bool accept)
 		virtio_vsock_accept_done(m->vsock, id, accept);
 }
 
+static void gpu_update(void *ctx, unsigned index, unsigned scanout, const struct gpu_rect *d)
+{
+	struct machine *m = ctx;
+	vmk_rect r;
+	if (!m->ev.display_update)
+		return;
+	if (d)
+		r = (vmk_rect){d->x, d->y, d->width, d->height};
+	m->ev.display_update(m->ev_ctx, index, scanout, d ? &r : NULL);
+}
+
 /* --- the PS/2 typist --- */
 
 /* One key event per 8 ms: OVMF's PS/2 driver collects scan codes every
@@ -316,6 +329,15 @@ bool machine_setup_devices(struct machine *m, const int (*serial_fds)[2], vmk_er
 		if (!add_transport(m, virtio_input_dev(in), err))
 			return false;
 	}
+	for (size_t i = 0; i < cfg->graphics_count; i++) {
+		struct virtio_gpu_hooks gh = {.update = gpu_update, .ctx = m};
+		struct virtio_gpu *g = virtio_gpu_new(&cfg->graphics[i], &m->mem, (unsigned)i, &gh, err);
+		if (!g)
+			return false;
+		m->gpu[m->ngpu++] = g;
+		if (!add_transport(m, virtio_gpu_dev(g), err))
+			return false;
+	}
 	return true;
 }
 
@@ -354,6 +376,9 @@ void machine_free_devices(struct machine *m)
 	for (unsigned i = 0; i < m->ninput; i++)
 		virtio_input_free(m->input[i]);
 	m->ninput = 0;
+	for (unsigned i = 0; i < m->ngpu; i++)
+		virtio_gpu_free(m->gpu[i]);
+	m->ngpu = 0;
 	m->console = NULL;
 	m->rng = NULL;
 	m->balloon = NULL;
@@ -483,6 +508,32 @@ bool machine_input(struct machine *m, enum machine_input_op op, int32_t a, int32
 		return vmk_set_error(err, VMK_ERR_NOT_SUPPORTED, "input_devices",
 				     "input_devices: the VM has no %s", wants[op]);
 	return true;
+}
+
+static bool gpu_index(struct machine *m, unsigned device, vmk_error **err)
+{
+	if (device < m->ngpu)
+		return true;
+	return vmk_set_error(err, m->ngpu ? VMK_ERR_INVALID_ARGUMENT : VMK_ERR_NOT_SUPPORTED,
+			     "graphics_devices", "graphics_devices: no graphics device %u (the VM has %u)",
+			     device, m->ngpu);
+}
+
+bool machine_copy_frame(struct machine *m, unsigned device, unsigned scanout, vmk_frame **out,
+			vmk_error **err)
+{
+	return gpu_index(m, device, err) && virtio_gpu_copy_frame(m->gpu[device], scanout, out, err);
+}
+
+bool machine_copy_cursor(struct machine *m, unsigned device, vmk_cursor **out, vmk_error **err)
+{
+	return gpu_index(m, device, err) && virtio_gpu_copy_cursor(m->gpu[device], out, err);
+}
+
+bool machine_reconfigure_display(struct machine *m, unsigned device, unsigned scanout, uint32_t w, uint32_t h,
+				 vmk_error **err)
+{
+	return gpu_index(m, device, err) && virtio_gpu_reconfigure(m->gpu[device], scanout, w, h, err);
 }
 
 bool machine_balloon_set_target(struct machine *m, uint64_t bytes, vmk_error **err)

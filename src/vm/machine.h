@@ -42,6 +42,10 @@ struct machine_events {
 	uint64_t (*vsock_new_id)(void *ctx);
 	void (*vsock_accept)(void *ctx, uint64_t id, uint32_t port, uint32_t guest_port, int fd);
 	void (*vsock_connected)(void *ctx, uint64_t id, int fd, int error);
+	/* Graphics device `index` changed scanout `scanout` (damage in its
+	 * pixels) or its cursor (NULL). Called directly on the device's thread
+	 * (the I/O thread mostly): it must only hand the news over. */
+	void (*display_update)(void *ctx, unsigned index, unsigned scanout, const vmk_rect *damage);
 };
 
 /* serial_fds[i] = {in, out} for cfg->serial_ports[i]; used, not owned.
@@ -74,6 +78,12 @@ bool machine_input(struct machine *m, enum machine_input_op op, int32_t a, int32
  * vsock_accept(id). */
 bool machine_vsock_connect(struct machine *m, uint64_t id, uint32_t guest_port, vmk_error **err);
 void machine_vsock_accept_done(struct machine *m, uint64_t id, bool accept);
+/* Graphics (devices.c; VM event thread). */
+bool machine_copy_frame(struct machine *m, unsigned device, unsigned scanout, vmk_frame **out,
+			vmk_error **err);
+bool machine_copy_cursor(struct machine *m, unsigned device, vmk_cursor **out, vmk_error **err);
+bool machine_reconfigure_display(struct machine *m, unsigned device, unsigned scanout, uint32_t w, uint32_t h,
+				 vmk_error **err);
 bool machine_balloon_set_target(struct machine *m, uint64_t bytes, vmk_error **err);
 bool machine_balloon_stats(struct machine *m, vmk_balloon_stats *st, vmk_error **err);
 /* What ended the machine, with a detail string owned by the machine. */

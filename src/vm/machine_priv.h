@@ -64,6 +64,8 @@ struct machine {
 	unsigned nfs;
 	struct virtio_input *input[VMK_MAX_INPUT_DEVICES];
 	unsigned ninput;
+	struct virtio_gpu *gpu[VMK_MAX_GRAPHICS_DEVICES];
+	unsigned ngpu;
 	/* Keys for the PS/2 keyboard, typed at a human pace by a timer on the
 	 * I/O thread (devices.c): firmware drivers keep only a few scan codes. */
 	pthread_mutex_t ps2_lock;

@@ -29,6 +29,11 @@ struct vmk_vm {
 	vmk_error *error;
 	vmk_observer obs;
 	void *obs_ctx;
+	/* The display callback: called with display_lock held, so replacing it
+	 * waits for a call in progress. */
+	pthread_mutex_t display_lock;
+	vmk_display_callback display_fn;
+	void *display_ctx;
 
 	struct vmsock *sock; /* run-time sockets: listeners outlive machines */
 
@@ -131,6 +136,26 @@ static void vm_fs_failed(void *ctx, unsigned index, const char *why)
 	vmk_error_free(err);
 }
 
+static void vm_display_update(void *ctx, unsigned index, unsigned scanout, const vmk_rect *damage)
+{
+	vmk_vm *vm = ctx;
+
+	pthread_mutex_lock(&vm->display_lock);
+	if (vm->display_fn)
+		vm->display_fn(vm, index, scanout, damage, vm->display_ctx);
+	pthread_mutex_unlock(&vm->display_lock);
+}
+
+void vmk_vm_set_display_callback(vmk_vm *vm, vmk_display_callback fn, void *ctx)
+{
+	if (!vm)
+		return;
+	pthread_mutex_lock(&vm->display_lock);
+	vm->display_fn = fn;
+	vm->display_ctx = ctx;
+	pthread_mutex_unlock(&vm->display_lock);
+}
+
 static void vm_machine_exited(void *arg);
 
 static bool vm_vsock_has_listener(void *ctx, uint32_t port)
@@ -179,7 +204,8 @@ static bool vm_build_machine(vmk_vm *vm, vmk_error **err)
 						 .vsock_has_listener = vm_vsock_has_listener,
 						 .vsock_new_id = vm_vsock_new_id,
 						 .vsock_accept = vm_vsock_accept,
-						 .vsock_connected = vm_vsock_connected};
+						 .vsock_connected = vm_vsock_connected,
+						 .display_update = vm_display_update};
 
 	vm->machine = machine_create(vm->cfg, (const int(*)[2])vm->serial_fds, vm->loop, &ev, vm, err);
 	if (!vm->machine)
@@ -276,7 +302,10 @@ enum vm_op {
 	OP_TYPE_TEXT,
 	OP_SOCK_LISTEN,
 	OP_SOCK_UNLISTEN,
-	OP_SOCK_CONNECT
+	OP_SOCK_CONNECT,
+	OP_FRAME,
+	OP_CURSOR,
+	OP_RECONFIGURE
 };
 
 struct vm_cmd {
@@ -297,6 +326,10 @@ struct vm_cmd {
 	vmk_socket_accept_fn accept;
 	vmk_socket_connect_fn connected;
 	void *ctx;
+	vmk_frame **frame;
+	vmk_cursor **cursor;
+	unsigned scanout;
+	uint32_t width, height;
 };
 
 static bool vm_state_allows(vmk_state s, enum vm_op op)
@@ -317,6 +350,9 @@ static bool vm_state_allows(vmk_state s, enum vm_op op)
 	case OP_INPUT:
 	case OP_TYPE_TEXT:
 	case OP_SOCK_CONNECT:
+	case OP_FRAME:
+	case OP_CURSOR:
+	case OP_RECONFIGURE:
 		return s == VMK_STATE_RUNNING || s == VMK_STATE_PAUSED;
 	case OP_SOCK_LISTEN:
 	case OP_SOCK_UNLISTEN:
@@ -365,7 +401,10 @@ static const char *const op_names[] = {"start",
 				       "type into",
 				       "listen on a socket port of",
 				       "remove a socket listener of",
-				       "connect to a socket port of"};
+				       "connect to a socket port of",
+				       "copy a frame of",
+				       "copy the cursor of",
+				       "reconfigure a display of"};
 
 /* The VM's configuration follows the change, so a guest reboot (a new
  * machine) and a later start keep the new cable. The copy is made first:
@@ -466,6 +505,16 @@ static void vm_run_cmd(void *arg)
 		break;
 	case OP_SOCK_CONNECT:
 		c->ok = vmsock_connect(vm->sock, vm->machine, c->port, c->connected, c->ctx, &c->err);
+		break;
+	case OP_FRAME:
+		c->ok = machine_copy_frame(vm->machine, c->index, c->scanout, c->frame, &c->err);
+		break;
+	case OP_CURSOR:
+		c->ok = machine_copy_cursor(vm->machine, c->index, c->cursor, &c->err);
+		break;
+	case OP_RECONFIGURE:
+		c->ok = machine_reconfigure_display(vm->machine, c->index, c->scanout, c->width, c->height,
+						    &c->err);
 		break;
 	}
 }
@@ -579,6 +628,48 @@ bool vmk_vm_socket_connect(vmk_vm *vm, uint32_t port, vmk_socket_connect_fn done
 	if (!vm)
 		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine");
 	struct vm_cmd c = {.vm = vm, .op = OP_SOCK_CONNECT, .port = port, .connected = done, .ctx = ctx};
+	return vm_run(&c, err);
+}
+
+bool vmk_vm_copy_frame(vmk_vm *vm, unsigned device, unsigned scanout, vmk_frame **frame, vmk_error **err)
+{
+	if (!vm || !frame)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine or frame");
+	*frame = NULL;
+	struct vm_cmd c = {.vm = vm, .op = OP_FRAME, .index = device, .scanout = scanout, .frame = frame};
+	return vm_run(&c, err);
+}
+
+bool vmk_vm_copy_cursor(vmk_vm *vm, unsigned device, vmk_cursor **cursor, vmk_error **err)
+{
+	if (!vm || !cursor)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine or cursor");
+	*cursor = NULL;
+	struct vm_cmd c = {.vm = vm, .op = OP_CURSOR, .index = device, .cursor = cursor};
+	return vm_run(&c, err);
+}
+
+bool vmk_vm_save_screenshot(vmk_vm *vm, unsigned device, unsigned scanout, const char *path, vmk_error **err)
+{
+	vmk_frame *f;
+	if (!vmk_vm_copy_frame(vm, device, scanout, &f, err))
+		return false;
+	bool ok = vmk_frame_save_png(f, path, err);
+	vmk_frame_free(f);
+	return ok;
+}
+
+bool vmk_vm_reconfigure_display(vmk_vm *vm, unsigned device, unsigned scanout, uint32_t width,
+				uint32_t height, vmk_error **err)
+{
+	if (!vm)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine");
+	struct vm_cmd c = {.vm = vm,
+			   .op = OP_RECONFIGURE,
+			   .index = device,
+			   .scanout = scanout,
+			   .width = width,
+			   .height = height};
 	return vm_run(&c, err);
 }
 
@@ -735,6 +826,7 @@ vmk_vm *vmk_vm_new(const vmk_config *cfg, vmk_error **err)
 		return NULL;
 	}
 	pthread_mutex_init(&vm->lock, NULL);
+	pthread_mutex_init(&vm->display_lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -769,6 +861,7 @@ void vmk_vm_free(vmk_vm *vm)
 	vmk_error_free(vm->error);
 	vmk_config_free(vm->cfg);
 	pthread_mutex_destroy(&vm->lock);
+	pthread_mutex_destroy(&vm->display_lock);
 	pthread_cond_destroy(&vm->cond);
 	free(vm);
 }

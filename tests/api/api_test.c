@@ -12,7 +12,9 @@
  *        the store is created from the template unless it exists)
  *        [--disk PATH[,ro][,sync=full|fsync|none][,cache=cached|uncached][,id=ID][,queues=N]]...
  *        more ACTIONs: media:PATH | eject | balloon:MiB | stats | rss | kill |
- *        type:TEXT (key presses, then Enter)
+ *        type:TEXT (key presses, then Enter) | sleep:MS | screenshot:PATH (PNG of
+ *        display 0, with its size and serial on stderr) | display:WxH (reconfigure it)
+ *        [--gpu WxH] (a virtio-gpu with one scanout)
  *        [--on MARKER=ACTION]...  ACTION: request-stop | stop | pause-resume
  *        [--send-after MARKER=TEXT] (types TEXT + newline into the console) */
 #include <ctype.h>
@@ -140,6 +142,19 @@ static bool do_action(vmk_vm *vm, const char *action)
 				fprintf(stderr, "API %s", l);
 		if (f)
 			fclose(f);
+	} else if (!strncmp(action, "sleep:", 6)) {
+		usleep((useconds_t)atoi(action + 6) * 1000);
+	} else if (!strncmp(action, "screenshot:", 11)) {
+		vmk_frame *f = NULL;
+		ok = vmk_vm_copy_frame(vm, 0, 0, &f, &err) && vmk_frame_save_png(f, action + 11, &err);
+		if (ok)
+			fprintf(stderr, "API frame %ux%u active=%d serial=%llu\n", f->width, f->height,
+				f->active, (unsigned long long)f->serial);
+		vmk_frame_free(f);
+	} else if (!strncmp(action, "display:", 8)) {
+		unsigned w = 0, h = 0;
+		ok = sscanf(action + 8, "%ux%u", &w, &h) == 2 &&
+		     vmk_vm_reconfigure_display(vm, 0, 0, w, h, &err);
 	} else if (!strcmp(action, "kill")) {
 		/* The VMM dies the hard way, as in a host crash of the process. */
 		raise(SIGKILL);
@@ -244,6 +259,7 @@ int main(int argc, char **argv)
 	uint8_t uuid[16];
 	bool have_uuid = false;
 	int expect_reboots = -1, stop_after_reboots = -1, entropy = 0, balloon = 0;
+	unsigned gpu_w = 0, gpu_h = 0;
 	vmk_serial_port_kind console = VMK_SERIAL_PORT_16550;
 	const char *disks[8];
 	unsigned ndisks = 0;
@@ -291,7 +307,10 @@ int main(int argc, char **argv)
 			entropy = atoi(v);
 		else if (!strcmp(k, "--balloon"))
 			balloon = atoi(v);
-		else if (!strcmp(k, "--stop-after-reboots"))
+		else if (!strcmp(k, "--gpu")) {
+			if (sscanf(v, "%ux%u", &gpu_w, &gpu_h) != 2)
+				return 2;
+		} else if (!strcmp(k, "--stop-after-reboots"))
 			stop_after_reboots = atoi(v);
 		else if (!strcmp(k, "--reboot"))
 			reboot = !strcmp(v, "stop") ? VMK_REBOOT_STOP : VMK_REBOOT_RESTART;
@@ -346,6 +365,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	vmk_boot_loader_free(bl);
+	if (gpu_w) {
+		vmk_graphics_device *gd = vmk_graphics_device_new();
+		bool ok = vmk_graphics_device_add_scanout(gd, gpu_w, gpu_h, &err) &&
+			  vmk_config_add_graphics_device(cfg, gd, &err);
+		vmk_graphics_device_free(gd);
+		if (!ok) {
+			print_errors("gpu", err);
+			return 1;
+		}
+	}
 	vmk_serial_attachment *att = vmk_serial_fd_attachment_new(to_guest[0], to_host[1], &err);
 	for (unsigned i = 0; i < ndisks; i++) {
 		if (!add_disk(cfg, disks[i], &err)) {

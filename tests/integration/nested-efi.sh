@@ -48,9 +48,17 @@ run efi-shell efi_shell --uuid 0badc0de-1234-4abc-8def-0123456789ab --send-after
     --send-after "Shell>=smbiosview -t 1" --send-after "Shell>=reset -s"
 # Also the PS/2 keyboard: once `set` shows the variable, a command is typed as key presses
 # (vmk_vm_input_type_text; no virtio keyboard, so the i8042's) and its output, which only the
-# shell's expansion of %uefiversion% makes, stops the run.
-run efi-vars api --efi $ST/shell.fd --send-after "Shell>=set" --on "VMKVAR=type:echo PS2-%uefiversion%" \
-    --send-after "PS2-2.=reset -s"
+# shell's expansion of %uefiversion% makes, stops the run. And the screen: a virtio-gpu that OVMF
+# drives (VirtioGpuDxe, a Blt-only GOP) shows the shell; a screenshot through the API is read
+# by OCR on the host.
+efi_vars() {
+    api --efi $ST/shell.fd --gpu 1024x768 --send-after "Shell>=set" --on "VMKVAR=type:echo PS2-%uefiversion%" \
+        --on "PS2-2.=sleep:1500" --on "PS2-2.=screenshot:$ST/shell.png" --send-after "PS2-2.=reset -s"
+    rc=$?
+    png_out efi-vars $ST/shell.png
+    return $rc
+}
+run efi-vars efi_vars
 
 # The GRUB ISO alone, through the CLI (vfkit's create makes the store): firmware -> GRUB ->
 # Linux, the guest's ready marker, then it powers off (no disk to install to).
@@ -130,6 +138,14 @@ t_expect nested-efi-smbios "$VMK_LOGDIR/nested-efi-shell.log" "Manufacturer: vmk
     "ProductName: vmkit Virtual Machine" "SerialNumber: 0badc0de-1234-4abc-8def-0123456789ab"
 check efi-vars "VMKVAR .*= .*vmkit-persisted" "stop-reason guest-poweroff"
 t_expect nested-efi-ps2-typing "$VMK_LOGDIR/nested-efi-vars.log" "echo PS2-%uefiversion%" "PS2-2\.[0-9]+"
+t_expect nested-efi-gop-frame "$VMK_LOGDIR/nested-efi-vars.log" "API frame 1024x768 active=1"
+if txt=$(screen_text efi-vars "$VMK_LOGDIR/nested-efi-vars.log"); then
+    # What a user sees: the shell's banner, and the typed command's output (OCR reads 2 as Z
+    # at times).
+    t_expect nested-efi-gop-screen "$txt" "UEFI Interactive Shell" "PS[2Z]-[2Z]\.[0-9]"
+else
+    t_fail nested-efi-gop-screen "no screenshot in $VMK_LOGDIR/nested-efi-vars.log"
+fi
 check iso-cli VMKIT-GRUB-ISO VMKIT-GUEST-READY "EFI-BOOTED=uefi" "EFI-ISO=vda EFI-ISO-RO=1 EFI-TARGET=none" \
     "VMKIT-TEST-EXIT=0" && same_values iso-cli HOST-ISO-BEFORE HOST-ISO-AFTER
 check install VMKIT-GRUB-ISO VMKIT-GUEST-READY "EFI-ISO=vda EFI-ISO-RO=1 EFI-TARGET=vdb" "EFI-FALLBACK=absent" \

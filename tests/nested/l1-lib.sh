@@ -23,3 +23,9 @@ run() {
         cat "/state/steps/$name.log"
     fi
 }
+# png_out NAME FILE: prints FILE (a screenshot) base64-encoded between "=== PNG NAME" and
+# "=== PNG-END", for tests/lib.sh's screen_text on the host.
+png_out() {
+    [ -f "$2" ] || { echo "PNG-MISSING $1"; return 1; }
+    echo "=== PNG $1"; base64 "$2"; echo "=== PNG-END"
+}

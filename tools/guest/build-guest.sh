@@ -42,6 +42,10 @@ if [[ ${1:-} == --efi ]]; then want_efi=1; fi
 
 log() { echo "build-guest: $*" >&2; }
 mkdir -p "$CACHE/debs" "$CACHE/pkg" "$G"
+# One builder at a time: two test runs (or checkouts) sharing the cache must not unpack the
+# same package over each other.
+exec 9>"$CACHE/.build-guest.lock"
+flock 9
 
 # fetch_pkg NAME -> prints the folder NAME's newest candidate is extracted to.
 # A package that is already extracted is reused without asking apt again.
