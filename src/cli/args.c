@@ -23,6 +23,7 @@ enum opt_id {
 	OPT_LOG_LEVEL,
 	OPT_RESTFUL_URI,
 	OPT_RESTFUL_ALLOW_REMOTE,
+	OPT_TIMESYNC,
 	OPT_HELP,
 	OPT_VERSION,
 	OPT_UNSUPPORTED, /* vfkit options we do not implement yet */
@@ -52,7 +53,7 @@ static const struct option_def options[] = {
     {0, "version", false, OPT_VERSION},
     {0, "gui", false, OPT_UNSUPPORTED},
     {'n', "nested", false, OPT_UNSUPPORTED},
-    {'t', "timesync", true, OPT_UNSUPPORTED},
+    {'t', "timesync", true, OPT_TIMESYNC},
     {0, "ignition", true, OPT_UNSUPPORTED},
     {0, "cloud-init", true, OPT_UNSUPPORTED},
 };
@@ -113,6 +114,10 @@ void cli_usage(FILE *out)
 	      "                                connections to host port N to the unix socket PATH;\n"
 	      "                                connect listens on PATH and joins each client to\n"
 	      "                                the guest's port N (one device, any number of ports)\n"
+	      "  -d, --device virtio-vsock,socketURL=PATH,hybrid\n"
+	      "                                Firecracker's hybrid socket: clients of PATH send\n"
+	      "                                \"CONNECT <guest port>\\n\"; guest connections to\n"
+	      "                                other host ports go to PATH_<port>\n"
 	      "  -d, --device virtio-fs,sharedDir=PATH[,mountTag=TAG][,readonly][,name=NAME]\n"
 	      "                                share a host directory (mount -t virtiofs TAG);\n"
 	      "                                TAG defaults to PATH's base name; several with one\n"
@@ -128,6 +133,8 @@ void cli_usage(FILE *out)
 	      "      --restful-uri URI         vfkit's REST API (GET/POST /vm/state, GET /vm/inspect)\n"
 	      "                                on tcp://HOST:PORT (loopback) or unix:///PATH\n"
 	      "      --restful-allow-remote    let --restful-uri listen beyond loopback\n"
+	      "  -t, --timesync vsockPort=N    set the guest's clock through its QEMU guest agent\n"
+	      "                                on vsock port N after host sleep and VM resume\n"
 	      "  -h, --help                    this text\n"
 	      "      --version                 print the version\n"
 	      "Exit status: 0 guest powered off, 1 vmkit error, 2 usage error,\n"
@@ -557,7 +564,7 @@ static bool parse_net(struct cli_options *opts, const char *opt, struct spec *sp
 static bool parse_vsock(struct cli_options *opts, const char *opt, struct spec *spec)
 {
 	struct cli_vsock v = {0};
-	bool port_set = false, listen = false, connect = false;
+	bool port_set = false, listen = false, connect = false, hybrid = false;
 	uint64_t num;
 
 	for (size_t i = 1; i < spec->count; i++) {
@@ -582,9 +589,22 @@ static bool parse_vsock(struct cli_options *opts, const char *opt, struct spec *
 			listen = true;
 		} else if (strcmp(key, "connect") == 0 && !value) {
 			connect = true;
+		} else if (strcmp(key, "hybrid") == 0 && !value) {
+			hybrid = true;
 		} else {
 			return usage_error("%s: unknown virtio-vsock option \"%s\"", opt, key);
 		}
+	}
+	if (hybrid) {
+		/* Firecracker's socket: one for every guest port, so no port=. */
+		if (port_set || listen || connect || !v.path)
+			return usage_error(
+			    "%s: hybrid takes socketURL=PATH only (no port=, listen or connect)", opt);
+		if (opts->vsock_hybrid)
+			return usage_error("%s: one hybrid socket per VM (already %s)", opt,
+					   opts->vsock_hybrid);
+		opts->vsock_hybrid = v.path;
+		return true;
 	}
 	if (!port_set || !v.path)
 		return usage_error("%s: virtio-vsock needs port=N and socketURL=PATH", opt);
@@ -595,6 +615,22 @@ static bool parse_vsock(struct cli_options *opts, const char *opt, struct spec *
 		return usage_error("%s: too many virtio-vsock ports (at most %d)", opt,
 				   VMK_SOCKET_MAX_FORWARDS);
 	opts->vsocks[opts->vsock_count++] = v;
+	return true;
+}
+
+/* --timesync vsockPort=N, vfkit's only option for it: after the host wakes
+ * and after a resume, the guest agent on port N is given the host's time. */
+static bool parse_timesync(struct cli_options *opts, const char *opt, const char *value)
+{
+	uint64_t n;
+
+	if (strncmp(value, "vsockPort=", 10) != 0 || strchr(value, ','))
+		return usage_error("%s: takes vsockPort=N only", opt);
+	if (!parse_number(opt, value + 10, UINT32_MAX - 1, &n))
+		return false;
+	if (n == 0)
+		return usage_error("%s: vsockPort=0 is reserved", opt);
+	opts->timesync_port = (uint32_t)n;
 	return true;
 }
 
@@ -807,6 +843,8 @@ static bool apply(struct cli_options *opts, const struct option_def *def, const 
 	case OPT_RESTFUL_ALLOW_REMOTE:
 		opts->rest_allow_remote = true;
 		return true;
+	case OPT_TIMESYNC:
+		return parse_timesync(opts, opt, value);
 	case OPT_HELP:
 		opts->help = true;
 		return true;

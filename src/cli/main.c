@@ -31,6 +31,8 @@ struct session {
 	size_t pending_len;
 	struct term_escape escape;
 	struct rest_server *rest;
+	struct timesync *timesync;
+	vmk_state last_state; /* VM event thread: a resume is RESUMING then RUNNING */
 };
 
 static void print_errors(const vmk_error *err)
@@ -50,9 +52,15 @@ static void wake_main(void *ctx)
 
 static void on_state(vmk_vm *vm, vmk_state state, void *ctx)
 {
+	struct session *s = ctx;
+
 	(void)vm;
 	if (state == VMK_STATE_STOPPED || state == VMK_STATE_ERROR)
 		wake_main(ctx);
+	/* The guest's clock stood still while paused: --timesync sets it. */
+	if (state == VMK_STATE_RUNNING && s->last_state == VMK_STATE_RESUMING)
+		timesync_kick(s->timesync);
+	s->last_state = state;
 }
 
 static void on_stop(vmk_vm *vm, vmk_stop_reason reason, void *ctx)
@@ -281,6 +289,8 @@ static bool add_vsock(vmk_config *cfg, const struct cli_options *o)
 	vmk_error *err = NULL;
 	bool ok = dev != NULL;
 
+	if (o->vsock_hybrid)
+		ok = vmk_socket_device_set_hybrid_path(dev, o->vsock_hybrid, &err);
 	for (size_t i = 0; ok && i < o->vsock_count; i++)
 		ok = vmk_socket_device_add_unix_forward(dev, o->vsocks[i].port, o->vsocks[i].path,
 							o->vsocks[i].host_to_guest
@@ -362,7 +372,8 @@ static vmk_config *build_config(const struct cli_options *o, struct session *s)
 	for (size_t i = 0; i < o->net_count; i++)
 		if (!add_net(cfg, &o->nets[i]))
 			goto fail;
-	if (o->vsock_count && !add_vsock(cfg, o))
+	/* --timesync alone makes the device too, as vfkit's does. */
+	if ((o->vsock_count || o->vsock_hybrid || o->timesync_port) && !add_vsock(cfg, o))
 		goto fail;
 	if (o->fs_count && !add_fs(cfg, o))
 		goto fail;
@@ -609,6 +620,10 @@ static int run(const struct cli_options *o, struct session *s)
 	}
 	if (o->pidfile && !write_pidfile(o->pidfile))
 		goto out;
+	/* Before the observer, which kicks it from the VM's thread. */
+	if (o->timesync_port && !(s->timesync = timesync_start(s->vm, o->timesync_port)))
+		fprintf(stderr,
+			"vmkit: --timesync: cannot start its thread; the guest clock is not synced\n");
 	vmk_vm_set_observer(s->vm, &obs, s);
 	if (o->rest_uri) {
 		/* Before the VM starts: a server that cannot listen leaves nothing running. */
@@ -629,6 +644,9 @@ static int run(const struct cli_options *o, struct session *s)
 	term_restore();
 	status = exit_status(s, vmk_vm_wait(s->vm, -1));
 out:
+	if (s->vm)
+		vmk_vm_set_observer(s->vm, NULL, NULL);
+	timesync_stop(s->timesync);
 	rest_stop(s->rest);
 	if (o->pidfile && s->vm)
 		unlink(o->pidfile);

@@ -91,6 +91,7 @@ struct vmk_socket_device {
 	uint32_t guest_cid;
 	struct socket_forward forwards[VMK_SOCKET_MAX_FORWARDS];
 	size_t nforwards;
+	char *hybrid_path; /* Firecracker's hybrid socket, or NULL */
 };
 
 struct fs_directory {

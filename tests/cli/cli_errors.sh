@@ -235,6 +235,20 @@ check "virtio-vsock same port twice" 1 1 'port: 1024 is already forwarded' -- \
 	-d virtio-vsock,port=1024,socketURL="$tmp/b.sock"
 check "virtio-vsock long path" 1 1 'longer than a unix socket address allows' -- \
 	-b linux,kernel="$kernel" -d virtio-vsock,port=1024,socketURL="/tmp/$long$long"
+check "virtio-vsock hybrid with a port" 2 1 'hybrid takes socketURL=PATH only' -- \
+	-b linux,kernel="$kernel" -d virtio-vsock,port=5,socketURL="$tmp/h.sock",hybrid
+check "virtio-vsock two hybrid sockets" 2 1 'one hybrid socket per VM' -- \
+	-b linux,kernel="$kernel" -d virtio-vsock,socketURL="$tmp/h.sock",hybrid -d virtio-vsock,socketURL="$tmp/i.sock",hybrid
+check "virtio-vsock one listen path twice" 1 1 'is already the listening socket of port 1024' -- \
+	-b linux,kernel="$kernel" -d virtio-vsock,port=1024,socketURL="$tmp/a.sock",connect \
+	-d virtio-vsock,port=1025,socketURL="$tmp/a.sock",connect
+check "virtio-vsock hybrid path is a listen path" 1 1 'is already the hybrid socket' -- \
+	-b linux,kernel="$kernel" -d virtio-vsock,port=1024,socketURL="$tmp/a.sock",connect \
+	-d virtio-vsock,socketURL="$tmp/a.sock",hybrid
+check "timesync without vsockPort" 2 1 'takes vsockPort=N only' -- \
+	-b linux,kernel="$kernel" --timesync port=5
+check "timesync port 0" 2 1 'vsockPort=0 is reserved' -- \
+	-b linux,kernel="$kernel" --timesync vsockPort=0
 mkdir -p "$tmp/share"
 check "virtio-fs without sharedDir" 2 1 'virtio-fs needs sharedDir=PATH' -- \
 	-b linux,kernel="$kernel" -d virtio-fs,mountTag=x
