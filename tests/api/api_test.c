@@ -12,7 +12,8 @@
  *        the store is created from the template unless it exists)
  *        [--disk PATH[,ro][,sync=full|fsync|none][,cache=cached|uncached][,id=ID][,queues=N]]...
  *        more ACTIONs: media:PATH | eject | balloon:MiB | stats | rss | kill |
- *        type:TEXT (key presses, then Enter) | sleep:MS | screenshot:PATH (PNG of
+ *        type:TEXT (key presses, then Enter) | sleep:MS | pattern:SEED (display 0 against
+ *        tests/guest/drm_pattern.c's pattern) | screenshot:PATH (PNG of
  *        display 0, with its size and serial on stderr) | display:WxH (reconfigure it)
  *        [--gpu WxH[,novga]] (a virtio-gpu with one scanout; VGA compatible unless novga)
  *        [--on MARKER=ACTION]...  ACTION: request-stop | stop | pause-resume
@@ -150,6 +151,25 @@ static bool do_action(vmk_vm *vm, const char *action)
 		if (ok)
 			fprintf(stderr, "API frame %ux%u active=%d serial=%llu\n", f->width, f->height,
 				f->active, (unsigned long long)f->serial);
+		vmk_frame_free(f);
+	} else if (!strncmp(action, "pattern:", 8)) {
+		/* What tests/guest/drm_pattern.c drew with this seed, pixel for pixel. */
+		uint32_t seed = (uint32_t)atoi(action + 8);
+		vmk_frame *f = NULL;
+		ok = vmk_vm_copy_frame(vm, 0, 0, &f, &err);
+		if (ok) {
+			unsigned long bad = 0;
+			for (uint32_t y = 0; y < f->height; y++)
+				for (uint32_t x = 0; x < f->width; x++) {
+					const uint8_t *p = f->pixels + (size_t)y * f->stride + 4ull * x;
+					uint32_t want = ((x * 7 + seed * 31) & 0xff) |
+							((y * 5 + seed) & 0xff) << 8 |
+							(((x ^ y) + seed * 17) & 0xff) << 16;
+					bad += (uint32_t)(p[0] | p[1] << 8 | p[2] << 16) != want;
+				}
+			fprintf(stderr, "API pattern seed=%u %ux%u mismatches=%lu\n", seed, f->width,
+				f->height, bad);
+		}
 		vmk_frame_free(f);
 	} else if (!strncmp(action, "display:", 8)) {
 		unsigned w = 0, h = 0;
