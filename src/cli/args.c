@@ -726,10 +726,11 @@ static bool parse_gpu(struct cli_options *opts, const char *opt, struct spec *sp
 		char *value;
 		const char *key = item_key(spec->items[i], &value);
 		if ((!strcmp(key, "width") || !strcmp(key, "height")) && value) {
-			if (!parse_number(opt, value, VMK_SCANOUT_MAX, &num))
+			if (!parse_number(opt, value, UINT32_MAX, &num))
 				return false;
-			if (num < VMK_SCANOUT_MIN)
-				return usage_error("%s: %s=%s is below %d", opt, key, value, VMK_SCANOUT_MIN);
+			if (num < VMK_SCANOUT_MIN || num > VMK_SCANOUT_MAX)
+				return usage_error("%s: %s=%s is outside %d to %d", opt, key, value,
+						   VMK_SCANOUT_MIN, VMK_SCANOUT_MAX);
 			*(key[0] == 'w' ? &gpu.width : &gpu.height) = (uint32_t)num;
 		} else if (!strcmp(key, "vga") && value && (!strcmp(value, "on") || !strcmp(value, "off"))) {
 			gpu.no_vga = !strcmp(value, "off");

@@ -262,6 +262,16 @@ check "virtio-fs one tag twice" 1 1 'several directories under one tag need name
 	-b linux,kernel="$kernel" -d virtio-fs,sharedDir="$tmp/share",mountTag=t -d virtio-fs,sharedDir=/tmp,mountTag=t
 check "virtio-fs bad share name" 1 1 'name: "a/b" is not a file name' -- \
 	-b linux,kernel="$kernel" -d virtio-fs,sharedDir="$tmp/share",mountTag=t,name=a/b
+check "virtio-gpu tiny width" 2 1 'width=63 is outside 64 to 8192' -- \
+	-b linux,kernel="$kernel" -d virtio-gpu,width=63,height=600
+check "virtio-gpu huge height" 2 1 'height=9000 is outside 64 to 8192' -- \
+	-b linux,kernel="$kernel" -d virtio-gpu,width=800,height=9000
+check "virtio-gpu bad vga" 2 1 'vga= must be on or off' -- \
+	-b linux,kernel="$kernel" -d virtio-gpu,vga=maybe
+check "virtio-gpu unknown option" 2 1 'unknown virtio-gpu option "depth"' -- \
+	-b linux,kernel="$kernel" -d virtio-gpu,depth=24
+check "virtio-gpu five devices" 2 1 'too many virtio-gpu devices (at most 4)' -- \
+	-b linux,kernel="$kernel" -d virtio-gpu -d virtio-gpu -d virtio-gpu -d virtio-gpu -d virtio-gpu
 check "virtio-input without a kind" 2 1 'virtio-input needs keyboard, pointing or mouse' -- \
 	-b linux,kernel="$kernel" -d virtio-input
 check "virtio-input two kinds" 2 1 'virtio-input is one of keyboard, pointing, mouse' -- \
