@@ -322,8 +322,14 @@ static void *run(void *arg)
 
 	/* Signals belong to the vmkit command (its signalfd). */
 	SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
+	/* Only a desktop's display: SDL would otherwise fall back to drivers
+	 * that show nothing to anyone (KMS/DRM on a console, offscreen). The
+	 * user's SDL_VIDEODRIVER still wins. */
+	const char *wl = getenv("WAYLAND_DISPLAY"), *x = getenv("DISPLAY");
+	SDL_SetHint(SDL_HINT_VIDEODRIVER, wl && *wl ? "wayland,x11" : "x11");
 	if (SDL_Init(SDL_INIT_VIDEO) != 0) {
-		snprintf(v->why, sizeof(v->why), "cannot open a window: %s", SDL_GetError());
+		snprintf(v->why, sizeof(v->why), "cannot open a window (DISPLAY=%s WAYLAND_DISPLAY=%s): %s",
+			 x ? x : "", wl ? wl : "", SDL_GetError());
 		started(v, -1);
 		return NULL;
 	}
