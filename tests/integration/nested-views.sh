@@ -30,6 +30,8 @@ fi
 if grep -q " /state " /proc/mounts; then ST=/state/views; else ST=$(mktemp -d /tmp/vmkit-views-st.XXXXXX); fi
 rm -rf $ST && mkdir -p $ST
 VNC=127.0.0.1:5909
+# L1's loopback is down until someone brings it up.
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
 # waitfor FILE PATTERN SECONDS
 waitfor() { i=0; while ! grep -q "$2" "$1" 2>/dev/null; do i=$((i + 1)); [ $i -gt $3 ] && return 1; sleep 1; done; }
 vnc_shell() {
