@@ -134,7 +134,10 @@ if command -v Xvfb >/dev/null && command -v xwd >/dev/null && command -v xdotool
     pids+=($!)
     for _ in $(seq 50); do [ -e /tmp/.X11-unix/X$d ] && break; sleep 0.1; done
     export DISPLAY=:$d
-    start gui --gui --size 640x480 --pointer 640x480
+    # Under ASan: SDL's X11 and D-Bus stack (libraries it loads and unloads itself) leaks a few
+    # objects at exit that no suppression can name; leaks of the view code itself are checked
+    # by the runs above.
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" start gui --gui --size 640x480 --pointer 640x480
     sleep 1
     xwd -root -silent | convert xwd:- "$T/gui.png"
     n=$(count "$T/gui.png" FF00FF)

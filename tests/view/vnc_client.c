@@ -113,6 +113,17 @@ static bool snapshot(rfbClient *c, const char *path)
 	return true;
 }
 
+/* rfbClientCleanup leaves the frame buffer (ours) and the cursor's bitmaps. */
+static void cleanup(rfbClient *c)
+{
+	free(c->frameBuffer);
+	free(c->rcSource);
+	free(c->rcMask);
+	c->frameBuffer = NULL;
+	c->rcSource = c->rcMask = NULL;
+	rfbClientCleanup(c);
+}
+
 static bool run(rfbClient *c, const char *cmd)
 {
 	const char *arg = strchr(cmd, ':');
@@ -176,6 +187,7 @@ int main(int argc, char **argv)
 	c->MallocFrameBuffer = resize;
 	c->canHandleNewFBSize = TRUE;
 	char *addr = strdup(argv[1]), *colon = strrchr(addr, ':');
+	free(c->serverHost);
 	if (addr[0] != '/' && colon) {
 		*colon = '\0';
 		c->serverHost = strdup(addr);
@@ -195,11 +207,11 @@ int main(int argc, char **argv)
 	for (; i < argc; i++) {
 		if (!run(c, argv[i])) {
 			fprintf(stderr, "vnc-client: %s failed\n", argv[i]);
-			rfbClientCleanup(c);
+			cleanup(c);
 			return 1;
 		}
 		fflush(stdout);
 	}
-	rfbClientCleanup(c);
+	cleanup(c);
 	return 0;
 }
