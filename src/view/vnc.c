@@ -227,13 +227,24 @@ static void on_pointer(int mask, int x, int y, rfbClientPtr cl)
 	s->buttons = mask;
 }
 
+/* Without clients the picture is not copied at all: a new client first
+ * brings the frame buffer up to date (size included, for its ServerInit). */
+static void add_client(struct vnc_server *s, int fd)
+{
+	if (!s->screen->clientHead) {
+		view_damage_all(&s->damage);
+		refresh(s);
+	}
+	rfbNewClient(s->screen, fd);
+}
+
 static void accept_all(struct vnc_server *s)
 {
 	for (;;) {
 		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
-		rfbNewClient(s->screen, fd);
+		add_client(s, fd);
 	}
 }
 
@@ -242,7 +253,7 @@ static void take_handoffs(struct vnc_server *s)
 	int fd;
 
 	while (read(s->handoff[0], &fd, sizeof(fd)) == sizeof(fd))
-		rfbNewClient(s->screen, fd);
+		add_client(s, fd);
 }
 
 /* The web server's thread hands websocket sockets over through a pipe:
@@ -259,7 +270,6 @@ static void *run(void *arg)
 {
 	struct vnc_server *s = arg;
 
-	view_damage_all(&s->damage);
 	for (;;) {
 		struct pollfd p[3] = {
 		    {.fd = s->wake[0], .events = POLLIN},
@@ -277,9 +287,10 @@ static void *run(void *arg)
 			accept_all(s);
 		if (p[2].revents)
 			take_handoffs(s);
-		refresh(s);
-		if (s->screen->clientHead)
+		if (s->screen->clientHead) {
+			refresh(s);
 			rfbProcessEvents(s->screen, 10000);
+		}
 	}
 	return NULL;
 }
