@@ -13,7 +13,9 @@
  *
  * Prints one line:
  *   VNCBENCH enc=E secs=S updates=N rects=N mpixels=F fps=F cpu_ms=N guest_ms=N vmm_ms=N
- *            io_ms=N vmm_ms_per_frame=F
+ *            io_ms=N vmm_ms_per_frame=F threads=NAME:MS,...
+ * threads: the VMM's own ms per thread name over the window (vmkit names its threads vmk-*;
+ * QEMU does with -name ...,debug-threads=on).
  */
 #include <dirent.h>
 #include <rfb/rfbclient.h>
@@ -50,8 +52,8 @@ static double now_s(void)
 	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-/* utime, stime, guest_time (ticks) of one /proc/.../stat. */
-static int read_stat(const char *path, unsigned long long v[3])
+/* utime, stime, guest_time (ticks) of one /proc/.../stat; its comm into COMM (spaces as _). */
+static int read_stat(const char *path, unsigned long long v[3], char comm[32])
 {
 	char buf[1024];
 	FILE *f = fopen(path, "re");
@@ -61,8 +63,15 @@ static int read_stat(const char *path, unsigned long long v[3])
 	fclose(f);
 	buf[n] = 0;
 	char *p = strrchr(buf, ')'); /* after comm, which may hold spaces */
-	if (!p)
+	char *q = strchr(buf, '(');
+	if (!p || !q || q > p)
 		return -1;
+	if (comm) {
+		size_t k = 0;
+		for (q++; q < p && k < 31; q++)
+			comm[k++] = *q == ' ' || *q == ',' || *q == ':' ? '_' : *q;
+		comm[k] = 0;
+	}
 	/* Fields after comm start at 3 (state): utime 14, stime 15, guest_time 43. */
 	unsigned long long x;
 	int field = 3;
@@ -81,8 +90,15 @@ static int read_stat(const char *path, unsigned long long v[3])
 	return 0;
 }
 
+#define MAXT 64
 struct cpu {
 	unsigned long long cpu, guest, io;
+	int nt;
+	struct {
+		int tid;
+		char comm[32];
+		unsigned long long cpu, guest;
+	} t[MAXT];
 };
 
 static void sample(int pid, struct cpu *s)
@@ -94,7 +110,7 @@ static void sample(int pid, struct cpu *s)
 	if (pid <= 0)
 		return;
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (read_stat(path, v) == 0) {
+	if (read_stat(path, v, NULL) == 0) {
 		s->cpu = v[0] + v[1];
 		s->guest = v[2];
 	}
@@ -108,8 +124,18 @@ static void sample(int pid, struct cpu *s)
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", pid, e->d_name);
-		if (read_stat(path, v) == 0 && v[2] == 0)
+		char comm[32];
+		if (read_stat(path, v, comm) != 0)
+			continue;
+		if (v[2] == 0)
 			s->io += v[0] + v[1];
+		if (s->nt < MAXT) {
+			s->t[s->nt].tid = atoi(e->d_name);
+			memcpy(s->t[s->nt].comm, comm, sizeof(comm));
+			s->t[s->nt].cpu = v[0] + v[1];
+			s->t[s->nt].guest = v[2];
+			s->nt++;
+		}
 	}
 	closedir(d);
 }
@@ -168,10 +194,37 @@ int main(int argc, char **argv)
 	double dt = t - t0;
 	double cpu = (b.cpu - a.cpu) * tick_ms, guest = (b.guest - a.guest) * tick_ms;
 	double vmm = cpu - guest, io = (b.io - a.io) * tick_ms;
+	/* Per thread name: the VMM's own ms (utime+stime-guest_time) over the window. */
+	char thr[4096] = "";
+	struct {
+		char comm[32];
+		double ms;
+	} g[MAXT];
+	int ng = 0;
+	for (int i = 0; i < b.nt; i++) {
+		unsigned long long c0 = 0, g0 = 0;
+		for (int j = 0; j < a.nt; j++)
+			if (a.t[j].tid == b.t[i].tid)
+				c0 = a.t[j].cpu, g0 = a.t[j].guest;
+		double ms = ((b.t[i].cpu - c0) - (b.t[i].guest - g0)) * tick_ms;
+		int k;
+		for (k = 0; k < ng && strcmp(g[k].comm, b.t[i].comm); k++)
+			;
+		if (k == ng) {
+			memcpy(g[ng].comm, b.t[i].comm, 32);
+			g[ng++].ms = 0;
+		}
+		g[k].ms += ms;
+	}
+	for (int k = 0; k < ng; k++)
+		if (g[k].ms > 0) {
+			size_t l = strlen(thr);
+			snprintf(thr + l, sizeof(thr) - l, "%s%s:%.0f", l ? "," : "", g[k].comm, g[k].ms);
+		}
 	printf("VNCBENCH enc=%s secs=%.2f updates=%lu rects=%lu mpixels=%.1f fps=%.2f cpu_ms=%.0f "
-	       "guest_ms=%.0f vmm_ms=%.0f io_ms=%.0f vmm_ms_per_frame=%.1f\n",
+	       "guest_ms=%.0f vmm_ms=%.0f io_ms=%.0f vmm_ms_per_frame=%.1f threads=%s\n",
 	       enc, dt, updates, rects, pixels / 1e6, updates / dt, cpu, guest, vmm, io,
-	       updates ? vmm / updates : -1.0);
+	       updates ? vmm / updates : -1.0, thr[0] ? thr : "-");
 	fflush(stdout);
 	rfbClientCleanup(c);
 	return 0;

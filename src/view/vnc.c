@@ -270,6 +270,7 @@ static void *run(void *arg)
 {
 	struct vnc_server *s = arg;
 
+	pthread_setname_np(pthread_self(), "vmk-vnc");
 	for (;;) {
 		struct pollfd p[3] = {
 		    {.fd = s->wake[0], .events = POLLIN},

@@ -249,6 +249,8 @@ bool machine_setup_devices(struct machine *m, const int (*serial_fds)[2], vmk_er
 	m->pci = pci_host_new(&m->pio, &m->mmio, LAYOUT_ECAM, LAYOUT_PCI_WIN, LAYOUT_PCI_WIN_SIZE,
 			      LAYOUT_PCI_IO, LAYOUT_PCI_IO_SIZE);
 	m->io = evloop_new();
+	if (m->io)
+		evloop_set_name(m->io, "vmk-io");
 	m->ps2_tfd = -1;
 	if (!m->pci || !m->io)
 		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, NULL,

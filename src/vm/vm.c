@@ -825,6 +825,7 @@ vmk_vm *vmk_vm_new(const vmk_config *cfg, vmk_error **err)
 		vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, NULL, "out of memory");
 		return NULL;
 	}
+	evloop_set_name(vm->loop, "vmk-events");
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_mutex_init(&vm->display_lock, NULL);
 	pthread_condattr_t ca;
