@@ -78,34 +78,42 @@ static bool resize(struct vnc_server *s, uint32_t w, uint32_t h)
 	return true;
 }
 
-static void refresh_frame(struct vnc_server *s, const vmk_rect *box)
+/* Only the damage, straight into the screen's frame buffer (this thread owns
+ * it): no frame-sized allocation and no second copy per update. */
+static bool copy_into_fb(struct vnc_server *s, const vmk_rect *box, vmk_frame *f)
 {
 	vmk_error *err = NULL;
-	vmk_frame *f;
 
-	if (!vmk_vm_copy_frame(s->vm, 0, 0, &f, &err)) {
+	*f = (vmk_frame){.width = s->width, .height = s->height, .stride = s->width * 4, .pixels = s->fb};
+	if (!vmk_vm_copy_frame_rect(s->vm, 0, 0, box, f, &err)) {
 		drop(err);
-		return;
+		return false;
 	}
+	return true;
+}
+
+static void refresh_frame(struct vnc_server *s, const vmk_rect *box)
+{
+	vmk_frame f;
+
+	if (!copy_into_fb(s, box, &f))
+		return;
 	bool full = false;
-	if ((f->width != s->width || f->height != s->height)) {
-		if (!resize(s, f->width, f->height)) {
-			vmk_frame_free(f);
+	if (f.width != s->width || f.height != s->height) {
+		/* A new mode: a new buffer, all of it copied (the size can change
+		 * again meanwhile; its damage then brings this back). */
+		if (!resize(s, f.width, f.height) || !copy_into_fb(s, NULL, &f) || f.width != s->width ||
+		    f.height != s->height)
 			return;
-		}
 		full = true;
 	}
 	uint32_t x0 = full ? 0 : box->x, y0 = full ? 0 : box->y;
-	uint32_t x1 = full ? f->width : box->x + box->width, y1 = full ? f->height : box->y + box->height;
-	x1 = x1 > f->width ? f->width : x1;
-	y1 = y1 > f->height ? f->height : y1;
-	if (x0 < x1 && y0 < y1) {
-		for (uint32_t y = y0; y < y1; y++)
-			memcpy(s->fb + ((size_t)y * f->width + x0) * 4,
-			       f->pixels + (size_t)y * f->stride + x0 * 4, (size_t)(x1 - x0) * 4);
+	uint64_t x1 = full ? f.width : (uint64_t)box->x + box->width;
+	uint64_t y1 = full ? f.height : (uint64_t)box->y + box->height;
+	x1 = x1 > f.width ? f.width : x1;
+	y1 = y1 > f.height ? f.height : y1;
+	if (x0 < x1 && y0 < y1)
 		rfbMarkRectAsModified(s->screen, (int)x0, (int)y0, (int)x1, (int)y1);
-	}
-	vmk_frame_free(f);
 }
 
 /* The guest's cursor image as a rich cursor (clients draw it themselves;

@@ -149,6 +149,9 @@ bool virtio_gpu_copy_cursor(struct virtio_gpu *g, vmk_cursor **out, vmk_error **
 struct virtio_dev *virtio_gpu_dev(struct virtio_gpu *g);
 unsigned virtio_gpu_scanouts(const struct virtio_gpu *g);
 bool virtio_gpu_copy_frame(struct virtio_gpu *g, unsigned scanout, vmk_frame **out, vmk_error **err);
+/* vmk_vm_copy_frame_rect: rect (NULL: all) into the caller's frame when its size is the scanout's. */
+bool virtio_gpu_copy_frame_rect(struct virtio_gpu *g, unsigned scanout, const vmk_rect *rect, vmk_frame *into,
+				vmk_error **err);
 bool virtio_gpu_reconfigure(struct virtio_gpu *g, unsigned scanout, uint32_t width, uint32_t height,
 			    vmk_error **err);
 void virtio_gpu_free(struct virtio_gpu *g);

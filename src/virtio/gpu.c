@@ -345,6 +345,50 @@ bool virtio_gpu_copy_frame(struct virtio_gpu *g, unsigned scanout, vmk_frame **o
 	return true;
 }
 
+bool virtio_gpu_copy_frame_rect(struct virtio_gpu *g, unsigned scanout, const vmk_rect *rect, vmk_frame *into,
+				vmk_error **err)
+{
+	if (scanout >= g->st.nscanouts)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "scanout",
+				     "scanout: %u is not a scanout (the device has %u)", scanout,
+				     g->st.nscanouts);
+	uint32_t bw = into->width, bh = into->height, w, h;
+	pthread_mutex_lock(&g->lock);
+	bool vga = scanout == 0 && vga_shown(g, &w, &h);
+	bool active = vga || gpu_scanout_size(&g->st, scanout, &w, &h);
+	if (bw == w && bh == h) {
+		uint64_t x0 = rect ? rect->x : 0, y0 = rect ? rect->y : 0;
+		uint64_t x1 = rect ? x0 + rect->width : w, y1 = rect ? y0 + rect->height : h;
+		x1 = x1 > w ? w : x1;
+		y1 = y1 > h ? h : y1;
+		if (x0 < x1 && y0 < y1) {
+			if (vga)
+				gpu_vga_copy_rect(&g->vga, into->pixels, into->stride, (uint32_t)x0, (uint32_t)y0,
+						  (uint32_t)x1, (uint32_t)y1);
+			else if (active)
+				gpu_scanout_copy_rect(&g->st, scanout, into->pixels, into->stride, (uint32_t)x0,
+						      (uint32_t)y0, (uint32_t)x1, (uint32_t)y1);
+			else
+				for (uint64_t y = y0; y < y1; y++)
+					memset(into->pixels + into->stride * y + x0 * 4, 0, (x1 - x0) * 4);
+		}
+	}
+	into->width = w;
+	into->height = h;
+	into->active = active;
+	into->serial = g->st.scanout[scanout].serial;
+	const struct gpu_cursor *cu = &g->st.cursor;
+	into->cursor_visible = cu->visible && cu->scanout == scanout;
+	if (into->cursor_visible) {
+		into->cursor_x = cu->x;
+		into->cursor_y = cu->y;
+		into->cursor_hot_x = cu->hot_x;
+		into->cursor_hot_y = cu->hot_y;
+	}
+	pthread_mutex_unlock(&g->lock);
+	return true;
+}
+
 bool virtio_gpu_copy_cursor(struct virtio_gpu *g, vmk_cursor **out, vmk_error **err)
 {
 	vmk_cursor *c = calloc(1, sizeof(*c));

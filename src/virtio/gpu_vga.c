@@ -156,6 +156,16 @@ void gpu_vga_span(const struct gpu_vga *v, uint64_t *first, uint64_t *end, uint6
 	*end = *first + *stride * (d[DISPI_YRES] ? d[DISPI_YRES] - 1 : 0) + (uint64_t)d[DISPI_XRES] * 4;
 }
 
+void gpu_vga_copy_rect(const struct gpu_vga *v, uint8_t *out, uint64_t out_stride, uint32_t x0, uint32_t y0,
+		       uint32_t x1, uint32_t y1)
+{
+	uint64_t first, end, stride;
+	gpu_vga_span(v, &first, &end, &stride);
+	for (uint32_t y = y0; y < y1; y++)
+		memcpy(out + out_stride * y + (uint64_t)x0 * 4, v->vram + first + stride * y + (uint64_t)x0 * 4,
+		       (size_t)(x1 - x0) * 4);
+}
+
 void gpu_vga_copy(const struct gpu_vga *v, uint8_t *out)
 {
 	uint64_t first, end, stride;

@@ -31,6 +31,10 @@ void gpu_vga_write(struct gpu_vga *v, uint64_t off, const uint8_t *data, unsigne
  * depth other than 32 bits, or beyond vram). */
 bool gpu_vga_mode(const struct gpu_vga *v, uint32_t *w, uint32_t *h);
 void gpu_vga_copy(const struct gpu_vga *v, uint8_t *out);
+/* Columns x0..x1, rows y0..y1 (end exclusive, inside the mode) into out (the whole picture,
+ * `stride` bytes a row). */
+void gpu_vga_copy_rect(const struct gpu_vga *v, uint8_t *out, uint64_t stride, uint32_t x0, uint32_t y0,
+		       uint32_t x1, uint32_t y1);
 /* Where a mode's first and last visible byte lie in vram. */
 void gpu_vga_span(const struct gpu_vga *v, uint64_t *first, uint64_t *end, uint64_t *stride);
 

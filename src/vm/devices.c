@@ -530,6 +530,12 @@ bool machine_copy_frame(struct machine *m, unsigned device, unsigned scanout, vm
 	return gpu_index(m, device, err) && virtio_gpu_copy_frame(m->gpu[device], scanout, out, err);
 }
 
+bool machine_copy_frame_rect(struct machine *m, unsigned device, unsigned scanout, const vmk_rect *rect,
+			     vmk_frame *into, vmk_error **err)
+{
+	return gpu_index(m, device, err) && virtio_gpu_copy_frame_rect(m->gpu[device], scanout, rect, into, err);
+}
+
 bool machine_copy_cursor(struct machine *m, unsigned device, vmk_cursor **out, vmk_error **err)
 {
 	return gpu_index(m, device, err) && virtio_gpu_copy_cursor(m->gpu[device], out, err);

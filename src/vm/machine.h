@@ -81,6 +81,8 @@ void machine_vsock_accept_done(struct machine *m, uint64_t id, bool accept);
 /* Graphics (devices.c; VM event thread). */
 bool machine_copy_frame(struct machine *m, unsigned device, unsigned scanout, vmk_frame **out,
 			vmk_error **err);
+bool machine_copy_frame_rect(struct machine *m, unsigned device, unsigned scanout, const vmk_rect *rect,
+			     vmk_frame *into, vmk_error **err);
 bool machine_copy_cursor(struct machine *m, unsigned device, vmk_cursor **out, vmk_error **err);
 bool machine_reconfigure_display(struct machine *m, unsigned device, unsigned scanout, uint32_t w, uint32_t h,
 				 vmk_error **err);

@@ -304,6 +304,7 @@ enum vm_op {
 	OP_SOCK_UNLISTEN,
 	OP_SOCK_CONNECT,
 	OP_FRAME,
+	OP_FRAME_RECT,
 	OP_CURSOR,
 	OP_RECONFIGURE
 };
@@ -327,6 +328,8 @@ struct vm_cmd {
 	vmk_socket_connect_fn connected;
 	void *ctx;
 	vmk_frame **frame;
+	vmk_frame *into;
+	const vmk_rect *rect;
 	vmk_cursor **cursor;
 	unsigned scanout;
 	uint32_t width, height;
@@ -351,6 +354,7 @@ static bool vm_state_allows(vmk_state s, enum vm_op op)
 	case OP_TYPE_TEXT:
 	case OP_SOCK_CONNECT:
 	case OP_FRAME:
+	case OP_FRAME_RECT:
 	case OP_CURSOR:
 	case OP_RECONFIGURE:
 		return s == VMK_STATE_RUNNING || s == VMK_STATE_PAUSED;
@@ -509,6 +513,9 @@ static void vm_run_cmd(void *arg)
 	case OP_FRAME:
 		c->ok = machine_copy_frame(vm->machine, c->index, c->scanout, c->frame, &c->err);
 		break;
+	case OP_FRAME_RECT:
+		c->ok = machine_copy_frame_rect(vm->machine, c->index, c->scanout, c->rect, c->into, &c->err);
+		break;
 	case OP_CURSOR:
 		c->ok = machine_copy_cursor(vm->machine, c->index, c->cursor, &c->err);
 		break;
@@ -637,6 +644,17 @@ bool vmk_vm_copy_frame(vmk_vm *vm, unsigned device, unsigned scanout, vmk_frame 
 		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine or frame");
 	*frame = NULL;
 	struct vm_cmd c = {.vm = vm, .op = OP_FRAME, .index = device, .scanout = scanout, .frame = frame};
+	return vm_run(&c, err);
+}
+
+bool vmk_vm_copy_frame_rect(vmk_vm *vm, unsigned device, unsigned scanout, const vmk_rect *rect, vmk_frame *into,
+			    vmk_error **err)
+{
+	if (!vm || !into || (!into->pixels && into->width && into->height) || into->stride / 4 < into->width)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "frame",
+				     "NULL virtual machine or frame, or a frame without pixels");
+	struct vm_cmd c = {
+	    .vm = vm, .op = OP_FRAME_RECT, .index = device, .scanout = scanout, .rect = rect, .into = into};
 	return vm_run(&c, err);
 }
 

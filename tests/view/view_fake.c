@@ -87,6 +87,31 @@ bool vmk_vm_copy_frame(vmk_vm *vm, unsigned device, unsigned scanout, vmk_frame 
 	return true;
 }
 
+bool vmk_vm_copy_frame_rect(vmk_vm *vm, unsigned device, unsigned scanout, const vmk_rect *rect, vmk_frame *into,
+			    vmk_error **err)
+{
+	(void)err;
+	if (device || scanout)
+		return false;
+	pthread_mutex_lock(&vm->lock);
+	uint32_t w = vm->width, h = vm->height;
+	uint64_t serial = vm->serial;
+	pthread_mutex_unlock(&vm->lock);
+	if (into->width == w && into->height == h) {
+		uint64_t x0 = rect ? rect->x : 0, y0 = rect ? rect->y : 0;
+		uint64_t x1 = rect ? x0 + rect->width : w, y1 = rect ? y0 + rect->height : h;
+		for (uint64_t y = y0; y < y1 && y < h; y++)
+			for (uint64_t x = x0; x < x1 && x < w; x++)
+				memcpy(into->pixels + y * into->stride + x * 4,
+				       &(uint32_t){pixel((uint32_t)x, (uint32_t)y, w, h)}, 4);
+	}
+	into->width = w;
+	into->height = h;
+	into->serial = serial;
+	into->active = true;
+	return true;
+}
+
 bool vmk_vm_copy_cursor(vmk_vm *vm, unsigned device, vmk_cursor **cursor, vmk_error **err)
 {
 	(void)vm;
