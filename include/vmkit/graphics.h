@@ -88,8 +88,8 @@ typedef struct vmk_rect vmk_rect;
  * does not, nothing is. Either way width, height, serial, active and the
  * cursor fields become the scanout's (stride and pixels stay): a new size
  * tells the caller to resize its picture and copy again. */
-bool vmk_vm_copy_frame_rect(vmk_vm *vm, unsigned device, unsigned scanout, const vmk_rect *rect, vmk_frame *into,
-			    vmk_error **err);
+bool vmk_vm_copy_frame_rect(vmk_vm *vm, unsigned device, unsigned scanout, const vmk_rect *rect,
+			    vmk_frame *into, vmk_error **err);
 /* Writes the frame as a PNG file (replaced whole: written aside, renamed). */
 bool vmk_frame_save_png(const vmk_frame *frame, const char *path, vmk_error **err);
 /* The frame as PNG bytes in memory (free() them). */

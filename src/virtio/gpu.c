@@ -363,11 +363,11 @@ bool virtio_gpu_copy_frame_rect(struct virtio_gpu *g, unsigned scanout, const vm
 		y1 = y1 > h ? h : y1;
 		if (x0 < x1 && y0 < y1) {
 			if (vga)
-				gpu_vga_copy_rect(&g->vga, into->pixels, into->stride, (uint32_t)x0, (uint32_t)y0,
-						  (uint32_t)x1, (uint32_t)y1);
+				gpu_vga_copy_rect(&g->vga, into->pixels, into->stride, (uint32_t)x0,
+						  (uint32_t)y0, (uint32_t)x1, (uint32_t)y1);
 			else if (active)
-				gpu_scanout_copy_rect(&g->st, scanout, into->pixels, into->stride, (uint32_t)x0,
-						      (uint32_t)y0, (uint32_t)x1, (uint32_t)y1);
+				gpu_scanout_copy_rect(&g->st, scanout, into->pixels, into->stride,
+						      (uint32_t)x0, (uint32_t)y0, (uint32_t)x1, (uint32_t)y1);
 			else
 				for (uint64_t y = y0; y < y1; y++)
 					memset(into->pixels + into->stride * y + x0 * 4, 0, (x1 - x0) * 4);

@@ -162,8 +162,8 @@ void gpu_vga_copy_rect(const struct gpu_vga *v, uint8_t *out, uint64_t out_strid
 	uint64_t first, end, stride;
 	gpu_vga_span(v, &first, &end, &stride);
 	for (uint32_t y = y0; y < y1; y++)
-		memcpy(out + out_stride * y + (uint64_t)x0 * 4, v->vram + first + stride * y + (uint64_t)x0 * 4,
-		       (size_t)(x1 - x0) * 4);
+		memcpy(out + out_stride * y + (uint64_t)x0 * 4,
+		       v->vram + first + stride * y + (uint64_t)x0 * 4, (size_t)(x1 - x0) * 4);
 }
 
 void gpu_vga_copy(const struct gpu_vga *v, uint8_t *out)

@@ -533,7 +533,8 @@ bool machine_copy_frame(struct machine *m, unsigned device, unsigned scanout, vm
 bool machine_copy_frame_rect(struct machine *m, unsigned device, unsigned scanout, const vmk_rect *rect,
 			     vmk_frame *into, vmk_error **err)
 {
-	return gpu_index(m, device, err) && virtio_gpu_copy_frame_rect(m->gpu[device], scanout, rect, into, err);
+	return gpu_index(m, device, err) &&
+	       virtio_gpu_copy_frame_rect(m->gpu[device], scanout, rect, into, err);
 }
 
 bool machine_copy_cursor(struct machine *m, unsigned device, vmk_cursor **out, vmk_error **err)

@@ -647,8 +647,8 @@ bool vmk_vm_copy_frame(vmk_vm *vm, unsigned device, unsigned scanout, vmk_frame 
 	return vm_run(&c, err);
 }
 
-bool vmk_vm_copy_frame_rect(vmk_vm *vm, unsigned device, unsigned scanout, const vmk_rect *rect, vmk_frame *into,
-			    vmk_error **err)
+bool vmk_vm_copy_frame_rect(vmk_vm *vm, unsigned device, unsigned scanout, const vmk_rect *rect,
+			    vmk_frame *into, vmk_error **err)
 {
 	if (!vm || !into || (!into->pixels && into->width && into->height) || into->stride / 4 < into->width)
 		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "frame",

@@ -87,8 +87,8 @@ bool vmk_vm_copy_frame(vmk_vm *vm, unsigned device, unsigned scanout, vmk_frame 
 	return true;
 }
 
-bool vmk_vm_copy_frame_rect(vmk_vm *vm, unsigned device, unsigned scanout, const vmk_rect *rect, vmk_frame *into,
-			    vmk_error **err)
+bool vmk_vm_copy_frame_rect(vmk_vm *vm, unsigned device, unsigned scanout, const vmk_rect *rect,
+			    vmk_frame *into, vmk_error **err)
 {
 	(void)err;
 	if (device || scanout)
