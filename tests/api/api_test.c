@@ -169,6 +169,43 @@ static bool do_action(vmk_vm *vm, const char *action)
 				}
 			fprintf(stderr, "API pattern seed=%u %ux%u mismatches=%lu\n", seed, f->width,
 				f->height, bad);
+			/* vmk_vm_copy_frame_rect: a rectangle into our own picture (the rest
+			 * untouched), and a picture of another size left alone. */
+			uint32_t w = f->width, h = f->height;
+			vmk_rect r = {w / 3, h / 4, w / 2, h / 3};
+			vmk_frame into = {.width = w, .height = h, .stride = w * 4 + 8};
+			into.pixels = malloc((size_t)into.stride * h);
+			ok = into.pixels != NULL;
+			if (ok) {
+				memset(into.pixels, 0xaa, (size_t)into.stride * h);
+				ok = vmk_vm_copy_frame_rect(vm, 0, 0, &r, &into, &err);
+			}
+			if (ok) {
+				bad = 0;
+				for (uint32_t y = 0; y < h; y++)
+					for (uint32_t x = 0; x < w; x++) {
+						const uint8_t *p =
+						    into.pixels + (size_t)y * into.stride + 4ull * x;
+						uint32_t v =
+						    p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+						bool in = x >= r.x && x < r.x + r.width && y >= r.y &&
+							  y < r.y + r.height;
+						bad +=
+						    in ? memcmp(p,
+								f->pixels + (size_t)y * f->stride + 4ull * x,
+								4) != 0
+						       : v != 0xaaaaaaaau;
+					}
+				vmk_frame small = {
+				    .width = w - 1, .height = h, .stride = w * 4 + 8, .pixels = into.pixels};
+				memset(into.pixels, 0xaa, (size_t)into.stride * h);
+				ok = vmk_vm_copy_frame_rect(vm, 0, 0, NULL, &small, &err);
+				bad +=
+				    ok && (small.width != w || small.height != h || into.pixels[0] != 0xaa);
+				fprintf(stderr, "API pattern-rect seed=%u %ux%u mismatches=%lu\n", seed, w, h,
+					bad);
+			}
+			free(into.pixels);
 		}
 		vmk_frame_free(f);
 	} else if (!strncmp(action, "display:", 8)) {

@@ -60,7 +60,7 @@ else
 fi
 [ $rc -eq 0 ] && t_pass nested-gpu-rig || t_fail nested-gpu-rig "run-l1 exit $rc (log $log)"
 check gpu "GPU-DRIVER=virtio_gpu" "GPU-PREFERRED 1024x768" "GPU-DRAWN seed1 1024x768" \
-    "API pattern seed=1 1024x768 mismatches=0" "GPU-PREFERRED 1280x720" "GPU-DRAWN seed2 1280x720" \
+    "API pattern seed=1 1024x768 mismatches=0" "API pattern-rect seed=1 1024x768 mismatches=0" "GPU-PREFERRED 1280x720" "GPU-DRAWN seed2 1280x720" \
     "API pattern seed=2 1280x720 mismatches=0" "VMKIT-TEST-EXIT=0" "stop-reason guest-poweroff"
 if txt=$(screen_text fbcon "$log"); then
     t_expect nested-gpu-fbcon "$txt" "FBCON TEXT"
