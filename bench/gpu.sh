@@ -38,7 +38,7 @@ while [[ $# -gt 0 ]]; do
         --enc) encs=$2; shift 2 ;;
         --report) report=$(realpath "$2"); shift 2 ;;
         --only) only=$2; shift 2 ;;
-        -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}"; exit 0 ;;
         -*) echo "gpu.sh: unknown option $1" >&2; exit 2 ;;
         *) break ;;
     esac
