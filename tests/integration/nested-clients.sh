@@ -51,7 +51,7 @@ if [ ! -e /usr/share/OVMF/OVMF_CODE_4M.fd ] && [ -z "${VMK_DIRECT:-}" ]; then
     ln -s "$GUEST_DATA/OVMF_CODE_4M.fd" "$GUEST_DATA/OVMF_VARS_4M.fd" /usr/share/OVMF/
 fi
 ip link set lo up 2>/dev/null
-grep -qs localhost /etc/hosts || echo "127.0.0.1 localhost" >>/etc/hosts
+grep -qs localhost /etc/hosts || { mkdir -p /etc && echo "127.0.0.1 localhost" >>/etc/hosts; }
 DISK=$GUEST_DATA/vmkit-grub-client.iso
 
 # start DIR ARGS...: vfkit ARGS in the background as a client's child, its pid in DIR/pid (a
@@ -59,22 +59,22 @@ DISK=$GUEST_DATA/vmkit-grub-client.iso
 start() {
     sd=$1; shift
     ( sh -c 'echo $$ >"$0"; exec vfkit "$@"' "$sd/pid" "$@" >"$sd/vfkit.out" 2>&1; echo $? >"$sd/rc" ) &
-    for i in $(seq 50); do [ -s "$sd/pid" ] && break; sleep 0.1; done
+    for st_i in $(seq 50); do [ -s "$sd/pid" ] && break; sleep 0.1; done
     # The name is vfkit's once sh has exec'd it.
-    for i in $(seq 50); do alive "$(cat "$sd/pid")" && break; sleep 0.1; done
+    for st_i in $(seq 50); do alive "$(cat "$sd/pid")" && break; sleep 0.1; done
     echo "VFKIT-PID=$(cat "$sd/pid") COMM=$(cat /proc/$(cat "$sd/pid")/comm)"
 }
 # wait_for SECONDS FILE PATTERN: until PATTERN is in FILE; gives up early when vfkit ended.
 wait_for() {
-    n=$1 i=0
+    wf_n=$1 wf_i=0
     until grep -q "$3" "$2" 2>/dev/null; do
         [ -s "$sd/rc" ] && { echo "VFKIT-ENDED-EARLY rc=$(cat "$sd/rc")"; return 1; }
-        i=$((i + 1)); [ $i -lt "$n" ] || { echo "TIMEOUT waiting for $3"; return 1; }
+        wf_i=$((wf_i + 1)); [ $wf_i -lt "$wf_n" ] || { echo "TIMEOUT waiting for $3"; return 1; }
         sleep 1
     done
 }
 # until SECONDS CMD...: CMD every second until it succeeds (1 after SECONDS).
-until_ok() { n=$1; shift; i=0; while ! "$@"; do i=$((i + 1)); [ $i -lt "$n" ] || return 1; sleep 1; done; }
+until_ok() { uo_n=$1; shift; uo_i=0; while ! "$@"; do uo_i=$((uo_i + 1)); [ $uo_i -lt "$uo_n" ] || return 1; sleep 1; done; }
 # alive PID: what crc and minikube ask: a process with that pid, named vfkit.
 alive() { [ "$(cat /proc/$1/comm 2>/dev/null)" = vfkit ]; }
 # The exit status once the process is reaped, and what is left.
