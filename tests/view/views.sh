@@ -149,6 +149,13 @@ if command -v Xvfb >/dev/null && command -v xwd >/dev/null && command -v xdotool
     tr '\n' ' ' <"$T/gui.log" >"$T/gui.flat"
     expect gui-input "$T/gui.flat" "INPUT pos 100 50" "INPUT button 0 1 (INPUT pos 100 50 )?INPUT button 0 0" "INPUT key 48 1 INPUT key 48 0"
     expect gui-resize-reconfigures "$T/gui.log" "INPUT reconfigure 720 400"
+    # The close button (a window manager's WM_DELETE_WINDOW): the owner is asked to stop.
+    python3 "$HERE/xclose.py" "$d" "$win" >"$T/xclose.log" 2>&1
+    for _ in $(seq 50); do grep -q VIEW-FAKE-END "$T/gui.log" && break; sleep 0.1; done
+    cat "$T/xclose.log" >>"$T/gui.log"
+    expect gui-close "$T/gui.log" "XCLOSE-SENT" "GUI-CLOSE" "VIEW-FAKE-END"
+    # One close, one request: a second would stop the VM at once.
+    [ "$(grep -c GUI-CLOSE "$T/gui.log")" = 1 ] && ok gui-close-once || bad gui-close-once
     stop gui
     unset DISPLAY
 else
