@@ -238,6 +238,25 @@ static void add_client(struct vnc_server *s, int fd)
 	rfbNewClient(s->screen, fd);
 }
 
+/* A client asks for a desktop size (ExtendedDesktopSize: noVNC's "remote
+ * resizing"): the guest is asked for that mode, as a window resize does; the
+ * frame buffer follows when the guest switches. */
+static int on_set_size(int w, int h, int screens, struct rfbExtDesktopScreen *layout, rfbClientPtr cl)
+{
+	struct vnc_server *s = cl->screen->screenData;
+	vmk_error *err = NULL;
+
+	(void)screens;
+	(void)layout;
+	if (w < VMK_SCANOUT_MIN || h < VMK_SCANOUT_MIN || w > VMK_SCANOUT_MAX || h > VMK_SCANOUT_MAX)
+		return rfbExtDesktopSize_InvalidScreenLayout;
+	if (!vmk_vm_reconfigure_display(s->vm, 0, 0, (uint32_t)w, (uint32_t)h, &err)) {
+		drop(err);
+		return rfbExtDesktopSize_ResizeProhibited;
+	}
+	return rfbExtDesktopSize_Success;
+}
+
 static void accept_all(struct vnc_server *s)
 {
 	for (;;) {
@@ -402,6 +421,7 @@ struct vnc_server *vnc_start(vmk_vm *vm, struct view_hub *hub, const struct vnc_
 	sc->alwaysShared = TRUE;
 	sc->kbdAddEvent = on_key;
 	sc->ptrAddEvent = on_pointer;
+	sc->setDesktopSizeHook = on_set_size;
 	sc->cursor = NULL;
 	if (o->password_file) {
 		sc->authPasswdData = (void *)s->passwords;

@@ -68,7 +68,7 @@ stop() {
 P=$(port)
 start vnc --vnc 127.0.0.1:$P --size 640x480 --pointer 1280x960 --dump "$T/expect.png" --resize-after 5000 800x600
 "$CLIENT" 127.0.0.1:$P wait:300 snapshot:"$T/a.png" 'type:Hi!
-' click:320,240 size:800x600 wait:300 snapshot:"$T/b.png" >"$T/client.log" 2>&1
+' click:320,240 size:800x600 wait:300 snapshot:"$T/b.png" ask:1024x640 size:1024x640 >"$T/client.log" 2>&1
 echo "client-rc=$?" >>"$T/client.log"
 expect vnc-connect "$T/client.log" "VNC-CONNECTED 640x480 name=vmkit" "client-rc=0"
 ae=$(compare -metric AE "$T/a.png" "$T/expect.png" null: 2>&1)
@@ -80,6 +80,9 @@ expect vnc-keys "$T/vnc.flat" "INPUT key 42 1 INPUT key 35 1 INPUT key 35 0 INPU
 # 320,240 of a 640x480 frame on a 1280x960 pointer screen.
 expect vnc-pointer "$T/vnc.flat" "INPUT pos 640 480 INPUT button 0 1 INPUT button 0 0"
 expect vnc-resize "$T/client.log" "VNC-RESIZE 800x600" "VNC-SNAPSHOT 800x600"
+# A client's size request (noVNC's remote resizing) asks the guest; the guest follows.
+expect vnc-client-asks-size "$T/vnc.log" "INPUT reconfigure 1024 640"
+expect vnc-client-asks-size-followed "$T/client.log" "VNC-RESIZE 1024x640"
 [ "$(count "$T/b.png" FF00FF)" = 20000 ] && ok vnc-picture-after-resize || bad vnc-picture-after-resize "magenta: $(count "$T/b.png" FF00FF)"
 
 # --- a port in use: one clear line, exit 1 ---

@@ -8,6 +8,7 @@
  *   type:TEXT       key events for TEXT (US layout, Shift where needed;
  *                   \n is Return)
  *   move:X,Y        pointer to X,Y; click:X,Y presses and releases button 1
+ *   ask:WxH         asks the server for a desktop size (ExtendedDesktopSize)
  * Prints VNC-CONNECTED, VNC-RESIZE and VNC-CURSOR lines; exits 1 on a
  * failure. */
 #include <poll.h>
@@ -160,6 +161,8 @@ static bool run(rfbClient *c, const char *cmd)
 			}
 		return true;
 	}
+	if (!strncmp(cmd, "ask:", 4) && sscanf(arg, "%dx%d", &a, &b) == 2)
+		return SendExtDesktopSize(c, (uint16_t)a, (uint16_t)b) && pump(c, 200);
 	if ((!strncmp(cmd, "move:", 5) || !strncmp(cmd, "click:", 6)) && sscanf(arg, "%d,%d", &a, &b) == 2) {
 		bool ok = SendPointerEvent(c, a, b, 0);
 		if (cmd[0] == 'c')
