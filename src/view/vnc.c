@@ -257,13 +257,27 @@ static int on_set_size(int w, int h, int screens, struct rfbExtDesktopScreen *la
 	return rfbExtDesktopSize_Success;
 }
 
+/* An RFB client waits for the server's greeting; one that speaks first is
+ * a browser (libvncserver would take its websocket on any socket, and any
+ * web page may open one to a loopback port) or something else that is not
+ * VNC. Browsers come through --web, which checks their origin. */
+static bool speaks_first(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, 100) != 0;
+}
+
 static void accept_all(struct vnc_server *s)
 {
 	for (;;) {
 		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
-		add_client(s, fd);
+		if (speaks_first(fd))
+			close(fd);
+		else
+			add_client(s, fd);
 	}
 }
 

@@ -85,6 +85,13 @@ expect vnc-client-asks-size "$T/vnc.log" "INPUT reconfigure 1024 640"
 expect vnc-client-asks-size-followed "$T/client.log" "VNC-RESIZE 1024x640"
 [ "$(count "$T/b.png" FF00FF)" = 20000 ] && ok vnc-picture-after-resize || bad vnc-picture-after-resize "magenta: $(count "$T/b.png" FF00FF)"
 
+# A browser's websocket (any web page may open one to a loopback port) is not let in on --vnc.
+curl -s --max-time 5 -o /dev/null -w '%{http_code}\n' -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+    -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
+    -H 'Origin: http://evil.example' "http://127.0.0.1:$P/" >"$T/ws-vnc.log" 2>&1
+echo "curl-rc=$?" >>"$T/ws-vnc.log"
+expect vnc-refuses-websocket "$T/ws-vnc.log" "curl-rc=(52|56)"
+
 # --- a port in use: one clear line, exit 1 ---
 "$FAKE" --vnc 127.0.0.1:$P --run 100 </dev/null >"$T/inuse.log" 2>&1
 echo "rc=$?" >>"$T/inuse.log"
@@ -113,7 +120,14 @@ curl -s -o "$T/vnc.html" -w '%{http_code} %{content_type}\n' "http://127.0.0.1:$
 curl -s -o /dev/null -w '%{http_code} %{content_type}\n' "http://127.0.0.1:$W/core/rfb.js" >>"$T/curl.log"
 curl -s --path-as-is -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$W/../../etc/passwd" >>"$T/curl.log"
 curl -s -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$W/nothing-here" >>"$T/curl.log"
+# Websockets only from the page's own origin (cross-site websocket hijacking).
+ws() { curl -s --max-time 2 -o /dev/null -w '%{http_code}\n' -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+    -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H "Origin: $1" \
+    "http://127.0.0.1:$W/websockify"; }
+echo "evil $(ws http://evil.example)" >>"$T/curl.log"
+echo "own $(ws http://127.0.0.1:$W)" >>"$T/curl.log"
 expect web-files "$T/curl.log" "^200 text/html" "^200 application/javascript" "^404$"
+expect web-websocket-origin "$T/curl.log" "^evil 403" "^own 101"
 grep -q "noVNC" "$T/vnc.html" && ok web-novnc-page || bad web-novnc-page
 CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
 if [ -n "$CHROMIUM" ]; then
@@ -141,9 +155,12 @@ if command -v Xvfb >/dev/null && command -v xwd >/dev/null && command -v xdotool
     # objects at exit that no suppression can name; leaks of the view code itself are checked
     # by the runs above.
     ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" start gui --gui --size 640x480 --pointer 640x480
-    sleep 1
-    xwd -root -silent | convert xwd:- "$T/gui.png"
-    n=$(count "$T/gui.png" FF00FF)
+    for _ in $(seq 20); do
+        sleep 0.5
+        xwd -root -silent | convert xwd:- "$T/gui.png"
+        n=$(count "$T/gui.png" FF00FF)
+        [ "${n:-0}" = 20000 ] && break
+    done
     [ "${n:-0}" = 20000 ] && ok gui-window-shows-vm || bad gui-window-shows-vm "magenta pixels: ${n:-0}"
     win=$(xdotool search --name '^vmkit$' | head -1)
     xdotool mousemove --window "$win" 100 50 click 1 key --window "$win" b
