@@ -13,6 +13,7 @@ FAKE=$1
 CLIENT=$2
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 T=$(mktemp -d /tmp/vmkit-views.XXXXXX)
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$HERE/lsan.supp:print_suppressions=0"
 fails=0
 pids=()
 cleanup() {
@@ -60,8 +61,14 @@ start() {
 stop() {
     local v="fd_$1"
     eval "exec ${!v}>&-"
-    for _ in $(seq 100); do grep -q VIEW-FAKE-END "$T/$1.log" && return 0; sleep 0.1; done
-    bad "$1-stop" "the fake did not end"
+    for _ in $(seq 100); do grep -q VIEW-FAKE-END "$T/$1.log" && break; sleep 0.1; done
+    grep -q VIEW-FAKE-END "$T/$1.log" || bad "$1-stop" "the fake did not end"
+    # Under ASan+UBSan: any report fails (the report follows VIEW-FAKE-END at exit).
+    sleep 0.5
+    if grep -q "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$T/$1.log"; then
+        bad "$1-sanitizer" "see below"
+        grep -A12 "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$T/$1.log" | head -40 | sed 's/^/    | /'
+    fi
 }
 
 # --- VNC on TCP: picture, cursor, keys, pointer, a mode change ---
