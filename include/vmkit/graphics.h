@@ -45,6 +45,14 @@ size_t vmk_graphics_device_get_scanout_count(const vmk_graphics_device *dev);
  * request fails with OUT_OF_MEMORY. */
 bool vmk_graphics_device_set_memory_limit(vmk_graphics_device *dev, uint64_t bytes, vmk_error **err);
 
+/* VGA compatibility (default on; honoured for the first graphics device):
+ * the device is also a Bochs-style VGA with a linear framebuffer in BAR 0
+ * (QEMU's virtio-vga), so UEFI firmware gives a GOP with a framebuffer:
+ * what GRUB's gfxterm, Linux's efifb and Windows need. Scanout 0 shows that
+ * framebuffer until the guest's virtio driver shows something there. Off:
+ * a plain virtio-gpu device (OVMF's VirtioGpuDxe: a Blt-only GOP). */
+void vmk_graphics_device_set_vga_compatible(vmk_graphics_device *dev, bool on);
+
 bool vmk_config_add_graphics_device(vmk_config *cfg, const vmk_graphics_device *dev, vmk_error **err);
 size_t vmk_config_get_graphics_device_count(const vmk_config *cfg);
 

@@ -38,6 +38,8 @@ struct session {
 	struct vnc_server *vnc;
 	struct sdl_view *gui;
 	atomic_bool gui_closed; /* the window's close button: a stop request */
+	struct timesync *timesync;
+	vmk_state last_state; /* VM event thread: a resume is RESUMING then RUNNING */
 };
 
 static void print_errors(const vmk_error *err)
@@ -57,9 +59,15 @@ static void wake_main(void *ctx)
 
 static void on_state(vmk_vm *vm, vmk_state state, void *ctx)
 {
+	struct session *s = ctx;
+
 	(void)vm;
 	if (state == VMK_STATE_STOPPED || state == VMK_STATE_ERROR)
 		wake_main(ctx);
+	/* The guest's clock stood still while paused: --timesync sets it. */
+	if (state == VMK_STATE_RUNNING && s->last_state == VMK_STATE_RESUMING)
+		timesync_kick(s->timesync);
+	s->last_state = state;
 }
 
 static void on_stop(vmk_vm *vm, vmk_stop_reason reason, void *ctx)
@@ -288,6 +296,8 @@ static bool add_vsock(vmk_config *cfg, const struct cli_options *o)
 	vmk_error *err = NULL;
 	bool ok = dev != NULL;
 
+	if (o->vsock_hybrid)
+		ok = vmk_socket_device_set_hybrid_path(dev, o->vsock_hybrid, &err);
 	for (size_t i = 0; ok && i < o->vsock_count; i++)
 		ok = vmk_socket_device_add_unix_forward(dev, o->vsocks[i].port, o->vsocks[i].path,
 							o->vsocks[i].host_to_guest
@@ -344,9 +354,10 @@ static vmk_config *build_config(const struct cli_options *o, struct session *s)
 	vmk_config_set_cpu_count(cfg, o->cpus);
 	vmk_config_set_memory_size(cfg, o->memory_mib * MiB);
 	vmk_config_set_reboot_action(cfg, o->reboot);
-	/* vfkit's create: make the store unless one is there already. */
-	if (o->efi_vars && o->efi_create && access(o->efi_vars, F_OK) != 0 &&
-	    !vmk_efi_variable_store_create(o->efi_vars, NULL, false, &err)) {
+	/* vfkit's create is Apple's creatingVariableStoreAt with AllowOverwrite:
+	 * a fresh store on every start, replacing one that is there (vmkit
+	 * replaces only a variable store, never another file). */
+	if (o->efi_vars && o->efi_create && !vmk_efi_variable_store_create(o->efi_vars, NULL, true, &err)) {
 		print_errors(err);
 		vmk_error_free(err);
 		goto fail;
@@ -369,12 +380,14 @@ static vmk_config *build_config(const struct cli_options *o, struct session *s)
 	for (size_t i = 0; i < o->net_count; i++)
 		if (!add_net(cfg, &o->nets[i]))
 			goto fail;
-	if (o->vsock_count && !add_vsock(cfg, o))
+	/* --timesync alone makes the device too, as vfkit's does. */
+	if ((o->vsock_count || o->vsock_hybrid || o->timesync_port) && !add_vsock(cfg, o))
 		goto fail;
 	if (o->fs_count && !add_fs(cfg, o))
 		goto fail;
 	for (size_t i = 0; i < o->gpu_count; i++) {
 		vmk_graphics_device *g = vmk_graphics_device_new();
+		vmk_graphics_device_set_vga_compatible(g, !o->gpus[i].no_vga);
 		bool ok = g &&
 			  vmk_graphics_device_add_scanout(g, o->gpus[i].width, o->gpus[i].height, &err) &&
 			  vmk_config_add_graphics_device(cfg, g, &err);
@@ -693,6 +706,10 @@ static int run(const struct cli_options *o, struct session *s)
 	}
 	if (o->pidfile && !write_pidfile(o->pidfile))
 		goto out;
+	/* Before the observer, which kicks it from the VM's thread. */
+	if (o->timesync_port && !(s->timesync = timesync_start(s->vm, o->timesync_port)))
+		fprintf(stderr,
+			"vmkit: --timesync: cannot start its thread; the guest clock is not synced\n");
 	vmk_vm_set_observer(s->vm, &obs, s);
 	if (o->rest_uri) {
 		/* Before the VM starts: a server that cannot listen leaves nothing running. */
@@ -715,6 +732,9 @@ static int run(const struct cli_options *o, struct session *s)
 	term_restore();
 	status = exit_status(s, vmk_vm_wait(s->vm, -1));
 out:
+	if (s->vm)
+		vmk_vm_set_observer(s->vm, NULL, NULL);
+	timesync_stop(s->timesync);
 	view_hub_stop(&s->hub);
 	vnc_stop(s->vnc);
 	sdl_stop(s->gui);
@@ -742,7 +762,11 @@ int main(int argc, char **argv)
 		if (opts.help)
 			cli_usage(stdout);
 		else
-			printf("vmkit %s\n", vmk_version());
+			/* vfkit's cobra template is "NAME version: VERSION"; crc takes
+			 * what lies between the first and second ':' of stdout and
+			 * compares it with its pinned vfkit version, so vmkit's own
+			 * name and version go before the colon (docs/cli.md). */
+			printf("vfkit (vmkit %s) version: v%s\n", vmk_version(), VMK_VFKIT_VERSION);
 		cli_options_free(&opts);
 		return 0;
 	}
