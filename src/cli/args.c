@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "view/view.h"
 
 #define MiB (1024ull * 1024)
 
@@ -23,6 +24,11 @@ enum opt_id {
 	OPT_LOG_LEVEL,
 	OPT_RESTFUL_URI,
 	OPT_RESTFUL_ALLOW_REMOTE,
+	OPT_VNC,
+	OPT_VNC_ALLOW_REMOTE,
+	OPT_VNC_PASSWORD_FILE,
+	OPT_WEB,
+	OPT_GUI,
 	OPT_TIMESYNC,
 	OPT_HELP,
 	OPT_VERSION,
@@ -51,7 +57,11 @@ static const struct option_def options[] = {
     {0, "restful-allow-remote", false, OPT_RESTFUL_ALLOW_REMOTE},
     {'h', "help", false, OPT_HELP},
     {'v', "version", false, OPT_VERSION},
-    {0, "gui", false, OPT_UNSUPPORTED},
+    {0, "gui", false, OPT_GUI},
+    {0, "vnc", true, OPT_VNC},
+    {0, "vnc-allow-remote", false, OPT_VNC_ALLOW_REMOTE},
+    {0, "vnc-password-file", true, OPT_VNC_PASSWORD_FILE},
+    {0, "web", true, OPT_WEB},
     {'n', "nested", false, OPT_UNSUPPORTED},
     {'t', "timesync", true, OPT_TIMESYNC},
     {0, "ignition", true, OPT_UNSUPPORTED},
@@ -71,8 +81,6 @@ static const char *unsupported_reason(const char *name)
 	static const struct {
 		const char *name, *why;
 	} reasons[] = {
-	    {"gui", "not supported: vmkit opens no window for the VM's display (see its virtio-gpu "
-		    "screen through the API or REST /vmkit/screenshot)"},
 	    {"nested", "not supported: vmkit does not offer hardware virtualization to its guests"},
 	    {"ignition", "not supported yet: vmkit does not serve Ignition files (podman serves its own "
 			 "through --device virtio-vsock)"},
@@ -154,6 +162,13 @@ void cli_usage(FILE *out)
 	      "      --restful-uri URI         vfkit's REST API (GET/POST /vm/state, GET /vm/inspect)\n"
 	      "                                on tcp://HOST:PORT (loopback) or unix:///PATH\n"
 	      "      --restful-allow-remote    let --restful-uri listen beyond loopback\n"
+	      "      --gui                     show the first display in a window (SDL2); adds a\n"
+	      "                                virtio-gpu, keyboard and pointer when there are none\n"
+	      "      --vnc HOST:PORT|unix:PATH serve the first display over VNC (loopback only)\n"
+	      "      --web HOST:PORT           serve it in a browser (noVNC):\n"
+	      "                                http://HOST:PORT/vnc.html?autoconnect=1\n"
+	      "      --vnc-password-file PATH  VNC authentication with the file's first line\n"
+	      "      --vnc-allow-remote        let --vnc and --web listen beyond loopback\n"
 	      "  -t, --timesync vsockPort=N    set the guest's clock through its QEMU guest agent\n"
 	      "                                on vsock port N after host sleep and VM resume\n"
 	      "  -h, --help                    this text\n"
@@ -898,6 +913,23 @@ static bool apply(struct cli_options *opts, const struct option_def *def, const 
 	case OPT_RESTFUL_ALLOW_REMOTE:
 		opts->rest_allow_remote = true;
 		return true;
+	case OPT_VNC:
+		opts->vnc = value;
+		return true;
+	case OPT_WEB:
+		opts->web = value;
+		return true;
+	case OPT_VNC_ALLOW_REMOTE:
+		opts->vnc_allow_remote = true;
+		return true;
+	case OPT_VNC_PASSWORD_FILE:
+		if (!*value)
+			return usage_error("%s: needs a path", opt);
+		opts->vnc_password_file = value;
+		return true;
+	case OPT_GUI:
+		opts->gui = true;
+		return true;
 	case OPT_TIMESYNC:
 		return parse_timesync(opts, opt, value);
 	case OPT_HELP:
@@ -910,6 +942,50 @@ static bool apply(struct cli_options *opts, const struct option_def *def, const 
 		return usage_error("%s: %s", opt, unsupported_reason(def->long_name));
 	}
 	return false;
+}
+
+/* --gui adds what a window needs, as vfkit does: a display, a keyboard and
+ * (beyond vfkit) a pointer. */
+static bool has_input(const struct cli_options *opts, vmk_input_kind kind)
+{
+	for (size_t i = 0; i < opts->input_count; i++)
+		if (opts->inputs[i].kind == kind)
+			return true;
+	return false;
+}
+
+static bool check_views(struct cli_options *opts)
+{
+	char why[512];
+
+	if (opts->gui) {
+		const char *x = getenv("DISPLAY"), *w = getenv("WAYLAND_DISPLAY");
+		if ((!x || !*x) && (!w || !*w))
+			return usage_error("--gui: no display to open a window on ($DISPLAY and "
+					   "$WAYLAND_DISPLAY are not set; --vnc or --web show the VM "
+					   "without one)");
+		if (!opts->gpu_count)
+			opts->gpus[opts->gpu_count++] = (struct cli_gpu){.width = 800, .height = 600};
+		if (!has_input(opts, VMK_INPUT_KEYBOARD) && opts->input_count < VMK_MAX_INPUT_DEVICES)
+			opts->inputs[opts->input_count++] = (struct cli_input){.kind = VMK_INPUT_KEYBOARD};
+		if (!has_input(opts, VMK_INPUT_SCREEN_POINTER) && opts->input_count < VMK_MAX_INPUT_DEVICES)
+			opts->inputs[opts->input_count++] =
+			    (struct cli_input){.kind = VMK_INPUT_SCREEN_POINTER};
+	}
+	if ((opts->vnc || opts->web) && !opts->gpu_count)
+		return usage_error("%s: the VM has no display (add --device virtio-gpu)",
+				   opts->vnc ? "--vnc" : "--web");
+	if (opts->vnc && !view_addr_check(opts->vnc, opts->vnc_allow_remote, why, sizeof(why)))
+		return usage_error("--vnc: %s", why);
+	if (opts->web && !view_addr_check(opts->web, opts->vnc_allow_remote, why, sizeof(why)))
+		return usage_error("--web: %s", why);
+	if (opts->web && strncmp(opts->web, "unix:", 5) == 0)
+		return usage_error("--web: \"%s\": a browser needs HOST:PORT", opts->web);
+	if (opts->vnc_password_file && !opts->vnc && !opts->web)
+		return usage_error("--vnc-password-file: needs --vnc or --web");
+	if (opts->vnc_allow_remote && !opts->vnc && !opts->web)
+		return usage_error("--vnc-allow-remote: needs --vnc or --web");
+	return true;
 }
 
 static const struct option_def *find_long(const char *name, size_t len)
@@ -981,5 +1057,5 @@ bool cli_parse_args(int argc, char **argv, struct cli_options *opts)
 	char why[512];
 	if (opts->rest_uri && !rest_uri_check(opts->rest_uri, opts->rest_allow_remote, why, sizeof(why)))
 		return usage_error("--restful-uri: %s", why);
-	return true;
+	return check_views(opts);
 }

@@ -134,6 +134,12 @@ struct cli_options {
 	size_t gpu_count;
 	const char *rest_uri; /* --restful-uri; NULL for none:// */
 	bool rest_allow_remote;
+	/* Views of the first display (src/view/). */
+	const char *vnc;	       /* --vnc HOST:PORT | unix:PATH */
+	const char *web;	       /* --web HOST:PORT (noVNC) */
+	bool vnc_allow_remote;	       /* --vnc-allow-remote: --vnc and --web beyond loopback */
+	const char *vnc_password_file; /* --vnc-password-file PATH */
+	bool gui;		       /* --gui: a window (SDL2) */
 	const char *pidfile;
 	bool help;
 	bool version;

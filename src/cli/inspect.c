@@ -95,7 +95,7 @@ char *cli_inspect_json(const struct cli_options *o)
 	}
 	for (size_t i = 0; i < o->gpu_count; i++) {
 		d = device(devs, "virtiogpu");
-		json_object_object_add(d, "usesGUI", json_object_new_boolean(false));
+		json_object_object_add(d, "usesGUI", json_object_new_boolean(o->gui && i == 0));
 		json_object_object_add(d, "width", json_object_new_int64(o->gpus[i].width));
 		json_object_object_add(d, "height", json_object_new_int64(o->gpus[i].height));
 	}

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "view/sdl.h"
+#include "view/vnc.h"
 
 #define MiB (1024ull * 1024)
 
@@ -31,6 +34,10 @@ struct session {
 	size_t pending_len;
 	struct term_escape escape;
 	struct rest_server *rest;
+	struct view_hub hub;
+	struct vnc_server *vnc;
+	struct sdl_view *gui;
+	atomic_bool gui_closed; /* the window's close button: a stop request */
 	struct timesync *timesync;
 	vmk_state last_state; /* VM event thread: a resume is RESUMING then RUNNING */
 };
@@ -455,13 +462,12 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void handle_signal(struct session *s)
+/* A signal or the window's close button: the first asks the guest to power
+ * off (stopped after STOP_GRACE_S), the next stops it at once. */
+static void ask_stop(struct session *s, const char *what)
 {
-	struct signalfd_siginfo si;
 	vmk_error *err = NULL;
 
-	if (read(s->sig_fd, &si, sizeof(si)) != sizeof(si))
-		return;
 	if (++s->signals > 1) {
 		stop_now(s);
 		return;
@@ -469,13 +475,31 @@ static void handle_signal(struct session *s)
 	fprintf(stderr,
 		"vmkit: %s: asking the guest to power off (stopped in %d s if it does not, or at once "
 		"on a second signal)\n",
-		strsignal((int)si.ssi_signo), STOP_GRACE_S);
+		what, STOP_GRACE_S);
 	if (!vmk_vm_request_stop(s->vm, &err)) {
 		print_errors(err);
 		stop_now(s);
 	}
 	vmk_error_free(err);
 	s->grace_end = now_s() + STOP_GRACE_S;
+}
+
+static void handle_signal(struct session *s)
+{
+	struct signalfd_siginfo si;
+
+	if (read(s->sig_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	ask_stop(s, strsignal((int)si.ssi_signo));
+}
+
+/* On the window's thread. */
+static void on_gui_close(void *ctx)
+{
+	struct session *s = ctx;
+
+	atomic_store(&s->gui_closed, true);
+	wake_main(s);
 }
 
 /* Hands buffered input to the guest; keeps what the pipe cannot take now. */
@@ -571,6 +595,8 @@ static void event_loop(struct session *s)
 			ssize_t r = read(s->wake[0], drain, sizeof(drain));
 
 			(void)r;
+			if (atomic_exchange(&s->gui_closed, false))
+				ask_stop(s, "window closed");
 		}
 		if (pfd[2].revents && pfd[2].fd == STDIN_FILENO)
 			handle_stdin(s);
@@ -599,6 +625,65 @@ static int exit_status(struct session *s, vmk_stop_reason reason)
 		print_errors(vmk_vm_get_error(s->vm));
 		return EXIT_VMM_ERROR;
 	}
+}
+
+/* The first screen pointer's screen (what build_config gave it), 0x0 when
+ * there is none. */
+static void pointer_screen(const struct cli_options *o, uint32_t *w, uint32_t *h)
+{
+	*w = *h = 0;
+	for (size_t i = 0; i < o->input_count; i++)
+		if (o->inputs[i].kind == VMK_INPUT_SCREEN_POINTER) {
+			*w = o->inputs[i].width ? o->inputs[i].width : o->gpu_count ? o->gpus[0].width : 800;
+			*h = o->inputs[i].height ? o->inputs[i].height
+			     : o->gpu_count	 ? o->gpus[0].height
+						 : 600;
+			return;
+		}
+}
+
+/* Before the VM starts: a port in use or no display leaves nothing running. */
+static bool start_views(const struct cli_options *o, struct session *s)
+{
+	char why[512];
+	uint32_t pw, ph;
+
+	view_hub_init(&s->hub, s->vm);
+	pointer_screen(o, &pw, &ph);
+	if (o->vnc || o->web) {
+		const struct vnc_options vo = {
+		    .listen = o->vnc,
+		    .web = o->web,
+		    .web_dir = VMK_NOVNC_DIR,
+		    .allow_remote = o->vnc_allow_remote,
+		    .password_file = o->vnc_password_file,
+		    .width = o->gpus[0].width,
+		    .height = o->gpus[0].height,
+		    .pointer_width = pw,
+		    .pointer_height = ph,
+		};
+		s->vnc = vnc_start(s->vm, &s->hub, &vo, why, sizeof(why));
+		if (!s->vnc) {
+			fprintf(stderr, "vmkit: %s\n", why);
+			return false;
+		}
+	}
+	if (o->gui) {
+		const struct sdl_options so = {
+		    .width = o->gpus[0].width,
+		    .height = o->gpus[0].height,
+		    .pointer_width = pw,
+		    .pointer_height = ph,
+		    .on_close = on_gui_close,
+		    .ctx = s,
+		};
+		s->gui = sdl_start(s->vm, &s->hub, &so, why, sizeof(why));
+		if (!s->gui) {
+			fprintf(stderr, "vmkit: --gui: %s\n", why);
+			return false;
+		}
+	}
+	return true;
 }
 
 static int run(const struct cli_options *o, struct session *s)
@@ -636,6 +721,8 @@ static int run(const struct cli_options *o, struct session *s)
 			goto out;
 		}
 	}
+	if (!start_views(o, s))
+		goto out;
 	if (!vmk_vm_start(s->vm, &err)) {
 		print_errors(err);
 		goto out;
@@ -648,6 +735,9 @@ out:
 	if (s->vm)
 		vmk_vm_set_observer(s->vm, NULL, NULL);
 	timesync_stop(s->timesync);
+	view_hub_stop(&s->hub);
+	vnc_stop(s->vnc);
+	sdl_stop(s->gui);
 	rest_stop(s->rest);
 	if (o->pidfile && s->vm)
 		unlink(o->pidfile);
