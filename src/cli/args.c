@@ -24,12 +24,12 @@ enum opt_id {
 	OPT_LOG_LEVEL,
 	OPT_RESTFUL_URI,
 	OPT_RESTFUL_ALLOW_REMOTE,
-	OPT_TIMESYNC,
 	OPT_VNC,
 	OPT_VNC_ALLOW_REMOTE,
 	OPT_VNC_PASSWORD_FILE,
 	OPT_WEB,
 	OPT_GUI,
+	OPT_TIMESYNC,
 	OPT_HELP,
 	OPT_VERSION,
 	OPT_UNSUPPORTED, /* vfkit options we do not implement yet */
@@ -56,7 +56,7 @@ static const struct option_def options[] = {
     {0, "restful-uri", true, OPT_RESTFUL_URI},
     {0, "restful-allow-remote", false, OPT_RESTFUL_ALLOW_REMOTE},
     {'h', "help", false, OPT_HELP},
-    {0, "version", false, OPT_VERSION},
+    {'v', "version", false, OPT_VERSION},
     {0, "gui", false, OPT_GUI},
     {0, "vnc", true, OPT_VNC},
     {0, "vnc-allow-remote", false, OPT_VNC_ALLOW_REMOTE},
@@ -74,6 +74,25 @@ static const char *const unsupported_devices[] = {
     "usb-mass-storage",
     "nbd",
 };
+
+/* Why a vfkit option is refused, in words a user of a client can act on. */
+static const char *unsupported_reason(const char *name)
+{
+	static const struct {
+		const char *name, *why;
+	} reasons[] = {
+	    {"nested", "not supported: vmkit does not offer hardware virtualization to its guests"},
+	    {"ignition", "not supported yet: vmkit does not serve Ignition files (podman serves its own "
+			 "through --device virtio-vsock)"},
+	    {"cloud-init", "not supported yet: vmkit does not build the cidata ISO (attach one with "
+			   "--device virtio-blk,path=ISO,readonly)"},
+	};
+
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (strcmp(name, reasons[i].name) == 0)
+			return reasons[i].why;
+	return "not supported yet";
+}
 
 __attribute__((format(printf, 1, 2))) static bool usage_error(const char *fmt, ...)
 {
@@ -143,8 +162,6 @@ void cli_usage(FILE *out)
 	      "      --restful-uri URI         vfkit's REST API (GET/POST /vm/state, GET /vm/inspect)\n"
 	      "                                on tcp://HOST:PORT (loopback) or unix:///PATH\n"
 	      "      --restful-allow-remote    let --restful-uri listen beyond loopback\n"
-	      "  -t, --timesync vsockPort=N    set the guest's clock through its QEMU guest agent\n"
-	      "                                on vsock port N after host sleep and VM resume\n"
 	      "      --gui                     show the first display in a window (SDL2); adds a\n"
 	      "                                virtio-gpu, keyboard and pointer when there are none\n"
 	      "      --vnc HOST:PORT|unix:PATH serve the first display over VNC (loopback only)\n"
@@ -152,8 +169,10 @@ void cli_usage(FILE *out)
 	      "                                http://HOST:PORT/vnc.html?autoconnect=1\n"
 	      "      --vnc-password-file PATH  VNC authentication with the file's first line\n"
 	      "      --vnc-allow-remote        let --vnc and --web listen beyond loopback\n"
+	      "  -t, --timesync vsockPort=N    set the guest's clock through its QEMU guest agent\n"
+	      "                                on vsock port N after host sleep and VM resume\n"
 	      "  -h, --help                    this text\n"
-	      "      --version                 print the version\n"
+	      "  -v, --version                 print the version (vfkit's form, see docs/cli.md)\n"
 	      "Exit status: 0 guest powered off, 1 vmkit error, 2 usage error,\n"
 	      "3 guest rebooted with --reboot stop, 4 guest crashed, 5 stopped from the host.\n",
 	      out);
@@ -320,6 +339,9 @@ static bool parse_serial(struct cli_options *opts, const char *opt, struct spec 
 			serial.stdio = true;
 		} else if (strcmp(key, "append") == 0 && !value) {
 			serial.append = true;
+		} else if (strcmp(key, "pty") == 0 && !value) {
+			return usage_error("%s: %s,pty is not supported yet (use stdio or logFilePath=PATH)",
+					   opt, spec->items[0]);
 		} else if (strcmp(key, "logFilePath") == 0) {
 			if (!value || !*value)
 				return usage_error("%s: logFilePath= needs a path", opt);
@@ -776,6 +798,34 @@ static bool parse_single(const char *opt, struct spec *spec, bool *slot)
 	return true;
 }
 
+/* vfkit's Rosetta share (Apple's VZLinuxRosettaDirectoryShare): Apple's x86-64
+ * translator for Linux guests on Apple silicon. Linux hosts have no such thing;
+ * ignore-if-missing asks for exactly what happens then: no share. */
+static bool parse_rosetta(const char *opt, struct spec *spec)
+{
+	bool ignore = false;
+
+	for (size_t i = 1; i < spec->count; i++) {
+		char *value;
+		const char *key = item_key(spec->items[i], &value);
+
+		if (strcmp(key, "ignore-if-missing") == 0 && !value)
+			ignore = true;
+		else if (!(strcmp(key, "mountTag") == 0 && value && *value) &&
+			 !(strcmp(key, "install") == 0 && !value))
+			return usage_error("%s: unknown rosetta option \"%s\"", opt, key);
+	}
+	if (!ignore)
+		return usage_error("%s: rosetta needs Apple's Rosetta translator, which exists only on "
+				   "macOS on Apple silicon (add ignore-if-missing to go without it)",
+				   opt);
+	fprintf(stderr,
+		"vmkit: %s: no Rosetta translator on this host; the VM runs without the "
+		"share (ignore-if-missing)\n",
+		opt);
+	return true;
+}
+
 static bool parse_device(struct cli_options *opts, const char *opt, const char *s)
 {
 	struct spec spec;
@@ -802,6 +852,8 @@ static bool parse_device(struct cli_options *opts, const char *opt, const char *
 		return parse_input(opts, opt, &spec);
 	if (strcmp(type, "virtio-gpu") == 0)
 		return parse_gpu(opts, opt, &spec);
+	if (strcmp(type, "rosetta") == 0)
+		return parse_rosetta(opt, &spec);
 	for (size_t i = 0; i < sizeof(unsupported_devices) / sizeof(unsupported_devices[0]); i++)
 		if (strcmp(type, unsupported_devices[i]) == 0)
 			return usage_error("%s: %s is not supported yet", opt, type);
@@ -861,8 +913,6 @@ static bool apply(struct cli_options *opts, const struct option_def *def, const 
 	case OPT_RESTFUL_ALLOW_REMOTE:
 		opts->rest_allow_remote = true;
 		return true;
-	case OPT_TIMESYNC:
-		return parse_timesync(opts, opt, value);
 	case OPT_VNC:
 		opts->vnc = value;
 		return true;
@@ -880,6 +930,8 @@ static bool apply(struct cli_options *opts, const struct option_def *def, const 
 	case OPT_GUI:
 		opts->gui = true;
 		return true;
+	case OPT_TIMESYNC:
+		return parse_timesync(opts, opt, value);
 	case OPT_HELP:
 		opts->help = true;
 		return true;
@@ -887,7 +939,7 @@ static bool apply(struct cli_options *opts, const struct option_def *def, const 
 		opts->version = true;
 		return true;
 	case OPT_UNSUPPORTED:
-		return usage_error("%s: not supported yet", opt);
+		return usage_error("%s: %s", opt, unsupported_reason(def->long_name));
 	}
 	return false;
 }

@@ -34,12 +34,12 @@ struct session {
 	size_t pending_len;
 	struct term_escape escape;
 	struct rest_server *rest;
-	struct timesync *timesync;
-	vmk_state last_state; /* VM event thread: a resume is RESUMING then RUNNING */
 	struct view_hub hub;
 	struct vnc_server *vnc;
 	struct sdl_view *gui;
 	atomic_bool gui_closed; /* the window's close button: a stop request */
+	struct timesync *timesync;
+	vmk_state last_state; /* VM event thread: a resume is RESUMING then RUNNING */
 };
 
 static void print_errors(const vmk_error *err)
@@ -354,9 +354,10 @@ static vmk_config *build_config(const struct cli_options *o, struct session *s)
 	vmk_config_set_cpu_count(cfg, o->cpus);
 	vmk_config_set_memory_size(cfg, o->memory_mib * MiB);
 	vmk_config_set_reboot_action(cfg, o->reboot);
-	/* vfkit's create: make the store unless one is there already. */
-	if (o->efi_vars && o->efi_create && access(o->efi_vars, F_OK) != 0 &&
-	    !vmk_efi_variable_store_create(o->efi_vars, NULL, false, &err)) {
+	/* vfkit's create is Apple's creatingVariableStoreAt with AllowOverwrite:
+	 * a fresh store on every start, replacing one that is there (vmkit
+	 * replaces only a variable store, never another file). */
+	if (o->efi_vars && o->efi_create && !vmk_efi_variable_store_create(o->efi_vars, NULL, true, &err)) {
 		print_errors(err);
 		vmk_error_free(err);
 		goto fail;
@@ -761,7 +762,11 @@ int main(int argc, char **argv)
 		if (opts.help)
 			cli_usage(stdout);
 		else
-			printf("vmkit %s\n", vmk_version());
+			/* vfkit's cobra template is "NAME version: VERSION"; crc takes
+			 * what lies between the first and second ':' of stdout and
+			 * compares it with its pinned vfkit version, so vmkit's own
+			 * name and version go before the colon (docs/cli.md). */
+			printf("vfkit (vmkit %s) version: v%s\n", vmk_version(), VMK_VFKIT_VERSION);
 		cli_options_free(&opts);
 		return 0;
 	}

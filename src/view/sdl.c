@@ -256,9 +256,8 @@ static void handle(struct sdl_view *v, const SDL_Event *ev)
 	vmk_error *err = NULL;
 
 	switch (ev->type) {
-	case SDL_QUIT:
-		v->o.on_close(v->o.ctx);
-		break;
+	/* SDL_QUIT follows the last window's close: that close is the one
+	 * request (a second one stops the VM at once). */
 	case SDL_WINDOWEVENT:
 		if (ev->window.event == SDL_WINDOWEVENT_CLOSE) {
 			v->o.on_close(v->o.ctx);

@@ -6,7 +6,9 @@
  *
  * One thread serves connections in turn; each has 5 s to send its request
  * and to take its answer, so a stalled client delays others by that much at
- * most. Paths with ".." or a component starting with "." are refused. */
+ * most. Paths with ".." or a component starting with "." are refused, and
+ * so are websockets from pages of another origin (cross-site websocket
+ * hijacking: any web page may try ws://127.0.0.1:PORT). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -96,6 +98,42 @@ static bool has_header(const char *req, const char *name, const char *value)
 		}
 	}
 	return false;
+}
+
+/* A header's value (trimmed) into out; false when absent. */
+static bool header(const char *req, const char *name, char *out, size_t n)
+{
+	size_t nl = strlen(name);
+
+	for (const char *l = strstr(req, "\r\n"); l; l = strstr(l, "\r\n")) {
+		l += 2;
+		if (strncasecmp(l, name, nl) == 0 && l[nl] == ':') {
+			const char *v = l + nl + 1, *end = strstr(v, "\r\n");
+			while (*v == ' ' || *v == '\t')
+				v++;
+			size_t len = end ? (size_t)(end - v) : strlen(v);
+			while (len && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+				len--;
+			if (len >= n)
+				return false;
+			memcpy(out, v, len);
+			out[len] = '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Browsers let any page open a websocket to any address, loopback included:
+ * only noVNC's page, served from this very origin, may reach the VM. */
+static bool same_origin(const char *req)
+{
+	char host[256], origin[300], want[300];
+
+	if (!header(req, "Host", host, sizeof(host)) || !header(req, "Origin", origin, sizeof(origin)))
+		return false;
+	snprintf(want, sizeof(want), "http://%s", host);
+	return strcasecmp(origin, want) == 0;
 }
 
 static bool safe_path(const char *p)
@@ -190,7 +228,12 @@ static void serve(struct web_server *w, int fd)
 		}
 	}
 	if (strncmp(req, "GET ", 4) == 0 && has_header(req, "Upgrade", "websocket")) {
-		w->hand_over(fd, w->ctx);
+		if (same_origin(req)) {
+			w->hand_over(fd, w->ctx);
+			return;
+		}
+		answer(fd, "403 Forbidden");
+		close(fd);
 		return;
 	}
 	/* Consume what was peeked, so closing does not reset the connection. */

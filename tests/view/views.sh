@@ -13,6 +13,7 @@ FAKE=$1
 CLIENT=$2
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 T=$(mktemp -d /tmp/vmkit-views.XXXXXX)
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$HERE/lsan.supp:print_suppressions=0"
 fails=0
 pids=()
 cleanup() {
@@ -60,15 +61,21 @@ start() {
 stop() {
     local v="fd_$1"
     eval "exec ${!v}>&-"
-    for _ in $(seq 100); do grep -q VIEW-FAKE-END "$T/$1.log" && return 0; sleep 0.1; done
-    bad "$1-stop" "the fake did not end"
+    for _ in $(seq 100); do grep -q VIEW-FAKE-END "$T/$1.log" && break; sleep 0.1; done
+    grep -q VIEW-FAKE-END "$T/$1.log" || bad "$1-stop" "the fake did not end"
+    # Under ASan+UBSan: any report fails (the report follows VIEW-FAKE-END at exit).
+    sleep 0.5
+    if grep -q "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$T/$1.log"; then
+        bad "$1-sanitizer" "see below"
+        grep -A12 "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$T/$1.log" | head -40 | sed 's/^/    | /'
+    fi
 }
 
 # --- VNC on TCP: picture, cursor, keys, pointer, a mode change ---
 P=$(port)
 start vnc --vnc 127.0.0.1:$P --size 640x480 --pointer 1280x960 --dump "$T/expect.png" --resize-after 5000 800x600
 "$CLIENT" 127.0.0.1:$P wait:300 snapshot:"$T/a.png" 'type:Hi!
-' click:320,240 size:800x600 wait:300 snapshot:"$T/b.png" >"$T/client.log" 2>&1
+' click:320,240 size:800x600 wait:300 snapshot:"$T/b.png" ask:1024x640 size:1024x640 >"$T/client.log" 2>&1
 echo "client-rc=$?" >>"$T/client.log"
 expect vnc-connect "$T/client.log" "VNC-CONNECTED 640x480 name=vmkit" "client-rc=0"
 ae=$(compare -metric AE "$T/a.png" "$T/expect.png" null: 2>&1)
@@ -80,7 +87,17 @@ expect vnc-keys "$T/vnc.flat" "INPUT key 42 1 INPUT key 35 1 INPUT key 35 0 INPU
 # 320,240 of a 640x480 frame on a 1280x960 pointer screen.
 expect vnc-pointer "$T/vnc.flat" "INPUT pos 640 480 INPUT button 0 1 INPUT button 0 0"
 expect vnc-resize "$T/client.log" "VNC-RESIZE 800x600" "VNC-SNAPSHOT 800x600"
+# A client's size request (noVNC's remote resizing) asks the guest; the guest follows.
+expect vnc-client-asks-size "$T/vnc.log" "INPUT reconfigure 1024 640"
+expect vnc-client-asks-size-followed "$T/client.log" "VNC-RESIZE 1024x640"
 [ "$(count "$T/b.png" FF00FF)" = 20000 ] && ok vnc-picture-after-resize || bad vnc-picture-after-resize "magenta: $(count "$T/b.png" FF00FF)"
+
+# A browser's websocket (any web page may open one to a loopback port) is not let in on --vnc.
+curl -s --max-time 5 -o /dev/null -w '%{http_code}\n' -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+    -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
+    -H 'Origin: http://evil.example' "http://127.0.0.1:$P/" >"$T/ws-vnc.log" 2>&1
+echo "curl-rc=$?" >>"$T/ws-vnc.log"
+expect vnc-refuses-websocket "$T/ws-vnc.log" "curl-rc=(52|56)"
 
 # --- a port in use: one clear line, exit 1 ---
 "$FAKE" --vnc 127.0.0.1:$P --run 100 </dev/null >"$T/inuse.log" 2>&1
@@ -110,7 +127,14 @@ curl -s -o "$T/vnc.html" -w '%{http_code} %{content_type}\n' "http://127.0.0.1:$
 curl -s -o /dev/null -w '%{http_code} %{content_type}\n' "http://127.0.0.1:$W/core/rfb.js" >>"$T/curl.log"
 curl -s --path-as-is -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$W/../../etc/passwd" >>"$T/curl.log"
 curl -s -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$W/nothing-here" >>"$T/curl.log"
+# Websockets only from the page's own origin (cross-site websocket hijacking).
+ws() { curl -s --max-time 2 -o /dev/null -w '%{http_code}\n' -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+    -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H "Origin: $1" \
+    "http://127.0.0.1:$W/websockify"; }
+echo "evil $(ws http://evil.example)" >>"$T/curl.log"
+echo "own $(ws http://127.0.0.1:$W)" >>"$T/curl.log"
 expect web-files "$T/curl.log" "^200 text/html" "^200 application/javascript" "^404$"
+expect web-websocket-origin "$T/curl.log" "^evil 403" "^own 101"
 grep -q "noVNC" "$T/vnc.html" && ok web-novnc-page || bad web-novnc-page
 CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
 if [ -n "$CHROMIUM" ]; then
@@ -138,9 +162,12 @@ if command -v Xvfb >/dev/null && command -v xwd >/dev/null && command -v xdotool
     # objects at exit that no suppression can name; leaks of the view code itself are checked
     # by the runs above.
     ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" start gui --gui --size 640x480 --pointer 640x480
-    sleep 1
-    xwd -root -silent | convert xwd:- "$T/gui.png"
-    n=$(count "$T/gui.png" FF00FF)
+    for _ in $(seq 20); do
+        sleep 0.5
+        xwd -root -silent | convert xwd:- "$T/gui.png"
+        n=$(count "$T/gui.png" FF00FF)
+        [ "${n:-0}" = 20000 ] && break
+    done
     [ "${n:-0}" = 20000 ] && ok gui-window-shows-vm || bad gui-window-shows-vm "magenta pixels: ${n:-0}"
     win=$(xdotool search --name '^vmkit$' | head -1)
     xdotool mousemove --window "$win" 100 50 click 1 key --window "$win" b
@@ -149,6 +176,13 @@ if command -v Xvfb >/dev/null && command -v xwd >/dev/null && command -v xdotool
     tr '\n' ' ' <"$T/gui.log" >"$T/gui.flat"
     expect gui-input "$T/gui.flat" "INPUT pos 100 50" "INPUT button 0 1 (INPUT pos 100 50 )?INPUT button 0 0" "INPUT key 48 1 INPUT key 48 0"
     expect gui-resize-reconfigures "$T/gui.log" "INPUT reconfigure 720 400"
+    # The close button (a window manager's WM_DELETE_WINDOW): the owner is asked to stop.
+    python3 "$HERE/xclose.py" "$d" "$win" >"$T/xclose.log" 2>&1
+    for _ in $(seq 50); do grep -q VIEW-FAKE-END "$T/gui.log" && break; sleep 0.1; done
+    cat "$T/xclose.log" >>"$T/gui.log"
+    expect gui-close "$T/gui.log" "XCLOSE-SENT" "GUI-CLOSE" "VIEW-FAKE-END"
+    # One close, one request: a second would stop the VM at once.
+    [ "$(grep -c GUI-CLOSE "$T/gui.log")" = 1 ] && ok gui-close-once || bad gui-close-once
     stop gui
     unset DISPLAY
 else

@@ -8,12 +8,15 @@
  *   type:TEXT       key events for TEXT (US layout, Shift where needed;
  *                   \n is Return)
  *   move:X,Y        pointer to X,Y; click:X,Y presses and releases button 1
+ *   ask:WxH         asks the server for a desktop size (ExtendedDesktopSize)
  * Prints VNC-CONNECTED, VNC-RESIZE and VNC-CURSOR lines; exits 1 on a
  * failure. */
+#include <poll.h>
 #include <rfb/rfbclient.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <vmkit/vmkit.h>
 
@@ -113,9 +116,20 @@ static bool snapshot(rfbClient *c, const char *path)
 	return true;
 }
 
-/* rfbClientCleanup leaves the frame buffer (ours) and the cursor's bitmaps. */
+/* rfbClientCleanup leaves the frame buffer (ours) and the cursor's bitmaps.
+ * Before closing, the server gets to the end of what was sent: closing with
+ * unread updates would reset the connection and drop input still queued. */
 static void cleanup(rfbClient *c)
 {
+	char sink[65536];
+	long end = now_ms() + 10000;
+
+	if (c->sock != RFB_INVALID_SOCKET && shutdown(c->sock, SHUT_WR) == 0)
+		while (now_ms() < end) {
+			struct pollfd p = {.fd = c->sock, .events = POLLIN};
+			if (poll(&p, 1, 100) > 0 && recv(c->sock, sink, sizeof(sink), 0) <= 0)
+				break;
+		}
 	free(c->frameBuffer);
 	free(c->rcSource);
 	free(c->rcMask);
@@ -147,6 +161,8 @@ static bool run(rfbClient *c, const char *cmd)
 			}
 		return true;
 	}
+	if (!strncmp(cmd, "ask:", 4) && sscanf(arg, "%dx%d", &a, &b) == 2)
+		return SendExtDesktopSize(c, (uint16_t)a, (uint16_t)b) && pump(c, 200);
 	if ((!strncmp(cmd, "move:", 5) || !strncmp(cmd, "click:", 6)) && sscanf(arg, "%d,%d", &a, &b) == 2) {
 		bool ok = SendPointerEvent(c, a, b, 0);
 		if (cmd[0] == 'c')
