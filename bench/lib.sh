@@ -154,10 +154,11 @@ bench_val_runs() {    # LOG
 # L1 KVM counters per job from "BENCH-KVM round=R cfg=C label=JOB-start|JOB-end k=v..."
 # lines: (end - start) / DIV, medians over rounds, for JOB:DIV pairs; one column per
 # configuration and job. Counters that are 0 everywhere are left out.
-bench_kvm_table() {    # LOG "CFG ..." "JOB:DIV ..." [COUNTERS]
+# PREFIX (default BENCH-KVM) reads other lines of the same form.
+bench_kvm_table() {    # LOG "CFG ..." "JOB:DIV ..." [COUNTERS [PREFIX]]
     local ctrs=${4:-exits io_exits mmio_exits halt_exits halt_wakeup irq_exits irq_window_exits irq_injections insn_emulation ctxt}
-    tr -d '\r' < "$1" | awk -v cfgs="$2" -v jobs="$3" -v ctrs="$ctrs" "$BENCH_AWK_MED"'
-    /^BENCH-KVM / {
+    tr -d '\r' < "$1" | awk -v cfgs="$2" -v jobs="$3" -v ctrs="$ctrs" -v pre="${5:-BENCH-KVM}" "$BENCH_AWK_MED"'
+    $1 == pre {
         delete f; for (i = 2; i <= NF; i++) { p = index($i, "="); if (p) f[substr($i, 1, p - 1)] = substr($i, p + 1) }
         for (k in f) if (k != "cfg" && k != "round" && k != "label") V[f["cfg"], f["round"], f["label"], k] = f[k] + 0
         rounds[f["round"]] = 1

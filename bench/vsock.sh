@@ -93,6 +93,7 @@ run_one() {
         if (f["job"] == "rr") { print pre, "key=rr val=" f["mean_us"]; print pre, "key=rr_p50 val=" f["p50_us"]; print pre, "key=rr_p99 val=" f["p99_us"] }
         else print pre, "key=" f["job"], "val=" f["MBPS"] }'
     sed "s/^/BENCH-KVM round=\$i cfg=\$name /" /tmp/kvmstats
+    tr -d '\r' < /tmp/con.log | grep -E '^VSP-IRQ ' | sed "s/^VSP-IRQ /BENCH-GIRQ round=\$i cfg=\$name /; s/ virtio[0-9]*-/ /g"
     case \$r in *rc=0\ *) ;; *) echo "BENCH-FAIL cfg=\$name"; tail -n 30 /tmp/con.log ;; esac
 }
 run_cfg() {
@@ -143,6 +144,10 @@ fi
     echo "job includes about 2 s of idle guest):"
     echo
     bench_kvm_table "$log" "vmkit qemu" "g2h:$mb h2g:$mb rr:$rr"
+    echo
+    echo "The guest's virtio-vsock interrupts (/proc/interrupts, by queue), per MiB and per round trip:"
+    echo
+    bench_kvm_table "$log" "vmkit qemu" "g2h:$mb h2g:$mb rr:$rr" "rx tx event config virtqueues" BENCH-GIRQ
     if grep -q 'BENCH-NOTE\|BENCH-FAIL' "$log"; then echo; echo "Notes:"; tr -d '\r' < "$log" | grep 'BENCH-NOTE\|BENCH-FAIL' | sort -u | sed 's/^/- /'; fi
 } | tee "$md"
 echo "vsock.sh: wrote $md" >&2
