@@ -249,19 +249,36 @@ int fs_op_readdir(struct fs_req *r)
 		return -EINVAL;
 	/* Offsets are the file system's own cookies (d_off): seeking to the
 	 * last one sent resumes right after it, so an entry that did not fit
-	 * is sent next time. */
-	if (lseek(h->fd, (off_t)rd->offset, SEEK_SET) < 0)
+	 * is sent next time. A listing read in order is not sought again: on
+	 * tmpfs a cookie is the entry's position, so after the guest removed
+	 * entries already listed (rm -rf) seeking to it skipped as many that
+	 * were not, and rmdir then failed with ENOTEMPTY. The descriptor is
+	 * put back right after the last entry sent at once instead, while the
+	 * positions still hold; from there tmpfs's cursor follows the entries. */
+	uint64_t next = rd->offset;
+	bool resume = h->dir_pos_valid && rd->offset == h->dir_next;
+	h->dir_pos_valid = false;
+	if (!resume && lseek(h->fd, (off_t)rd->offset, SEEK_SET) < 0)
 		return -errno;
 	for (;;) {
 		long n = syscall(SYS_getdents64, h->fd, dents, sizeof(dents));
 		if (n < 0)
 			return o.used ? (int)o.used : -errno;
-		if (n == 0)
+		if (n == 0) {
+			h->dir_next = next;
+			h->dir_pos_valid = true;
 			return (int)o.used;
+		}
 		for (long p = 0; p < n;) {
 			const struct linux_dirent64 *d = (const void *)(dents + p);
-			if (!emit(&o, d->d_ino, (uint64_t)d->d_off, d->d_type, d->d_name, strlen(d->d_name)))
+			if (!emit(&o, d->d_ino, (uint64_t)d->d_off, d->d_type, d->d_name, strlen(d->d_name))) {
+				if (lseek(h->fd, (off_t)next, SEEK_SET) >= 0) {
+					h->dir_next = next;
+					h->dir_pos_valid = true;
+				}
 				return (int)o.used;
+			}
+			next = (uint64_t)d->d_off;
 			p += d->d_reclen;
 		}
 	}

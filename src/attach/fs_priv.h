@@ -36,6 +36,10 @@ struct fs_handle {
 	int fd; /* -1: the virtual root's listing */
 	bool in_use, dir, writable;
 	uint32_t share;
+	/* A directory's listing: fd is positioned right after the entry whose
+	 * d_off is dir_next (so a READDIR from dir_next needs no lseek). */
+	bool dir_pos_valid;
+	uint64_t dir_next;
 };
 
 struct fs_share {
