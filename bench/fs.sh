@@ -3,7 +3,7 @@
 # virtiofsd (QEMU 7.2's C daemon), both inside one L1 (tests/nested/run-l1.sh), measured
 # INSIDE the guest (bench/guest-fs.sh).
 #
-#   bench/fs.sh [--mb MIB] [--copies N] [--rounds N] [--report LOG] [BUILD_DIR]
+#   bench/fs.sh [--mb MIB] [--copies N] [--rounds N] [--exp BUILD_DIR2] [--report LOG] [BUILD_DIR]
 #
 # Shared directory: a tmpfs in L1 (/share), the guest's tag "bench".
 #   vmkit  --device virtio-fs,sharedDir=/share,mountTag=bench (its in-process FUSE server,
@@ -23,6 +23,8 @@
 # (boot included) counts virtiofsd's with QEMU's.
 # Runs alternate (ABBA across rounds, default 3); medians and vmkit/QEMU ratios go to stdout
 # and bench/results/fs-<date>.md, the L1 console to bench/results/fs-<date>.log.
+# --exp BUILD_DIR2 adds a third configuration, vmkit-exp: the same with BUILD_DIR2's vmkit
+# (a patch under test), with its ratios to QEMU and to vmkit.
 set -euo pipefail
 invocation="bench/fs.sh $*"
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,7 +32,7 @@ ROOT=$(cd "$HERE/.." && pwd)
 BENCH_NAME=fs.sh
 . "$HERE/lib.sh"
 
-mb=256 copies=2 rounds=3 report=
+mb=256 copies=2 rounds=3 report= exp=
 MEM=512
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -38,7 +40,8 @@ while [[ $# -gt 0 ]]; do
         --copies) copies=$2; shift 2 ;;
         --rounds) rounds=$2; shift 2 ;;
         --report) report=$(realpath "$2"); shift 2 ;;
-        -h|--help) sed -n '2,29p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        --exp) exp=$(cd "$2" && pwd); shift 2 ;;
+        -h|--help) sed -n '2,31p' "${BASH_SOURCE[0]}"; exit 0 ;;
         -*) echo "fs.sh: unknown option $1" >&2; exit 2 ;;
         *) break ;;
     esac
@@ -54,6 +57,12 @@ trap 'rm -rf "$work"' EXIT
 cc -O2 -Wall -static -o "$work/vmmrun" "$HERE/vmmrun.c" 2>/dev/null ||
     cc -O2 -Wall -o "$work/vmmrun" "$HERE/vmmrun.c"
 cp "$B/vmkit" "$work/vmkit"     # a snapshot: others may rebuild the tree meanwhile
+cfgs="vmkit qemu" pairs="vmkit/qemu" ncfg=2
+if [[ -n $exp ]]; then
+    [[ -x $exp/vmkit ]] || { echo "fs.sh: no $exp/vmkit" >&2; exit 1; }
+    mkdir -p "$work/exp" && cp "$exp/vmkit" "$work/exp/vmkit-exp"
+    cfgs="vmkit qemu vmkit-exp" pairs="vmkit/qemu vmkit-exp/qemu vmkit-exp/vmkit" ncfg=3
+fi
 
 bench_guest_dirs
 o=$work/overlay
@@ -120,11 +129,12 @@ run_cfg() {
     case \$1 in
     0) run_one vmkit vmkit --cpus 1 --memory $MEM --bootloader "linux,kernel=\$GUEST_KERNEL,initrd=/data/initrd-fs.cpio,cmdline=\"\$CMDLINE\"" --device serial,stdio --device virtio-fs,sharedDir=/share,mountTag=bench ;;
     1) run_qemu ;;
+    2) run_one vmkit-exp vmkit-exp --cpus 1 --memory $MEM --bootloader "linux,kernel=\$GUEST_KERNEL,initrd=/data/initrd-fs.cpio,cmdline=\"\$CMDLINE\"" --device serial,stdio --device virtio-fs,sharedDir=/share,mountTag=bench ;;
     esac
 }
 i=1
 while [ \$i -le $rounds ]; do
-    if [ \$((i % 2)) = 1 ]; then o="0 1"; else o="1 0"; fi
+    if [ \$((i % 2)) = 1 ]; then o="\$(seq 0 $((ncfg - 1)))"; else o="\$(seq $((ncfg - 1)) -1 0)"; fi
     for c in \$o; do run_cfg \$c; done
     i=\$((i + 1))
 done
@@ -132,14 +142,15 @@ echo BENCH-DONE
 EOF
 
 files=("$work/vmmrun" "$work/vmkit" "$VFSD" "$FI")
+[[ -n $exp ]] && files+=("$work/exp/vmkit-exp")
 mapfile -t qf < <("$ROOT/tests/nested/qemu-files.sh")
 files+=("${qf[@]}")
 
 if [[ -n $report ]]; then
     log=$report md=${report%.log}.md
 else
-    echo "fs.sh: 2 configurations x $rounds rounds in L1 (console in bench/results)" >&2
-    bench_run_l1 fs --mem $((3072 + share_mib)) --timeout $((600 + rounds * 2 * vmm_timeout / 2)) -- "$work/l1.sh" "${files[@]}"
+    echo "fs.sh: $ncfg configurations x $rounds rounds in L1 (console in bench/results)" >&2
+    bench_run_l1 fs --mem $((3072 + share_mib)) --timeout $((600 + rounds * ncfg * vmm_timeout / 2)) -- "$work/l1.sh" "${files[@]}"
 fi
 nf=$((nsrc * copies))
 
@@ -150,9 +161,9 @@ nf=$((nsrc * copies))
     echo "tmpfs in L1: $copies copies of a $nsrc-file header tree ($nf files), $mb MiB sequential in 1 MiB blocks;"
     echo "1 vCPU, $MEM MiB; L1 = QEMU TCG with nested KVM. vmkit: virtio-fs (in-process FUSE server);"
     echo "QEMU \`-M q35 -device vhost-user-fs-pci\` + $("$VFSD" --version 2>&1 | head -n1 | sed 's/ version / /') (\`cache=auto\`, \`sandbox=chroot\`);"
-    echo "guest kernel $(cat "$G/kernel-release" 2>/dev/null || echo '?')."
+    echo "guest kernel $(cat "$G/kernel-release" 2>/dev/null || echo '?').${exp:+ vmkit-exp: vmkit from $exp.}"
     echo
-    bench_val_table "$log" "vmkit qemu" "vmkit/qemu" \
+    bench_val_table "$log" "$cfgs" "$pairs" \
         "untar|untar $copies x $nsrc files + sync (s, lower is better)" "find|find, $nf names (s, lower is better)" \
         "stat|stat of every name (s, lower is better)" "rm|rm -rf (s, lower is better)" \
         "write_mibs|1 MiB sequential write + fsync (MiB/s, higher is better)" \
@@ -166,7 +177,7 @@ nf=$((nsrc * copies))
     echo "L1 KVM counters per file (untar, find, stat, rm) and per MiB (write, read), medians over rounds (the window"
     echo "around each job includes about 2 s of idle guest):"
     echo
-    bench_kvm_table "$log" "vmkit qemu" "untar:$nf find:$nf stat:$nf rm:$nf write:$mb read:$mb"
+    bench_kvm_table "$log" "$cfgs" "untar:$nf find:$nf stat:$nf rm:$nf write:$mb read:$mb"
     if grep -q 'BENCH-NOTE\|BENCH-FAIL' "$log"; then echo; echo "Notes:"; tr -d '\r' < "$log" | grep 'BENCH-NOTE\|BENCH-FAIL' | sort -u | sed 's/^/- /'; fi
 } | tee "$md"
 echo "fs.sh: wrote $md" >&2
