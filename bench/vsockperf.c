@@ -179,7 +179,7 @@ static int client(const char *addr, const char *mode, uint64_t bytes, int n, uns
 		shutdown(s, SHUT_WR);
 		if (full(s, (char *)&got, sizeof(got), 0) < 0 || got != bytes) {
 			fprintf(stderr, "vsockperf: server got %llu of %llu\n", (unsigned long long)got,
-			        (unsigned long long)bytes);
+				(unsigned long long)bytes);
 			return 1;
 		}
 	} else if (q.job == 'G') {
@@ -189,7 +189,7 @@ static int client(const char *addr, const char *mode, uint64_t bytes, int n, uns
 			got += (uint64_t)r;
 		if (got != bytes) {
 			fprintf(stderr, "vsockperf: got %llu of %llu\n", (unsigned long long)got,
-			        (unsigned long long)bytes);
+				(unsigned long long)bytes);
 			return 1;
 		}
 	} else {
@@ -255,7 +255,8 @@ int main(int argc, char **argv)
 	}
 	if (!addr || n < 1 || chunk < 1 || chunk > sizeof(buf) ||
 	    (strcmp(mode, "g2h") && strcmp(mode, "h2g") && strcmp(mode, "rr"))) {
-		fprintf(stderr, "usage: vsockperf -s ADDR | -c ADDR -m g2h|h2g|rr [-b BYTES] [-n N] [-l CHUNK]\n");
+		fprintf(stderr,
+			"usage: vsockperf -s ADDR | -c ADDR -m g2h|h2g|rr [-b BYTES] [-n N] [-l CHUNK]\n");
 		return 2;
 	}
 	return srv ? server(addr) : client(addr, mode, bytes, n, chunk);

@@ -304,6 +304,7 @@ void fs_handle_close(struct fs_server *s, uint64_t fh)
 		close(h->fd);
 		s->fds_used--;
 	}
+	free(h->dbuf);
 	*h = (struct fs_handle){.fd = -1};
 	s->nhandles--;
 }
