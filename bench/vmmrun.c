@@ -145,6 +145,9 @@ int main(int argc, char **argv)
 	if (optind >= argc)
 		usage();
 	FILE *log = logpath ? fopen(logpath, "w") : NULL;
+	/* Line-buffered: an L1 script may follow LOG while the guest runs (bench/vsock.sh, fs.sh). */
+	if (log)
+		setvbuf(log, NULL, _IOLBF, 0);
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return perror("pipe"), 1;

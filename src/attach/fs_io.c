@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -216,6 +217,14 @@ static size_t list_root(struct fs_server *s, struct dir_out *o, uint64_t off)
 	return o->used;
 }
 
+/* A directory's records are read FS_DIR_READ bytes at a time into the
+ * handle's buffer, replies carry at most FS_DIR_REPLY_MAX bytes, so the
+ * buffer (what the last reply sent, plus one read) stays below
+ * FS_DIR_BUF_MAX: linux_dirent64 records are no larger than FUSE's. */
+#define FS_DIR_READ	 8192u
+#define FS_DIR_REPLY_MAX 32768u
+#define FS_DIR_BUF_MAX	 (128u << 10)
+
 struct linux_dirent64 {
 	uint64_t d_ino;
 	int64_t d_off;
@@ -227,7 +236,6 @@ struct linux_dirent64 {
 int fs_op_readdir(struct fs_req *r)
 {
 	const struct fuse_read_in *rd = (const void *)r->arg;
-	static __thread uint8_t dents[32768] __attribute__((aligned(8)));
 	struct dir_out o = {.r = r, .buf = FS_BODY(r), .plus = r->h->opcode == FUSE_READDIRPLUS};
 
 	if (r->arglen < sizeof(*rd))
@@ -247,23 +255,59 @@ int fs_op_readdir(struct fs_req *r)
 		return (int)list_root(r->s, &o, rd->offset);
 	if (rd->offset > (uint64_t)INT64_MAX)
 		return -EINVAL;
-	/* Offsets are the file system's own cookies (d_off): seeking to the
-	 * last one sent resumes right after it, so an entry that did not fit
-	 * is sent next time. */
-	if (lseek(h->fd, (off_t)rd->offset, SEEK_SET) < 0)
-		return -errno;
-	for (;;) {
-		long n = syscall(SYS_getdents64, h->fd, dents, sizeof(dents));
-		if (n < 0)
-			return o.used ? (int)o.used : -errno;
-		if (n == 0)
-			return (int)o.used;
-		for (long p = 0; p < n;) {
-			const struct linux_dirent64 *d = (const void *)(dents + p);
-			if (!emit(&o, d->d_ino, (uint64_t)d->d_off, d->d_type, d->d_name, strlen(d->d_name)))
-				return (int)o.used;
-			p += d->d_reclen;
+	/* Offsets are the file system's own cookies (d_off). The driver asks
+	 * again from the last entry it could pass on, which may be before the
+	 * end of our last reply (its caller's buffer filled). Where a cookie
+	 * is a position (tmpfs before Linux 6.6, ramfs), seeking back to it
+	 * after the guest removed entries it had read skips as many others:
+	 * rm -rf then failed with ENOTEMPTY (bench/fs.sh). So the records sent
+	 * last stay in the handle, and a request from one of them resumes
+	 * there without a seek; only another offset seeks. */
+	if (o.size > FS_DIR_REPLY_MAX)
+		o.size = FS_DIR_REPLY_MAX; /* a short reply is fine: it asks again */
+	size_t start = 0;
+	bool found = h->dvalid && rd->offset == h->dbase;
+	for (size_t p = 0; h->dvalid && !found && p < h->dlen;) {
+		const struct linux_dirent64 *d = (const void *)(h->dbuf + p);
+		p += d->d_reclen;
+		if ((uint64_t)d->d_off == rd->offset) {
+			start = p;
+			found = true;
 		}
+	}
+	if (found) {
+		memmove(h->dbuf, h->dbuf + start, h->dlen - start);
+		h->dlen -= (uint32_t)start;
+	} else {
+		h->dvalid = false;
+		if (lseek(h->fd, (off_t)rd->offset, SEEK_SET) < 0)
+			return -errno;
+		h->dlen = 0;
+		h->dvalid = true;
+	}
+	h->dbase = rd->offset;
+	for (size_t p = 0;;) {
+		if (p == h->dlen) {
+			if (h->dcap - h->dlen < FS_DIR_READ) {
+				/* Bounded: what one reply sent plus one read. */
+				uint32_t n = h->dcap ? h->dcap * 2 : 2 * FS_DIR_READ;
+				uint8_t *b = n <= FS_DIR_BUF_MAX ? realloc(h->dbuf, n) : NULL;
+				if (!b)
+					return o.used ? (int)o.used : -ENOMEM;
+				h->dbuf = b;
+				h->dcap = n;
+			}
+			long n = syscall(SYS_getdents64, h->fd, h->dbuf + h->dlen, FS_DIR_READ);
+			if (n < 0)
+				return o.used ? (int)o.used : -errno;
+			if (n == 0)
+				return (int)o.used;
+			h->dlen += (uint32_t)n;
+		}
+		const struct linux_dirent64 *d = (const void *)(h->dbuf + p);
+		if (!emit(&o, d->d_ino, (uint64_t)d->d_off, d->d_type, d->d_name, strlen(d->d_name)))
+			return (int)o.used;
+		p += d->d_reclen;
 	}
 }
 

@@ -36,6 +36,13 @@ struct fs_handle {
 	int fd; /* -1: the virtual root's listing */
 	bool in_use, dir, writable;
 	uint32_t share;
+	/* A directory's listing (fs_io.c): the records read from fd that the
+	 * driver may still ask for again, dbase the offset before the first.
+	 * dvalid: fd is positioned right after the last record kept. */
+	uint8_t *dbuf;
+	uint32_t dlen, dcap;
+	uint64_t dbase;
+	bool dvalid;
 };
 
 struct fs_share {

@@ -29,6 +29,16 @@ static size_t fd_budget(void)
 	 * of what is left above 1024 goes to this server, so other devices and
 	 * the application keep descriptors of their own. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		/* A privileged process may raise the hard limit too, as virtiofsd
+		 * does: under a bare init (busybox, some containers) it is 4096,
+		 * which left this server about 1,500 inodes, and a guest unpacking
+		 * a source tree got ENFILE (bench/fs.sh). fs.nr_open (2^20 by
+		 * default) caps it; without the privilege this fails, harmlessly. */
+		if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (1u << 20)) {
+			struct rlimit h = {.rlim_cur = rl.rlim_cur, .rlim_max = 1u << 20};
+			if (setrlimit(RLIMIT_NOFILE, &h) == 0)
+				rl.rlim_max = h.rlim_max;
+		}
 		if (rl.rlim_cur < rl.rlim_max) {
 			rlim_t want = rl.rlim_max > (1u << 20) ? (1u << 20) : rl.rlim_max;
 			struct rlimit n = {.rlim_cur = want, .rlim_max = rl.rlim_max};
@@ -294,6 +304,7 @@ void fs_handle_close(struct fs_server *s, uint64_t fh)
 		close(h->fd);
 		s->fds_used--;
 	}
+	free(h->dbuf);
 	*h = (struct fs_handle){.fd = -1};
 	s->nhandles--;
 }

@@ -333,6 +333,73 @@ static struct fs_server *server(vmk_fs_device *d)
 	return s;
 }
 
+/* rm -rf's pattern: list a directory in small READDIR calls and remove what
+ * was read before asking for more; like the guest's driver when the caller's
+ * buffer fills, take only part of each reply and ask again from the last
+ * entry taken. Where a d_off is a position (tmpfs before Linux 6.6, ramfs),
+ * resuming by seeking to it after removals skipped entries (bench/fs.sh:
+ * rmdir then failed with ENOTEMPTY). VMK_TEST_POSDIR names a directory on
+ * such a file system (default /dev/shm). */
+static void test_listing_while_removing(void)
+{
+	char top[300], p[700];
+	int e;
+	snprintf(top, sizeof(top), "%s/vmkit-fs-rm.XXXXXX",
+		 getenv("VMK_TEST_POSDIR") ? getenv("VMK_TEST_POSDIR") : "/dev/shm");
+	if (!mkdtemp(top)) {
+		printf("# no /dev/shm: listing while removing not checked\n");
+		return;
+	}
+	for (int i = 0; i < 300; i++) {
+		snprintf(p, sizeof(p), "%s/file-with-a-long-name-%03d", top, i);
+		write_file(p, "x");
+	}
+	vmk_fs_device *d = vmk_fs_device_new("rm", NULL);
+	vmk_fs_device_set_directory(d, top, false, NULL);
+	srv = server(d);
+	vmk_fs_device_free(d);
+	CHECK(srv != NULL, "server on %s", top);
+	if (!srv)
+		return;
+	init_session();
+	struct fuse_open_in oi = {0};
+	CHECK(call(FUSE_OPENDIR, FUSE_ROOT_ID, &oi, sizeof(oi), NULL, 0) == 0, "OPENDIR");
+	uint64_t fh = ((struct fuse_open_out *)body())->fh, off = 0;
+	unsigned listed = 0, removed = 0;
+	for (int guard = 0; guard < 1000; guard++) {
+		struct fuse_read_in r = {.fh = fh, .offset = off, .size = 1024};
+		if (call(FUSE_READDIR, FUSE_ROOT_ID, &r, sizeof(r), NULL, 0) || rlen == 0)
+			break;
+		static uint8_t got[1 << 16];
+		size_t n = rlen;
+		memcpy(got, body(), n);
+		unsigned taken = 0, in_reply = 0;
+		for (size_t q = 0; q < n; q += FUSE_DIRENT_SIZE((struct fuse_dirent *)(got + q)))
+			in_reply++;
+		for (size_t q = 0; q < n && (taken < (in_reply + 1) / 2); taken++) {
+			struct fuse_dirent *de = (struct fuse_dirent *)(got + q);
+			char nm[256];
+			memcpy(nm, de->name, de->namelen);
+			nm[de->namelen] = 0;
+			if (strcmp(nm, ".") && strcmp(nm, "..")) {
+				listed++;
+				removed += call_name(FUSE_UNLINK, FUSE_ROOT_ID, NULL, 0, nm) == 0;
+			}
+			off = de->off;
+			q += FUSE_DIRENT_SIZE(de);
+		}
+	}
+	struct fuse_release_in rl = {.fh = fh};
+	call(FUSE_RELEASEDIR, FUSE_ROOT_ID, &rl, sizeof(rl), NULL, 0);
+	CHECK(listed == 300 && removed == 300,
+	      "a listing read while removing its names shows all 300 (listed %u, removed %u)", listed,
+	      removed);
+	(void)e;
+	fs_server_free(srv);
+	snprintf(p, sizeof(p), "rm -rf %s", top);
+	(void)!system(p);
+}
+
 static void test_read_only(const char *top)
 {
 	char p[512];
@@ -532,6 +599,7 @@ int main(void)
 	test_read_only(top);
 	test_multiple(top);
 	test_device(top);
+	test_listing_while_removing();
 
 	snprintf(p, sizeof(p), "rm -rf %s", top);
 	(void)!system(p);
