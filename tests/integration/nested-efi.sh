@@ -82,11 +82,13 @@ iso_cli() {
 run iso-cli iso_cli
 # The same ISO and store through the API, with a blank disk: the guest installs itself there.
 # With a VGA-compatible GPU: GRUB's menu is graphical (gfxterm on the GOP's framebuffer), a key
-# typed on the PS/2 keyboard picks the second entry, and Linux's efifb shows fbcon's text.
+# typed on the PS/2 keyboard picks the second entry, and Linux's efifb shows fbcon's text. The
+# menu's countdown line on serial comes once GRUB has drawn the menu (on every terminal).
 do_install() {
     from iso && truncate -s 48M $W/disk.img || return 1
     api --efi $W/vars.fd --disk "$ISO,ro" --disk $W/disk.img --gpu 1024x768 \
-        --on "VMKIT-GRUB-ISO=sleep:700" --on "VMKIT-GRUB-ISO=screenshot:$W/menu.png" --on "VMKIT-GRUB-ISO=type:p" \
+        --on "executed automatically=sleep:1000" --on "executed automatically=screenshot:$W/menu.png" \
+        --on "executed automatically=type:p" \
         --on "EFI-FB=sleep:1500" --on "EFI-FB=screenshot:$W/fb.png"
     rc=$?
     png_out grub-menu $W/menu.png

@@ -103,7 +103,7 @@ grub grub-mkstandalone -O x86_64-efi -d "$mods" --locales= --fonts= --themes= \
     -o "$work/iso/vmkit/grubx64.efi" "boot/grub/grub.cfg=$work/disk.cfg" >&2
 
 # The ISO's menu is also graphical (gfxterm on the firmware's GOP, when it has a framebuffer)
-# and waits 3 s for a key from the firmware's keyboard: p picks the second entry.
+# and waits 5 s for a key from the firmware's keyboard: p picks the second entry.
 cat >"$work/iso/boot/grub/grub.cfg" <<EOF
 serial --unit=0 --speed=115200
 insmod all_video
@@ -114,7 +114,7 @@ else
     terminal_output serial
 fi
 terminal_input serial console
-set timeout=3
+set timeout=5
 echo "VMKIT-GRUB-ISO"
 menuentry "vmkit test guest" {
     linux /vmkit/vmlinuz $cmdline vmkit.test=efi-iso
