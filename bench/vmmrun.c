@@ -4,7 +4,7 @@
  *          [-t SEC] -- CMD [ARG...]
  *
  * CMD runs with stdin from /dev/null and stdout+stderr into a pipe that vmmrun reads line by
- * line (copied to LOG when given); -e sends stderr to ERRLOG instead, so the first byte on
+ * line (copied to LOG when given, as it comes); -e sends stderr to ERRLOG instead, so the first byte on
  * the pipe is the guest's (first_ms: the console's first output, e.g. firmware's). For each -m marker, the first line containing TEXT gets a
  * timestamp, in ms since just before fork(). When a -s marker is seen, vmmrun samples
  * /proc/PID: VmRSS, VmHWM, and the RSS of the guest-RAM mapping (the mapping whose size is
@@ -194,8 +194,10 @@ int main(int argc, char **argv)
 		double t = now_ms();
 		if (n > 0 && first < 0)
 			first = t;
-		if (log && n > 0)
+		if (log && n > 0) {
 			fwrite(buf + len, 1, (size_t)n, log);
+			fflush(log); /* bench/gpu.sh watches LOG while CMD runs */
+		}
 		len += (size_t)n;
 		buf[len] = 0;
 		/* Look at complete lines (and, at EOF or when full, at what is left). */

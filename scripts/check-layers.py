@@ -27,7 +27,7 @@ BELOW = {
     "usb": {"attach", "platform", "core", "config", "util"},
     "vm": {"virtio", "nvme", "usb", "boot", "attach", "arch", "platform", "core", "config", "util"},
     # Above the library: only the public API (<vmkit/...>) and themselves.
-    "cli": {"rest"},
+    "cli": {"rest", "view"},
     "view": set(),
     "rest": set(),
     "jail": set(),

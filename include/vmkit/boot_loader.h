@@ -42,7 +42,8 @@ const char *vmk_efi_boot_loader_get_variable_store(const vmk_boot_loader *bl);
 
 /* Creates a new variable store at path from a template (NULL:
  * VMK_EFI_DEFAULT_VARIABLE_STORE), with mode 0600. An existing file is an
- * error unless allow_overwrite, and is then replaced atomically. Apple:
+ * error unless allow_overwrite; then an existing variable store is replaced
+ * atomically and any other file is an error (left as it is). Apple:
  * VZEFIVariableStore(creatingVariableStoreAt:options:). */
 bool vmk_efi_variable_store_create(const char *path, const char *template_path, bool allow_overwrite,
 				   vmk_error **err);

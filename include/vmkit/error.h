@@ -42,6 +42,7 @@ typedef enum vmk_error_code {
 				*/
 	VMK_ERR_FS_DEVICE,     /* bad tag or directory name, duplicate tag or name, directory missing or not
 				  a directory */
+	VMK_ERR_CONNECTION_RESET, /* the guest refused a socket connection or reset it */
 	VMK_ERR__COUNT
 } vmk_error_code;
 

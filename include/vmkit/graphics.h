@@ -45,6 +45,14 @@ size_t vmk_graphics_device_get_scanout_count(const vmk_graphics_device *dev);
  * request fails with OUT_OF_MEMORY. */
 bool vmk_graphics_device_set_memory_limit(vmk_graphics_device *dev, uint64_t bytes, vmk_error **err);
 
+/* VGA compatibility (default on; honoured for the first graphics device):
+ * the device is also a Bochs-style VGA with a linear framebuffer in BAR 0
+ * (QEMU's virtio-vga), so UEFI firmware gives a GOP with a framebuffer:
+ * what GRUB's gfxterm, Linux's efifb and Windows need. Scanout 0 shows that
+ * framebuffer until the guest's virtio driver shows something there. Off:
+ * a plain virtio-gpu device (OVMF's VirtioGpuDxe: a Blt-only GOP). */
+void vmk_graphics_device_set_vga_compatible(vmk_graphics_device *dev, bool on);
+
 bool vmk_config_add_graphics_device(vmk_config *cfg, const vmk_graphics_device *dev, vmk_error **err);
 size_t vmk_config_get_graphics_device_count(const vmk_config *cfg);
 
@@ -71,15 +79,26 @@ typedef struct vmk_frame {
  * with vmk_frame_free. */
 bool vmk_vm_copy_frame(vmk_vm *vm, unsigned device, unsigned scanout, vmk_frame **frame, vmk_error **err);
 void vmk_frame_free(vmk_frame *frame);
+typedef struct vmk_rect vmk_rect;
+/* The same into the caller's memory, only the part `rect` (NULL: all), for
+ * views that keep their own picture and copy what changed on every update.
+ * On entry into->pixels holds a picture of into->width x into->height
+ * (XRGB8888, into->stride bytes a row). When the scanout shows that size,
+ * rect (clipped to it) is copied to the same place in into->pixels; when it
+ * does not, nothing is. Either way width, height, serial, active and the
+ * cursor fields become the scanout's (stride and pixels stay): a new size
+ * tells the caller to resize its picture and copy again. */
+bool vmk_vm_copy_frame_rect(vmk_vm *vm, unsigned device, unsigned scanout, const vmk_rect *rect,
+			    vmk_frame *into, vmk_error **err);
 /* Writes the frame as a PNG file (replaced whole: written aside, renamed). */
 bool vmk_frame_save_png(const vmk_frame *frame, const char *path, vmk_error **err);
 /* The frame as PNG bytes in memory (free() them). */
 bool vmk_frame_to_png(const vmk_frame *frame, uint8_t **png, size_t *len, vmk_error **err);
 /* Both at once. */
 bool vmk_vm_save_screenshot(vmk_vm *vm, unsigned device, unsigned scanout, const char *path, vmk_error **err);
-typedef struct vmk_rect {
+struct vmk_rect {
 	uint32_t x, y, width, height;
-} vmk_rect;
+};
 
 /* What changed on a display. damage: the rectangle the guest updated, in
  * scanout pixels (after a mode change or a reconfigure, the whole new size);

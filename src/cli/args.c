@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "view/view.h"
 
 #define MiB (1024ull * 1024)
 
@@ -23,6 +24,12 @@ enum opt_id {
 	OPT_LOG_LEVEL,
 	OPT_RESTFUL_URI,
 	OPT_RESTFUL_ALLOW_REMOTE,
+	OPT_VNC,
+	OPT_VNC_ALLOW_REMOTE,
+	OPT_VNC_PASSWORD_FILE,
+	OPT_WEB,
+	OPT_GUI,
+	OPT_TIMESYNC,
 	OPT_HELP,
 	OPT_VERSION,
 	OPT_UNSUPPORTED, /* vfkit options we do not implement yet */
@@ -49,10 +56,14 @@ static const struct option_def options[] = {
     {0, "restful-uri", true, OPT_RESTFUL_URI},
     {0, "restful-allow-remote", false, OPT_RESTFUL_ALLOW_REMOTE},
     {'h', "help", false, OPT_HELP},
-    {0, "version", false, OPT_VERSION},
-    {0, "gui", false, OPT_UNSUPPORTED},
+    {'v', "version", false, OPT_VERSION},
+    {0, "gui", false, OPT_GUI},
+    {0, "vnc", true, OPT_VNC},
+    {0, "vnc-allow-remote", false, OPT_VNC_ALLOW_REMOTE},
+    {0, "vnc-password-file", true, OPT_VNC_PASSWORD_FILE},
+    {0, "web", true, OPT_WEB},
     {'n', "nested", false, OPT_UNSUPPORTED},
-    {'t', "timesync", true, OPT_UNSUPPORTED},
+    {'t', "timesync", true, OPT_TIMESYNC},
     {0, "ignition", true, OPT_UNSUPPORTED},
     {0, "cloud-init", true, OPT_UNSUPPORTED},
 };
@@ -63,6 +74,25 @@ static const char *const unsupported_devices[] = {
     "usb-mass-storage",
     "nbd",
 };
+
+/* Why a vfkit option is refused, in words a user of a client can act on. */
+static const char *unsupported_reason(const char *name)
+{
+	static const struct {
+		const char *name, *why;
+	} reasons[] = {
+	    {"nested", "not supported: vmkit does not offer hardware virtualization to its guests"},
+	    {"ignition", "not supported yet: vmkit does not serve Ignition files (podman serves its own "
+			 "through --device virtio-vsock)"},
+	    {"cloud-init", "not supported yet: vmkit does not build the cidata ISO (attach one with "
+			   "--device virtio-blk,path=ISO,readonly)"},
+	};
+
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (strcmp(name, reasons[i].name) == 0)
+			return reasons[i].why;
+	return "not supported yet";
+}
 
 __attribute__((format(printf, 1, 2))) static bool usage_error(const char *fmt, ...)
 {
@@ -113,6 +143,10 @@ void cli_usage(FILE *out)
 	      "                                connections to host port N to the unix socket PATH;\n"
 	      "                                connect listens on PATH and joins each client to\n"
 	      "                                the guest's port N (one device, any number of ports)\n"
+	      "  -d, --device virtio-vsock,socketURL=PATH,hybrid\n"
+	      "                                Firecracker's hybrid socket: clients of PATH send\n"
+	      "                                \"CONNECT <guest port>\\n\"; guest connections to\n"
+	      "                                other host ports go to PATH_<port>\n"
 	      "  -d, --device virtio-fs,sharedDir=PATH[,mountTag=TAG][,readonly][,name=NAME]\n"
 	      "                                share a host directory (mount -t virtiofs TAG);\n"
 	      "                                TAG defaults to PATH's base name; several with one\n"
@@ -120,15 +154,25 @@ void cli_usage(FILE *out)
 	      "  -d, --device virtio-input,keyboard|pointing|mouse[,width=W,height=H]\n"
 	      "                                a keyboard, a screen-coordinate pointer (on a\n"
 	      "                                W x H screen, default the first display's) or a mouse\n"
-	      "  -d, --device virtio-gpu[,width=W,height=H]\n"
-	      "                                a display of W x H pixels, 64 to 8192 (800x600)\n"
+	      "  -d, --device virtio-gpu[,width=W,height=H][,vga=on|off]\n"
+	      "                                a display of W x H pixels, 64 to 8192 (800x600);\n"
+	      "                                the first is also a VGA with a framebuffer unless off\n"
 	      "      --reboot restart|stop     what a guest reboot does (default restart)\n"
 	      "      --pidfile PATH            write the process id to PATH\n"
 	      "      --restful-uri URI         vfkit's REST API (GET/POST /vm/state, GET /vm/inspect)\n"
 	      "                                on tcp://HOST:PORT (loopback) or unix:///PATH\n"
 	      "      --restful-allow-remote    let --restful-uri listen beyond loopback\n"
+	      "      --gui                     show the first display in a window (SDL2); adds a\n"
+	      "                                virtio-gpu, keyboard and pointer when there are none\n"
+	      "      --vnc HOST:PORT|unix:PATH serve the first display over VNC (loopback only)\n"
+	      "      --web HOST:PORT           serve it in a browser (noVNC):\n"
+	      "                                http://HOST:PORT/vnc.html?autoconnect=1\n"
+	      "      --vnc-password-file PATH  VNC authentication with the file's first line\n"
+	      "      --vnc-allow-remote        let --vnc and --web listen beyond loopback\n"
+	      "  -t, --timesync vsockPort=N    set the guest's clock through its QEMU guest agent\n"
+	      "                                on vsock port N after host sleep and VM resume\n"
 	      "  -h, --help                    this text\n"
-	      "      --version                 print the version\n"
+	      "  -v, --version                 print the version (vfkit's form, see docs/cli.md)\n"
 	      "Exit status: 0 guest powered off, 1 vmkit error, 2 usage error,\n"
 	      "3 guest rebooted with --reboot stop, 4 guest crashed, 5 stopped from the host.\n",
 	      out);
@@ -295,6 +339,9 @@ static bool parse_serial(struct cli_options *opts, const char *opt, struct spec 
 			serial.stdio = true;
 		} else if (strcmp(key, "append") == 0 && !value) {
 			serial.append = true;
+		} else if (strcmp(key, "pty") == 0 && !value) {
+			return usage_error("%s: %s,pty is not supported yet (use stdio or logFilePath=PATH)",
+					   opt, spec->items[0]);
 		} else if (strcmp(key, "logFilePath") == 0) {
 			if (!value || !*value)
 				return usage_error("%s: logFilePath= needs a path", opt);
@@ -556,7 +603,7 @@ static bool parse_net(struct cli_options *opts, const char *opt, struct spec *sp
 static bool parse_vsock(struct cli_options *opts, const char *opt, struct spec *spec)
 {
 	struct cli_vsock v = {0};
-	bool port_set = false, listen = false, connect = false;
+	bool port_set = false, listen = false, connect = false, hybrid = false;
 	uint64_t num;
 
 	for (size_t i = 1; i < spec->count; i++) {
@@ -581,9 +628,22 @@ static bool parse_vsock(struct cli_options *opts, const char *opt, struct spec *
 			listen = true;
 		} else if (strcmp(key, "connect") == 0 && !value) {
 			connect = true;
+		} else if (strcmp(key, "hybrid") == 0 && !value) {
+			hybrid = true;
 		} else {
 			return usage_error("%s: unknown virtio-vsock option \"%s\"", opt, key);
 		}
+	}
+	if (hybrid) {
+		/* Firecracker's socket: one for every guest port, so no port=. */
+		if (port_set || listen || connect || !v.path)
+			return usage_error(
+			    "%s: hybrid takes socketURL=PATH only (no port=, listen or connect)", opt);
+		if (opts->vsock_hybrid)
+			return usage_error("%s: one hybrid socket per VM (already %s)", opt,
+					   opts->vsock_hybrid);
+		opts->vsock_hybrid = v.path;
+		return true;
 	}
 	if (!port_set || !v.path)
 		return usage_error("%s: virtio-vsock needs port=N and socketURL=PATH", opt);
@@ -594,6 +654,22 @@ static bool parse_vsock(struct cli_options *opts, const char *opt, struct spec *
 		return usage_error("%s: too many virtio-vsock ports (at most %d)", opt,
 				   VMK_SOCKET_MAX_FORWARDS);
 	opts->vsocks[opts->vsock_count++] = v;
+	return true;
+}
+
+/* --timesync vsockPort=N, vfkit's only option for it: after the host wakes
+ * and after a resume, the guest agent on port N is given the host's time. */
+static bool parse_timesync(struct cli_options *opts, const char *opt, const char *value)
+{
+	uint64_t n;
+
+	if (strncmp(value, "vsockPort=", 10) != 0 || strchr(value, ','))
+		return usage_error("%s: takes vsockPort=N only", opt);
+	if (!parse_number(opt, value + 10, UINT32_MAX - 1, &n))
+		return false;
+	if (n == 0)
+		return usage_error("%s: vsockPort=0 is reserved", opt);
+	opts->timesync_port = (uint32_t)n;
 	return true;
 }
 
@@ -682,18 +758,23 @@ static bool parse_input(struct cli_options *opts, const char *opt, struct spec *
 
 static bool parse_gpu(struct cli_options *opts, const char *opt, struct spec *spec)
 {
-	struct cli_gpu gpu = {800, 600}; /* vfkit's default display */
+	struct cli_gpu gpu = {.width = 800, .height = 600}; /* vfkit's default display */
 	uint64_t num;
 
 	for (size_t i = 1; i < spec->count; i++) {
 		char *value;
 		const char *key = item_key(spec->items[i], &value);
 		if ((!strcmp(key, "width") || !strcmp(key, "height")) && value) {
-			if (!parse_number(opt, value, VMK_SCANOUT_MAX, &num))
+			if (!parse_number(opt, value, UINT32_MAX, &num))
 				return false;
-			if (num < VMK_SCANOUT_MIN)
-				return usage_error("%s: %s=%s is below %d", opt, key, value, VMK_SCANOUT_MIN);
+			if (num < VMK_SCANOUT_MIN || num > VMK_SCANOUT_MAX)
+				return usage_error("%s: %s=%s is outside %d to %d", opt, key, value,
+						   VMK_SCANOUT_MIN, VMK_SCANOUT_MAX);
 			*(key[0] == 'w' ? &gpu.width : &gpu.height) = (uint32_t)num;
+		} else if (!strcmp(key, "vga") && value && (!strcmp(value, "on") || !strcmp(value, "off"))) {
+			gpu.no_vga = !strcmp(value, "off");
+		} else if (!strcmp(key, "vga")) {
+			return usage_error("%s: vga= must be on or off", opt);
 		} else {
 			return usage_error("%s: unknown virtio-gpu option \"%s\"", opt, key);
 		}
@@ -714,6 +795,34 @@ static bool parse_single(const char *opt, struct spec *spec, bool *slot)
 	if (*slot)
 		return usage_error("%s: only one %s device is supported", opt, spec->items[0]);
 	*slot = true;
+	return true;
+}
+
+/* vfkit's Rosetta share (Apple's VZLinuxRosettaDirectoryShare): Apple's x86-64
+ * translator for Linux guests on Apple silicon. Linux hosts have no such thing;
+ * ignore-if-missing asks for exactly what happens then: no share. */
+static bool parse_rosetta(const char *opt, struct spec *spec)
+{
+	bool ignore = false;
+
+	for (size_t i = 1; i < spec->count; i++) {
+		char *value;
+		const char *key = item_key(spec->items[i], &value);
+
+		if (strcmp(key, "ignore-if-missing") == 0 && !value)
+			ignore = true;
+		else if (!(strcmp(key, "mountTag") == 0 && value && *value) &&
+			 !(strcmp(key, "install") == 0 && !value))
+			return usage_error("%s: unknown rosetta option \"%s\"", opt, key);
+	}
+	if (!ignore)
+		return usage_error("%s: rosetta needs Apple's Rosetta translator, which exists only on "
+				   "macOS on Apple silicon (add ignore-if-missing to go without it)",
+				   opt);
+	fprintf(stderr,
+		"vmkit: %s: no Rosetta translator on this host; the VM runs without the "
+		"share (ignore-if-missing)\n",
+		opt);
 	return true;
 }
 
@@ -743,6 +852,8 @@ static bool parse_device(struct cli_options *opts, const char *opt, const char *
 		return parse_input(opts, opt, &spec);
 	if (strcmp(type, "virtio-gpu") == 0)
 		return parse_gpu(opts, opt, &spec);
+	if (strcmp(type, "rosetta") == 0)
+		return parse_rosetta(opt, &spec);
 	for (size_t i = 0; i < sizeof(unsupported_devices) / sizeof(unsupported_devices[0]); i++)
 		if (strcmp(type, unsupported_devices[i]) == 0)
 			return usage_error("%s: %s is not supported yet", opt, type);
@@ -802,6 +913,25 @@ static bool apply(struct cli_options *opts, const struct option_def *def, const 
 	case OPT_RESTFUL_ALLOW_REMOTE:
 		opts->rest_allow_remote = true;
 		return true;
+	case OPT_VNC:
+		opts->vnc = value;
+		return true;
+	case OPT_WEB:
+		opts->web = value;
+		return true;
+	case OPT_VNC_ALLOW_REMOTE:
+		opts->vnc_allow_remote = true;
+		return true;
+	case OPT_VNC_PASSWORD_FILE:
+		if (!*value)
+			return usage_error("%s: needs a path", opt);
+		opts->vnc_password_file = value;
+		return true;
+	case OPT_GUI:
+		opts->gui = true;
+		return true;
+	case OPT_TIMESYNC:
+		return parse_timesync(opts, opt, value);
 	case OPT_HELP:
 		opts->help = true;
 		return true;
@@ -809,9 +939,53 @@ static bool apply(struct cli_options *opts, const struct option_def *def, const 
 		opts->version = true;
 		return true;
 	case OPT_UNSUPPORTED:
-		return usage_error("%s: not supported yet", opt);
+		return usage_error("%s: %s", opt, unsupported_reason(def->long_name));
 	}
 	return false;
+}
+
+/* --gui adds what a window needs, as vfkit does: a display, a keyboard and
+ * (beyond vfkit) a pointer. */
+static bool has_input(const struct cli_options *opts, vmk_input_kind kind)
+{
+	for (size_t i = 0; i < opts->input_count; i++)
+		if (opts->inputs[i].kind == kind)
+			return true;
+	return false;
+}
+
+static bool check_views(struct cli_options *opts)
+{
+	char why[512];
+
+	if (opts->gui) {
+		const char *x = getenv("DISPLAY"), *w = getenv("WAYLAND_DISPLAY");
+		if ((!x || !*x) && (!w || !*w))
+			return usage_error("--gui: no display to open a window on ($DISPLAY and "
+					   "$WAYLAND_DISPLAY are not set; --vnc or --web show the VM "
+					   "without one)");
+		if (!opts->gpu_count)
+			opts->gpus[opts->gpu_count++] = (struct cli_gpu){.width = 800, .height = 600};
+		if (!has_input(opts, VMK_INPUT_KEYBOARD) && opts->input_count < VMK_MAX_INPUT_DEVICES)
+			opts->inputs[opts->input_count++] = (struct cli_input){.kind = VMK_INPUT_KEYBOARD};
+		if (!has_input(opts, VMK_INPUT_SCREEN_POINTER) && opts->input_count < VMK_MAX_INPUT_DEVICES)
+			opts->inputs[opts->input_count++] =
+			    (struct cli_input){.kind = VMK_INPUT_SCREEN_POINTER};
+	}
+	if ((opts->vnc || opts->web) && !opts->gpu_count)
+		return usage_error("%s: the VM has no display (add --device virtio-gpu)",
+				   opts->vnc ? "--vnc" : "--web");
+	if (opts->vnc && !view_addr_check(opts->vnc, opts->vnc_allow_remote, why, sizeof(why)))
+		return usage_error("--vnc: %s", why);
+	if (opts->web && !view_addr_check(opts->web, opts->vnc_allow_remote, why, sizeof(why)))
+		return usage_error("--web: %s", why);
+	if (opts->web && strncmp(opts->web, "unix:", 5) == 0)
+		return usage_error("--web: \"%s\": a browser needs HOST:PORT", opts->web);
+	if (opts->vnc_password_file && !opts->vnc && !opts->web)
+		return usage_error("--vnc-password-file: needs --vnc or --web");
+	if (opts->vnc_allow_remote && !opts->vnc && !opts->web)
+		return usage_error("--vnc-allow-remote: needs --vnc or --web");
+	return true;
 }
 
 static const struct option_def *find_long(const char *name, size_t len)
@@ -883,5 +1057,5 @@ bool cli_parse_args(int argc, char **argv, struct cli_options *opts)
 	char why[512];
 	if (opts->rest_uri && !rest_uri_check(opts->rest_uri, opts->rest_allow_remote, why, sizeof(why)))
 		return usage_error("--restful-uri: %s", why);
-	return true;
+	return check_views(opts);
 }

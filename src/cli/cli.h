@@ -96,9 +96,10 @@ struct cli_input {
 	uint32_t width, height; /* 0: the default screen */
 };
 
-/* --device virtio-gpu[,width=W,height=H]: one device with one scanout each. */
+/* --device virtio-gpu[,width=W,height=H][,vga=on|off]: one device with one scanout each. */
 struct cli_gpu {
 	uint32_t width, height;
+	bool no_vga; /* vga=off */
 };
 
 struct cli_options {
@@ -123,6 +124,8 @@ struct cli_options {
 	bool balloon; /* virtio-balloon */
 	struct cli_vsock vsocks[VMK_SOCKET_MAX_FORWARDS];
 	size_t vsock_count;
+	const char *vsock_hybrid; /* --device virtio-vsock,socketURL=PATH,hybrid */
+	uint32_t timesync_port;	  /* --timesync vsockPort=N; 0: none */
 	struct cli_fs fs[CLI_MAX_FS];
 	size_t fs_count;
 	struct cli_input inputs[VMK_MAX_INPUT_DEVICES];
@@ -131,6 +134,12 @@ struct cli_options {
 	size_t gpu_count;
 	const char *rest_uri; /* --restful-uri; NULL for none:// */
 	bool rest_allow_remote;
+	/* Views of the first display (src/view/). */
+	const char *vnc;	       /* --vnc HOST:PORT | unix:PATH */
+	const char *web;	       /* --web HOST:PORT (noVNC) */
+	bool vnc_allow_remote;	       /* --vnc-allow-remote: --vnc and --web beyond loopback */
+	const char *vnc_password_file; /* --vnc-password-file PATH */
+	bool gui;		       /* --gui: a window (SDL2) */
 	const char *pidfile;
 	bool help;
 	bool version;
@@ -138,6 +147,14 @@ struct cli_options {
 	char **owned;
 	size_t owned_count;
 };
+
+/* --timesync (timesync.c): a thread that sets the guest's clock through
+ * its guest agent after host sleep and after timesync_kick (a resume). */
+struct timesync;
+struct timesync *timesync_start(vmk_vm *vm, uint32_t port);
+void timesync_kick(struct timesync *t);
+/* After the VM stopped. */
+void timesync_stop(struct timesync *t);
 
 /* Fills opts from argv. On a usage error prints one line to stderr and
  * returns false. */

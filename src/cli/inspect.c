@@ -76,6 +76,11 @@ char *cli_inspect_json(const struct cli_options *o)
 		if (!o->vsocks[i].host_to_guest)
 			json_object_object_add(d, "listen", json_object_new_boolean(true));
 	}
+	if (o->vsock_hybrid) {
+		d = device(devs, "virtiosock");
+		put_str(d, "socketURL", o->vsock_hybrid);
+		json_object_object_add(d, "hybrid", json_object_new_boolean(true));
+	}
 	for (size_t i = 0; i < o->fs_count; i++) {
 		d = device(devs, "virtiofs");
 		put_str(d, "mountTag", o->fs[i].tag);
@@ -90,11 +95,16 @@ char *cli_inspect_json(const struct cli_options *o)
 	}
 	for (size_t i = 0; i < o->gpu_count; i++) {
 		d = device(devs, "virtiogpu");
-		json_object_object_add(d, "usesGUI", json_object_new_boolean(false));
+		json_object_object_add(d, "usesGUI", json_object_new_boolean(o->gui && i == 0));
 		json_object_object_add(d, "width", json_object_new_int64(o->gpus[i].width));
 		json_object_object_add(d, "height", json_object_new_int64(o->gpus[i].height));
 	}
 	json_object_object_add(root, "devices", devs);
+	if (o->timesync_port) {
+		json_object *ts = json_object_new_object();
+		json_object_object_add(ts, "vsockPort", json_object_new_int64(o->timesync_port));
+		json_object_object_add(root, "timesync", ts);
+	}
 	out = strdup(
 	    json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(root);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "view/sdl.h"
+#include "view/vnc.h"
 
 #define MiB (1024ull * 1024)
 
@@ -31,6 +34,12 @@ struct session {
 	size_t pending_len;
 	struct term_escape escape;
 	struct rest_server *rest;
+	struct view_hub hub;
+	struct vnc_server *vnc;
+	struct sdl_view *gui;
+	atomic_bool gui_closed; /* the window's close button: a stop request */
+	struct timesync *timesync;
+	vmk_state last_state; /* VM event thread: a resume is RESUMING then RUNNING */
 };
 
 static void print_errors(const vmk_error *err)
@@ -50,9 +59,15 @@ static void wake_main(void *ctx)
 
 static void on_state(vmk_vm *vm, vmk_state state, void *ctx)
 {
+	struct session *s = ctx;
+
 	(void)vm;
 	if (state == VMK_STATE_STOPPED || state == VMK_STATE_ERROR)
 		wake_main(ctx);
+	/* The guest's clock stood still while paused: --timesync sets it. */
+	if (state == VMK_STATE_RUNNING && s->last_state == VMK_STATE_RESUMING)
+		timesync_kick(s->timesync);
+	s->last_state = state;
 }
 
 static void on_stop(vmk_vm *vm, vmk_stop_reason reason, void *ctx)
@@ -281,6 +296,8 @@ static bool add_vsock(vmk_config *cfg, const struct cli_options *o)
 	vmk_error *err = NULL;
 	bool ok = dev != NULL;
 
+	if (o->vsock_hybrid)
+		ok = vmk_socket_device_set_hybrid_path(dev, o->vsock_hybrid, &err);
 	for (size_t i = 0; ok && i < o->vsock_count; i++)
 		ok = vmk_socket_device_add_unix_forward(dev, o->vsocks[i].port, o->vsocks[i].path,
 							o->vsocks[i].host_to_guest
@@ -337,9 +354,10 @@ static vmk_config *build_config(const struct cli_options *o, struct session *s)
 	vmk_config_set_cpu_count(cfg, o->cpus);
 	vmk_config_set_memory_size(cfg, o->memory_mib * MiB);
 	vmk_config_set_reboot_action(cfg, o->reboot);
-	/* vfkit's create: make the store unless one is there already. */
-	if (o->efi_vars && o->efi_create && access(o->efi_vars, F_OK) != 0 &&
-	    !vmk_efi_variable_store_create(o->efi_vars, NULL, false, &err)) {
+	/* vfkit's create is Apple's creatingVariableStoreAt with AllowOverwrite:
+	 * a fresh store on every start, replacing one that is there (vmkit
+	 * replaces only a variable store, never another file). */
+	if (o->efi_vars && o->efi_create && !vmk_efi_variable_store_create(o->efi_vars, NULL, true, &err)) {
 		print_errors(err);
 		vmk_error_free(err);
 		goto fail;
@@ -362,12 +380,14 @@ static vmk_config *build_config(const struct cli_options *o, struct session *s)
 	for (size_t i = 0; i < o->net_count; i++)
 		if (!add_net(cfg, &o->nets[i]))
 			goto fail;
-	if (o->vsock_count && !add_vsock(cfg, o))
+	/* --timesync alone makes the device too, as vfkit's does. */
+	if ((o->vsock_count || o->vsock_hybrid || o->timesync_port) && !add_vsock(cfg, o))
 		goto fail;
 	if (o->fs_count && !add_fs(cfg, o))
 		goto fail;
 	for (size_t i = 0; i < o->gpu_count; i++) {
 		vmk_graphics_device *g = vmk_graphics_device_new();
+		vmk_graphics_device_set_vga_compatible(g, !o->gpus[i].no_vga);
 		bool ok = g &&
 			  vmk_graphics_device_add_scanout(g, o->gpus[i].width, o->gpus[i].height, &err) &&
 			  vmk_config_add_graphics_device(cfg, g, &err);
@@ -442,13 +462,12 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void handle_signal(struct session *s)
+/* A signal or the window's close button: the first asks the guest to power
+ * off (stopped after STOP_GRACE_S), the next stops it at once. */
+static void ask_stop(struct session *s, const char *what)
 {
-	struct signalfd_siginfo si;
 	vmk_error *err = NULL;
 
-	if (read(s->sig_fd, &si, sizeof(si)) != sizeof(si))
-		return;
 	if (++s->signals > 1) {
 		stop_now(s);
 		return;
@@ -456,13 +475,31 @@ static void handle_signal(struct session *s)
 	fprintf(stderr,
 		"vmkit: %s: asking the guest to power off (stopped in %d s if it does not, or at once "
 		"on a second signal)\n",
-		strsignal((int)si.ssi_signo), STOP_GRACE_S);
+		what, STOP_GRACE_S);
 	if (!vmk_vm_request_stop(s->vm, &err)) {
 		print_errors(err);
 		stop_now(s);
 	}
 	vmk_error_free(err);
 	s->grace_end = now_s() + STOP_GRACE_S;
+}
+
+static void handle_signal(struct session *s)
+{
+	struct signalfd_siginfo si;
+
+	if (read(s->sig_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	ask_stop(s, strsignal((int)si.ssi_signo));
+}
+
+/* On the window's thread. */
+static void on_gui_close(void *ctx)
+{
+	struct session *s = ctx;
+
+	atomic_store(&s->gui_closed, true);
+	wake_main(s);
 }
 
 /* Hands buffered input to the guest; keeps what the pipe cannot take now. */
@@ -558,6 +595,8 @@ static void event_loop(struct session *s)
 			ssize_t r = read(s->wake[0], drain, sizeof(drain));
 
 			(void)r;
+			if (atomic_exchange(&s->gui_closed, false))
+				ask_stop(s, "window closed");
 		}
 		if (pfd[2].revents && pfd[2].fd == STDIN_FILENO)
 			handle_stdin(s);
@@ -588,6 +627,65 @@ static int exit_status(struct session *s, vmk_stop_reason reason)
 	}
 }
 
+/* The first screen pointer's screen (what build_config gave it), 0x0 when
+ * there is none. */
+static void pointer_screen(const struct cli_options *o, uint32_t *w, uint32_t *h)
+{
+	*w = *h = 0;
+	for (size_t i = 0; i < o->input_count; i++)
+		if (o->inputs[i].kind == VMK_INPUT_SCREEN_POINTER) {
+			*w = o->inputs[i].width ? o->inputs[i].width : o->gpu_count ? o->gpus[0].width : 800;
+			*h = o->inputs[i].height ? o->inputs[i].height
+			     : o->gpu_count	 ? o->gpus[0].height
+						 : 600;
+			return;
+		}
+}
+
+/* Before the VM starts: a port in use or no display leaves nothing running. */
+static bool start_views(const struct cli_options *o, struct session *s)
+{
+	char why[512];
+	uint32_t pw, ph;
+
+	view_hub_init(&s->hub, s->vm);
+	pointer_screen(o, &pw, &ph);
+	if (o->vnc || o->web) {
+		const struct vnc_options vo = {
+		    .listen = o->vnc,
+		    .web = o->web,
+		    .web_dir = VMK_NOVNC_DIR,
+		    .allow_remote = o->vnc_allow_remote,
+		    .password_file = o->vnc_password_file,
+		    .width = o->gpus[0].width,
+		    .height = o->gpus[0].height,
+		    .pointer_width = pw,
+		    .pointer_height = ph,
+		};
+		s->vnc = vnc_start(s->vm, &s->hub, &vo, why, sizeof(why));
+		if (!s->vnc) {
+			fprintf(stderr, "vmkit: %s\n", why);
+			return false;
+		}
+	}
+	if (o->gui) {
+		const struct sdl_options so = {
+		    .width = o->gpus[0].width,
+		    .height = o->gpus[0].height,
+		    .pointer_width = pw,
+		    .pointer_height = ph,
+		    .on_close = on_gui_close,
+		    .ctx = s,
+		};
+		s->gui = sdl_start(s->vm, &s->hub, &so, why, sizeof(why));
+		if (!s->gui) {
+			fprintf(stderr, "vmkit: --gui: %s\n", why);
+			return false;
+		}
+	}
+	return true;
+}
+
 static int run(const struct cli_options *o, struct session *s)
 {
 	const vmk_observer obs = {
@@ -608,6 +706,10 @@ static int run(const struct cli_options *o, struct session *s)
 	}
 	if (o->pidfile && !write_pidfile(o->pidfile))
 		goto out;
+	/* Before the observer, which kicks it from the VM's thread. */
+	if (o->timesync_port && !(s->timesync = timesync_start(s->vm, o->timesync_port)))
+		fprintf(stderr,
+			"vmkit: --timesync: cannot start its thread; the guest clock is not synced\n");
 	vmk_vm_set_observer(s->vm, &obs, s);
 	if (o->rest_uri) {
 		/* Before the VM starts: a server that cannot listen leaves nothing running. */
@@ -619,6 +721,8 @@ static int run(const struct cli_options *o, struct session *s)
 			goto out;
 		}
 	}
+	if (!start_views(o, s))
+		goto out;
 	if (!vmk_vm_start(s->vm, &err)) {
 		print_errors(err);
 		goto out;
@@ -628,6 +732,12 @@ static int run(const struct cli_options *o, struct session *s)
 	term_restore();
 	status = exit_status(s, vmk_vm_wait(s->vm, -1));
 out:
+	if (s->vm)
+		vmk_vm_set_observer(s->vm, NULL, NULL);
+	timesync_stop(s->timesync);
+	view_hub_stop(&s->hub);
+	vnc_stop(s->vnc);
+	sdl_stop(s->gui);
 	rest_stop(s->rest);
 	if (o->pidfile && s->vm)
 		unlink(o->pidfile);
@@ -652,7 +762,11 @@ int main(int argc, char **argv)
 		if (opts.help)
 			cli_usage(stdout);
 		else
-			printf("vmkit %s\n", vmk_version());
+			/* vfkit's cobra template is "NAME version: VERSION"; crc takes
+			 * what lies between the first and second ':' of stdout and
+			 * compares it with its pinned vfkit version, so vmkit's own
+			 * name and version go before the colon (docs/cli.md). */
+			printf("vfkit (vmkit %s) version: v%s\n", vmk_version(), VMK_VFKIT_VERSION);
 		cli_options_free(&opts);
 		return 0;
 	}

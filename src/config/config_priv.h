@@ -91,6 +91,7 @@ struct vmk_socket_device {
 	uint32_t guest_cid;
 	struct socket_forward forwards[VMK_SOCKET_MAX_FORWARDS];
 	size_t nforwards;
+	char *hybrid_path; /* Firecracker's hybrid socket, or NULL */
 };
 
 struct fs_directory {
@@ -115,6 +116,7 @@ struct vmk_graphics_device {
 	uint32_t width[VMK_MAX_SCANOUTS], height[VMK_MAX_SCANOUTS];
 	size_t nscanouts;
 	uint64_t memory_limit;
+	bool vga; /* VGA compatible (the first device only) */
 };
 
 struct vmk_config {

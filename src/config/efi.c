@@ -128,6 +128,15 @@ bool vmk_efi_variable_store_create(const char *path, const char *template_path, 
 	if (!allow_overwrite && access(path, F_OK) == 0)
 		return vmk_set_error(err, VMK_ERR_VARIABLE_STORE, "path",
 				     "path: %s exists (allow overwriting to replace it)", path);
+	/* Only a store is replaced: a mistyped path must not destroy a disk image. */
+	uint64_t old_size;
+	vmk_error *old_err = NULL;
+	if (allow_overwrite && access(path, F_OK) == 0 &&
+	    !efi_check_variable_store(path, false, "path", &old_size, &old_err)) {
+		vmk_error_free(old_err);
+		return vmk_set_error(err, VMK_ERR_VARIABLE_STORE, "path",
+				     "path: %s is not a UEFI variable store; not replacing it", path);
+	}
 	uint8_t *buf = malloc(size);
 	char *tmp = NULL;
 	int in = -1, out = -1;

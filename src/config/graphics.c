@@ -8,9 +8,17 @@
 vmk_graphics_device *vmk_graphics_device_new(void)
 {
 	vmk_graphics_device *d = calloc(1, sizeof(*d));
-	if (d)
+	if (d) {
 		d->memory_limit = VMK_GRAPHICS_MEMORY_DEFAULT;
+		d->vga = true;
+	}
 	return d;
+}
+
+void vmk_graphics_device_set_vga_compatible(vmk_graphics_device *d, bool on)
+{
+	if (d)
+		d->vga = on;
 }
 
 void vmk_graphics_device_free(vmk_graphics_device *d)

@@ -99,6 +99,11 @@ static void evloop_wake(struct evloop *l)
 	(void)!write(l->wakefd, &one, sizeof(one));
 }
 
+void evloop_set_name(struct evloop *l, const char *name)
+{
+	pthread_setname_np(l->thread, name);
+}
+
 struct evloop *evloop_new(void)
 {
 	struct evloop *l = calloc(1, sizeof(*l));

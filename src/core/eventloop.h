@@ -17,6 +17,8 @@ struct evloop *evloop_new(void);
 /* Stops the thread (after the queued work) and frees the loop. */
 void evloop_free(struct evloop *l);
 bool evloop_on_thread(const struct evloop *l);
+/* Names the loop's thread (at most 15 bytes; seen in /proc/PID/task/TID/comm, top -H). */
+void evloop_set_name(struct evloop *l, const char *name);
 
 /* Watches fd for events (EPOLLIN...). Safe from any thread; the callback
  * runs on the loop thread. */

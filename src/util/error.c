@@ -56,6 +56,7 @@ static const char *const code_names[VMK_ERR__COUNT] = {
     [VMK_ERR_VARIABLE_STORE] = "variable-store",
     [VMK_ERR_SOCKET_DEVICE] = "socket-device",
     [VMK_ERR_FS_DEVICE] = "fs-device",
+    [VMK_ERR_CONNECTION_RESET] = "connection-reset",
 };
 
 const char *vmk_error_code_name(vmk_error_code code)

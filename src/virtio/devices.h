@@ -65,7 +65,31 @@ void virtio_balloon_free(struct virtio_balloon *b);
 /* virtio-vsock (vsock.c): host–guest stream sockets, joined to the unix
  * sockets of the configured forwards. Listening sockets are made here. */
 struct virtio_vsock;
-struct virtio_vsock *virtio_vsock_new(const struct vmk_socket_device *cfg, vmk_error **err);
+/* How the device reaches the application's run-time listeners and connects
+ * (the owner, vm/). Called on the I/O thread (connected: also on the thread
+ * that frees the device) with the device's lock held: they must only look
+ * up or hand over (post), never block or call back into the device. */
+struct virtio_vsock_hooks {
+	void *ctx;
+	/* Whether an application listens on host port `port`. */
+	bool (*has_listener)(void *ctx, uint32_t port);
+	/* An id no accept or connect of this VM has had. */
+	uint64_t (*new_id)(void *ctx);
+	/* A guest connected to a listened port: fd is the application's end.
+	 * The answer comes through virtio_vsock_accept_done(id). False: fd
+	 * could not be handed over (still the device's). */
+	bool (*accept)(void *ctx, uint64_t id, uint32_t port, uint32_t guest_port, int fd);
+	/* The end of virtio_vsock_connect(id): fd >= 0, or -1 and an errno
+	 * (ECONNRESET, ETIMEDOUT, ENOTCONN: no driver). False: fd could not be
+	 * handed over (still the device's). */
+	bool (*connected)(void *ctx, uint64_t id, int fd, int error);
+};
+struct virtio_vsock *virtio_vsock_new(const struct vmk_socket_device *cfg,
+				      const struct virtio_vsock_hooks *hooks, vmk_error **err);
+/* From the owner's thread; the work runs on the I/O thread. False: out of
+ * memory (connected is not called). */
+bool virtio_vsock_connect(struct virtio_vsock *vs, uint64_t id, uint32_t guest_port);
+void virtio_vsock_accept_done(struct virtio_vsock *vs, uint64_t id, bool accept);
 struct virtio_dev *virtio_vsock_dev(struct virtio_vsock *vs);
 void virtio_vsock_free(struct virtio_vsock *vs);
 
@@ -119,10 +143,15 @@ struct virtio_gpu_hooks {
 };
 struct virtio_gpu *virtio_gpu_new(const struct vmk_graphics_device *cfg, const struct gmem *mem,
 				  unsigned index, const struct virtio_gpu_hooks *hooks, vmk_error **err);
+/* After the transport exists: VGA damage tracking starts. */
+bool virtio_gpu_start(struct virtio_gpu *g);
 bool virtio_gpu_copy_cursor(struct virtio_gpu *g, vmk_cursor **out, vmk_error **err);
 struct virtio_dev *virtio_gpu_dev(struct virtio_gpu *g);
 unsigned virtio_gpu_scanouts(const struct virtio_gpu *g);
 bool virtio_gpu_copy_frame(struct virtio_gpu *g, unsigned scanout, vmk_frame **out, vmk_error **err);
+/* vmk_vm_copy_frame_rect: rect (NULL: all) into the caller's frame when its size is the scanout's. */
+bool virtio_gpu_copy_frame_rect(struct virtio_gpu *g, unsigned scanout, const vmk_rect *rect, vmk_frame *into,
+				vmk_error **err);
 bool virtio_gpu_reconfigure(struct virtio_gpu *g, unsigned scanout, uint32_t width, uint32_t height,
 			    vmk_error **err);
 void virtio_gpu_free(struct virtio_gpu *g);

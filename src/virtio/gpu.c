@@ -7,10 +7,15 @@
 #include "util/error_priv.h"
 #include "virtio/devices.h"
 #include "virtio/gpu_res.h"
+#include "virtio/gpu_vga.h"
 #include <endian.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 #include <vmkit/graphics.h>
 
 #define GPU_CTRLQ   0
@@ -26,6 +31,12 @@ struct virtio_gpu {
 	struct gpu_state st;
 	struct virtio_gpu_hooks hooks;
 	unsigned index;
+	/* VGA compatibility (scanout 0 shows vram while the virtio driver
+	 * shows nothing there): the registers under lock, and a timer on the
+	 * I/O thread that turns KVM's dirty log of vram into damage. */
+	bool has_vga;
+	struct gpu_vga vga;
+	int vga_tfd;
 	bool again[2]; /* a turn is posted to go on with queue q (I/O thread) */
 
 	/* I/O thread only. */
@@ -156,6 +167,85 @@ static void gpu_reset(void *opaque)
 	report(g);
 }
 
+static void vga_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
+{
+	struct virtio_gpu *g = opaque;
+	pthread_mutex_lock(&g->lock);
+	gpu_vga_read(&g->vga, off, data, size);
+	pthread_mutex_unlock(&g->lock);
+}
+
+static void vga_write(void *opaque, uint64_t off, const uint8_t *data, unsigned size)
+{
+	struct virtio_gpu *g = opaque;
+	pthread_mutex_lock(&g->lock);
+	gpu_vga_write(&g->vga, off, data, size);
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* Whether scanout 0 shows vram now (lock held). */
+static bool vga_shown(struct virtio_gpu *g, uint32_t *w, uint32_t *h)
+{
+	return g->has_vga && !g->st.scanout[0].resource_id && gpu_vga_mode(&g->vga, w, h);
+}
+
+/* 30 times a second: what the guest wrote to vram becomes damage. */
+static void vga_tick(void *ctx, uint32_t events)
+{
+	struct virtio_gpu *g = ctx;
+	uint64_t n, first, end, stride, dfirst, dend;
+	uint32_t w, h;
+	(void)events;
+	(void)!read(g->vga_tfd, &n, sizeof(n));
+	int dirty = virtio_vram_dirty(&g->dev, &dfirst, &dend);
+	pthread_mutex_lock(&g->lock);
+	bool changed = g->vga.changed;
+	g->vga.changed = false;
+	if (vga_shown(g, &w, &h)) {
+		gpu_vga_span(&g->vga, &first, &end, &stride);
+		if (changed || dirty < 0) {
+			gpu_damage(&g->st, 0, (struct gpu_rect){0, 0, w, h});
+		} else if (dirty > 0 && dfirst < end && dend > first) {
+			/* Whole rows from the first to the last dirty page. */
+			uint64_t y0 = dfirst > first ? (dfirst - first) / stride : 0;
+			uint64_t y1 = (dend - first + stride - 1) / stride;
+			if (y1 > h)
+				y1 = h;
+			if (y0 < y1)
+				gpu_damage(&g->st, 0,
+					   (struct gpu_rect){0, (uint32_t)y0, w, (uint32_t)(y1 - y0)});
+		}
+		if (g->st.damaged[0])
+			g->st.scanout[0].serial = ++g->st.serial;
+	} else if (changed) {
+		/* The mode went away: black, of the scanout's size. */
+		gpu_damage(&g->st, 0,
+			   (struct gpu_rect){0, 0, g->st.scanout[0].width, g->st.scanout[0].height});
+		g->st.scanout[0].serial = ++g->st.serial;
+	}
+	pthread_mutex_unlock(&g->lock);
+	report(g);
+}
+
+bool virtio_gpu_start(struct virtio_gpu *g)
+{
+	if (!g->has_vga)
+		return true;
+	struct itimerspec t = {.it_interval.tv_nsec = 33333333, .it_value.tv_nsec = 33333333};
+	g->vga_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	return g->vga_tfd >= 0 && timerfd_settime(g->vga_tfd, 0, &t, NULL) == 0 &&
+	       evloop_add_fd(virtio_io_loop(&g->dev), g->vga_tfd, EPOLLIN, vga_tick, g) == 0;
+}
+
+/* vram for scanout 0's size: a power of two from 16 to 256 MiB. */
+static uint64_t vram_size(uint32_t w, uint32_t h)
+{
+	uint64_t need = (uint64_t)w * h * 4, size = 16ull << 20;
+	while (size < need && size < (256ull << 20))
+		size *= 2;
+	return size;
+}
+
 struct virtio_gpu *virtio_gpu_new(const struct vmk_graphics_device *cfg, const struct gmem *mem,
 				  unsigned index, const struct virtio_gpu_hooks *hooks, vmk_error **err)
 {
@@ -170,8 +260,19 @@ struct virtio_gpu *virtio_gpu_new(const struct vmk_graphics_device *cfg, const s
 	gpu_state_init(&g->st, mem, cfg->memory_limit, (unsigned)cfg->nscanouts, cfg->width, cfg->height);
 	g->st.edid_serial = (index + 1) << 8;
 	g->index = index;
+	g->vga_tfd = -1;
 	if (hooks)
 		g->hooks = *hooks;
+	/* Only the first device is the VGA: firmware and the OS take one. */
+	g->has_vga = cfg->vga && index == 0;
+	if (g->has_vga && !gpu_vga_init(&g->vga, vram_size(cfg->width[0], cfg->height[0]))) {
+		virtio_gpu_free(g);
+		vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, "graphics_devices",
+			      "graphics_devices[0]: no memory for vram");
+		return NULL;
+	}
+	if (g->has_vga)
+		gpu_edid(cfg->width[0], cfg->height[0], g->st.edid_serial, g->vga.edid);
 	sync_config(g);
 	g->dev = (struct virtio_dev){
 	    .name = "virtio-gpu",
@@ -188,6 +289,12 @@ struct virtio_gpu *virtio_gpu_new(const struct vmk_graphics_device *cfg, const s
 	    .queue_notify = gpu_queue_notify,
 	    .reset = gpu_reset,
 	};
+	if (g->has_vga) {
+		g->dev.vram = g->vga.vram;
+		g->dev.vram_size = g->vga.vram_size;
+		g->dev.vga_read = vga_read;
+		g->dev.vga_write = vga_write;
+	}
 	return g;
 }
 
@@ -211,11 +318,14 @@ bool virtio_gpu_copy_frame(struct virtio_gpu *g, unsigned scanout, vmk_frame **o
 	if (!f)
 		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, "frame", "out of memory");
 	pthread_mutex_lock(&g->lock);
-	f->active = gpu_scanout_size(&g->st, scanout, &f->width, &f->height);
+	bool vga = scanout == 0 && vga_shown(g, &f->width, &f->height);
+	f->active = vga || gpu_scanout_size(&g->st, scanout, &f->width, &f->height);
 	f->stride = f->width * 4;
 	/* calloc: an inactive scanout is black. */
 	f->pixels = calloc((size_t)f->height, f->stride);
-	if (f->pixels && f->active)
+	if (f->pixels && vga)
+		gpu_vga_copy(&g->vga, f->pixels);
+	else if (f->pixels && f->active)
 		gpu_scanout_copy(&g->st, scanout, f->pixels);
 	f->serial = g->st.scanout[scanout].serial;
 	const struct gpu_cursor *cu = &g->st.cursor;
@@ -232,6 +342,50 @@ bool virtio_gpu_copy_frame(struct virtio_gpu *g, unsigned scanout, vmk_frame **o
 		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, "frame", "out of memory");
 	}
 	*out = f;
+	return true;
+}
+
+bool virtio_gpu_copy_frame_rect(struct virtio_gpu *g, unsigned scanout, const vmk_rect *rect, vmk_frame *into,
+				vmk_error **err)
+{
+	if (scanout >= g->st.nscanouts)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "scanout",
+				     "scanout: %u is not a scanout (the device has %u)", scanout,
+				     g->st.nscanouts);
+	uint32_t bw = into->width, bh = into->height, w, h;
+	pthread_mutex_lock(&g->lock);
+	bool vga = scanout == 0 && vga_shown(g, &w, &h);
+	bool active = vga || gpu_scanout_size(&g->st, scanout, &w, &h);
+	if (bw == w && bh == h) {
+		uint64_t x0 = rect ? rect->x : 0, y0 = rect ? rect->y : 0;
+		uint64_t x1 = rect ? x0 + rect->width : w, y1 = rect ? y0 + rect->height : h;
+		x1 = x1 > w ? w : x1;
+		y1 = y1 > h ? h : y1;
+		if (x0 < x1 && y0 < y1) {
+			if (vga)
+				gpu_vga_copy_rect(&g->vga, into->pixels, into->stride, (uint32_t)x0,
+						  (uint32_t)y0, (uint32_t)x1, (uint32_t)y1);
+			else if (active)
+				gpu_scanout_copy_rect(&g->st, scanout, into->pixels, into->stride,
+						      (uint32_t)x0, (uint32_t)y0, (uint32_t)x1, (uint32_t)y1);
+			else
+				for (uint64_t y = y0; y < y1; y++)
+					memset(into->pixels + into->stride * y + x0 * 4, 0, (x1 - x0) * 4);
+		}
+	}
+	into->width = w;
+	into->height = h;
+	into->active = active;
+	into->serial = g->st.scanout[scanout].serial;
+	const struct gpu_cursor *cu = &g->st.cursor;
+	into->cursor_visible = cu->visible && cu->scanout == scanout;
+	if (into->cursor_visible) {
+		into->cursor_x = cu->x;
+		into->cursor_y = cu->y;
+		into->cursor_hot_x = cu->hot_x;
+		into->cursor_hot_y = cu->hot_y;
+	}
+	pthread_mutex_unlock(&g->lock);
 	return true;
 }
 
@@ -286,6 +440,8 @@ bool virtio_gpu_reconfigure(struct virtio_gpu *g, unsigned scanout, uint32_t wid
 	 * it, unless it shows nothing: then it is black of the new size. */
 	if (!g->st.scanout[scanout].resource_id)
 		gpu_damage(&g->st, scanout, (struct gpu_rect){0, 0, width, height});
+	if (g->has_vga && scanout == 0)
+		gpu_edid(width, height, g->st.edid_serial, g->vga.edid);
 	pthread_mutex_unlock(&g->lock);
 	virtio_run_locked(&g->dev, display_event, g);
 	virtio_config_changed(&g->dev);
@@ -298,6 +454,9 @@ void virtio_gpu_free(struct virtio_gpu *g)
 	if (!g)
 		return;
 	g->hooks.update = NULL; /* nobody to tell any more */
+	if (g->vga_tfd >= 0)
+		close(g->vga_tfd); /* the I/O thread is gone: nothing watches it */
+	gpu_vga_free(&g->vga);
 	gpu_state_reset(&g->st);
 	pthread_mutex_destroy(&g->lock);
 	free(g->entries);

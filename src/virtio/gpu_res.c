@@ -455,17 +455,24 @@ bool gpu_scanout_size(struct gpu_state *s, unsigned i, uint32_t *w, uint32_t *h)
 void gpu_scanout_copy(struct gpu_state *s, unsigned i, uint8_t *out)
 {
 	struct gpu_scanout *so = &s->scanout[i];
+	gpu_scanout_copy_rect(s, i, out, (uint64_t)so->r.width * 4, 0, 0, so->r.width, so->r.height);
+}
+
+void gpu_scanout_copy_rect(struct gpu_state *s, unsigned i, uint8_t *out, uint64_t out_stride, uint32_t x0,
+			   uint32_t y0, uint32_t x1, uint32_t y1)
+{
+	struct gpu_scanout *so = &s->scanout[i];
 	struct gpu_resource *r = find(s, so->resource_id);
 	uint64_t stride = (uint64_t)r->width * 4;
 
-	for (uint32_t y = 0; y < so->r.height; y++) {
-		const uint8_t *src = r->data + stride * (so->r.y + y) + (uint64_t)so->r.x * 4;
-		uint8_t *dst = out + (uint64_t)so->r.width * 4 * y;
+	for (uint32_t y = y0; y < y1; y++) {
+		const uint8_t *src = r->data + stride * (so->r.y + y) + (uint64_t)(so->r.x + x0) * 4;
+		uint8_t *dst = out + out_stride * y + (uint64_t)x0 * 4;
 		if (r->format == GPU_FORMAT_B8G8R8X8 || r->format == GPU_FORMAT_B8G8R8A8) {
-			memcpy(dst, src, (size_t)so->r.width * 4);
+			memcpy(dst, src, (size_t)(x1 - x0) * 4);
 			continue;
 		}
-		for (uint32_t x = 0; x < so->r.width; x++) {
+		for (uint32_t x = 0; x < x1 - x0; x++) {
 			uint32_t v = htole32(argb(r->format, src + 4ull * x) & 0xffffff);
 			memcpy(dst + 4ull * x, &v, 4);
 		}

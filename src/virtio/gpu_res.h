@@ -67,6 +67,10 @@ size_t gpu_exec(struct gpu_state *s, const struct gpu_cmd *c, const struct gpu_m
  * the pixels as XRGB8888. false when the scanout shows nothing. */
 bool gpu_scanout_size(struct gpu_state *s, unsigned i, uint32_t *w, uint32_t *h);
 void gpu_scanout_copy(struct gpu_state *s, unsigned i, uint8_t *out);
+/* Columns x0..x1, rows y0..y1 (end exclusive, inside the scanout's size) of scanout i into
+ * out, which holds the whole scanout with `stride` bytes a row. */
+void gpu_scanout_copy_rect(struct gpu_state *s, unsigned i, uint8_t *out, uint64_t stride, uint32_t x0,
+			   uint32_t y0, uint32_t x1, uint32_t y1);
 /* Marks r (scanout pixels) of scanout i as changed. */
 void gpu_damage(struct gpu_state *s, unsigned i, struct gpu_rect r);
 

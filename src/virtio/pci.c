@@ -1,7 +1,8 @@
-/* virtio over PCI, modern interface (virtio 1.2 §4.1). BAR0 (32 KiB) holds
+/* virtio over PCI, modern interface (virtio 1.2 §4.1). BAR0 (32 KiB; BAR4
+ * for a VGA-compatible device, whose BARs 0 and 2 are its VGA's) holds
  * every structure: common config 0x0000, ISR 0x1000, device config 0x2000,
  * notifications 0x3000 (4 bytes per queue), MSI-X table 0x4000, PBA 0x5000.
- * BAR2 is a small I/O BAR with the notifications again (2 ports per queue),
+ * BAR2 (BAR5 beside VGA) is a small I/O BAR with the notifications again (2 ports per queue),
  * and its capability comes first in the list, so Linux (which takes the
  * first notify capability it can map) kicks with OUT: KVM completes a port
  * write from the exit information alone, while an MMIO write on AMD (and
@@ -23,17 +24,19 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#define BAR0_SIZE   0x8000
-#define OFF_COMMON  0x0000
-#define OFF_ISR	    0x1000
-#define OFF_DEVICE  0x2000
-#define OFF_NOTIFY  0x3000
-#define OFF_MSIX    0x4000
-#define OFF_PBA	    0x5000
-#define NOTIFY_MULT 4
-#define IO_BAR	    2
-#define IO_MULT	    2
-#define NO_VECTOR   0xffff
+#define BAR0_SIZE    0x8000
+#define OFF_COMMON   0x0000
+#define OFF_ISR	     0x1000
+#define OFF_DEVICE   0x2000
+#define OFF_NOTIFY   0x3000
+#define OFF_MSIX     0x4000
+#define OFF_PBA	     0x5000
+#define NOTIFY_MULT  4
+#define VGA_BAR_SIZE 0x1000
+/* Where the vram slot of the device in PCI slot n goes: after guest RAM's. */
+#define VRAM_MEMSLOT(n) (16 + (n))
+#define IO_MULT		2
+#define NO_VECTOR	0xffff
 
 #define CAP_COMMON  1
 #define CAP_NOTIFY  2
@@ -87,9 +90,11 @@ struct virtio_pci {
 	unsigned nvec;
 	struct msix_vec *vec;
 	uint8_t msix_cap;
-	uint8_t cfg_cap;	 /* VIRTIO_PCI_CAP_PCI_CFG: BAR access through config space */
-	uint64_t notify_base;	 /* where the ioeventfds are registered, 0: none */
-	uint64_t io_notify_base; /* the same for the I/O BAR's ports */
+	uint8_t cfg_cap;	  /* VIRTIO_PCI_CAP_PCI_CFG: BAR access through config space */
+	uint64_t notify_base;	  /* where the ioeventfds are registered, 0: none */
+	uint64_t io_notify_base;  /* the same for the I/O BAR's ports */
+	unsigned mem_bar, io_bar; /* the virtio BARs: 0 and 2, or 4 and 5 beside VGA */
+	uint64_t vram_at;	  /* where the vram slot is mapped, 0: nowhere */
 };
 
 /* MMIO: length 0 matches a write of any size and lets KVM complete the
@@ -137,8 +142,62 @@ static void move_notify(struct virtio_pci *t, uint64_t *cur, uint64_t base, bool
 /* Follows BAR0 and the I/O BAR wherever the guest puts them (lock held). */
 static void rearm_notify(struct virtio_pci *t)
 {
-	move_notify(t, &t->notify_base, pci_dev_bar_addr(&t->pci, 0), false);
-	move_notify(t, &t->io_notify_base, pci_dev_bar_addr(&t->pci, IO_BAR), true);
+	move_notify(t, &t->notify_base, pci_dev_bar_addr(&t->pci, t->mem_bar), false);
+	move_notify(t, &t->io_notify_base, pci_dev_bar_addr(&t->pci, t->io_bar), true);
+}
+
+/* Maps vram where BAR 0 is now (lock held). A BAR placed over something
+ * KVM already maps is left unmapped: accesses then trap and are served
+ * from vram by bar_read/bar_write, slowly but correctly. */
+static void remap_vram(struct virtio_pci *t)
+{
+	uint64_t at = pci_dev_bar_addr(&t->pci, 0);
+	if (!t->dev->vram || at == t->vram_at)
+		return;
+	struct kvm_userspace_memory_region r = {.slot = VRAM_MEMSLOT(t->pci.slot),
+						.userspace_addr = (uintptr_t)t->dev->vram};
+	if (t->vram_at) {
+		r.guest_phys_addr = t->vram_at;
+		ioctl(t->env.vm_fd, KVM_SET_USER_MEMORY_REGION, &r); /* size 0: removed */
+		t->vram_at = 0;
+	}
+	if (!at)
+		return;
+	r.guest_phys_addr = at;
+	r.memory_size = t->dev->vram_size;
+	r.flags = KVM_MEM_LOG_DIRTY_PAGES; /* what the display must redraw */
+	if (ioctl(t->env.vm_fd, KVM_SET_USER_MEMORY_REGION, &r) == 0)
+		t->vram_at = at;
+}
+
+int virtio_vram_dirty(struct virtio_dev *d, uint64_t *first, uint64_t *end)
+{
+	struct virtio_pci *t = d->transport;
+	uint64_t pages = d->vram_size / 4096, words = (pages + 63) / 64;
+	uint64_t bitmap[1024]; /* 256 MiB of vram at most */
+
+	if (!d->vram || words > sizeof(bitmap) / sizeof(bitmap[0]))
+		return -1;
+	pthread_mutex_lock(&t->lock);
+	struct kvm_dirty_log log = {.slot = VRAM_MEMSLOT(t->pci.slot), .dirty_bitmap = bitmap};
+	int ok = t->vram_at && ioctl(t->env.vm_fd, KVM_GET_DIRTY_LOG, &log) == 0;
+	pthread_mutex_unlock(&t->lock);
+	if (!ok)
+		return -1;
+	uint64_t lo = UINT64_MAX, hi = 0;
+	for (uint64_t i = 0; i < words; i++) {
+		if (!bitmap[i])
+			continue;
+		uint64_t p0 = i * 64 + (uint64_t)__builtin_ctzll(bitmap[i]);
+		uint64_t p1 = i * 64 + 63 - (uint64_t)__builtin_clzll(bitmap[i]);
+		lo = p0 < lo ? p0 : lo;
+		hi = p1 + 1 > hi ? p1 + 1 : hi;
+	}
+	if (lo == UINT64_MAX)
+		return 0;
+	*first = lo * 4096;
+	*end = hi * 4096;
+	return 1;
 }
 
 static bool msix_enabled(struct virtio_pci *t)
@@ -561,7 +620,18 @@ static void bar_read(void *opaque, unsigned bar, uint64_t off, uint8_t *data, un
 {
 	struct virtio_pci *t = opaque;
 	memset(data, 0, size); /* the I/O BAR's notify ports read as zero */
-	if (bar != 0)
+	if (t->dev->vram && bar == 0) {
+		if (off < t->dev->vram_size && size <= t->dev->vram_size - off)
+			memcpy(data, t->dev->vram + off, size);
+		return;
+	}
+	if (t->dev->vram && bar == 2) {
+		pthread_mutex_lock(&t->lock);
+		t->dev->vga_read(t->dev->opaque, off, data, size);
+		pthread_mutex_unlock(&t->lock);
+		return;
+	}
+	if (bar != t->mem_bar)
 		return;
 	pthread_mutex_lock(&t->lock);
 	if (off < OFF_ISR) {
@@ -585,13 +655,24 @@ static void bar_write(void *opaque, unsigned bar, uint64_t off, const uint8_t *d
 {
 	struct virtio_pci *t = opaque;
 	uint64_t one = 1;
-	if (bar == IO_BAR) {
+	if (bar == t->io_bar) {
 		/* A kick the ioeventfd did not catch (other width, BAR moving). */
 		if (off / IO_MULT < t->dev->num_queues)
 			(void)!write(t->vqs[off / IO_MULT].kick_fd, &one, sizeof(one));
 		return;
 	}
-	if (bar != 0)
+	if (t->dev->vram && bar == 0) {
+		if (off < t->dev->vram_size && size <= t->dev->vram_size - off)
+			memcpy(t->dev->vram + off, data, size);
+		return;
+	}
+	if (t->dev->vram && bar == 2) {
+		pthread_mutex_lock(&t->lock);
+		t->dev->vga_write(t->dev->opaque, off, data, size);
+		pthread_mutex_unlock(&t->lock);
+		return;
+	}
+	if (bar != t->mem_bar)
 		return;
 	bool reset = false;
 	pthread_mutex_lock(&t->lock);
@@ -664,8 +745,10 @@ static void config_written(void *opaque, unsigned off, unsigned size)
 		bar_write(t, bar, boff, data, len);
 	}
 	pthread_mutex_lock(&t->lock);
-	if (off < PCI_BAR0 + 4 * (IO_BAR + 1) && off + size > PCI_COMMAND)
+	if (off < PCI_BAR0 + 4 * PCI_NUM_BARS && off + size > PCI_COMMAND) {
 		rearm_notify(t);
+		remap_vram(t);
+	}
 	/* Bus mastering gates every DMA the device does (rings, buffers, MSI).
 	 * Turned off under a running device (a kexec'ing or shutting-down
 	 * driver), the device stops and drops DRIVER_OK, as QEMU does; the
@@ -770,27 +853,35 @@ struct virtio_pci *virtio_pci_new(struct virtio_dev *dev, const struct virtio_pc
 	device_reset_state(t);
 
 	struct pci_dev *p = &t->pci;
-	pci_dev_init(p, 0x1af4, (uint16_t)(0x1040 + dev->device_id), dev->pci_class, 1, 0x1af4,
-		     (uint16_t)(0x1040 + dev->device_id), &virtio_pci_ops, t);
-	pci_dev_set_bar(p, 0, BAR0_SIZE);
+	bool vga = dev->vram && dev->vga_read && dev->vga_write;
+	t->mem_bar = vga ? 4 : 0;
+	t->io_bar = vga ? 5 : 2;
+	pci_dev_init(p, 0x1af4, (uint16_t)(0x1040 + dev->device_id), vga ? 0x030000 : dev->pci_class, 1,
+		     0x1af4, (uint16_t)(0x1040 + dev->device_id), &virtio_pci_ops, t);
+	if (vga) {
+		pci_dev_set_bar(p, 0, dev->vram_size);
+		pci_dev_set_bar(p, 2, VGA_BAR_SIZE);
+	}
+	pci_dev_set_bar(p, t->mem_bar, BAR0_SIZE);
 	unsigned io_size = 4;
 	while (io_size < dev->num_queues * IO_MULT)
 		io_size *= 2;
-	pci_dev_set_io_bar(p, IO_BAR, io_size);
-	add_vcap(p, CAP_COMMON, 0, OFF_COMMON, 0x38, 0);
-	add_vcap(p, CAP_ISR, 0, OFF_ISR, 1, 0);
-	add_vcap(p, CAP_DEVICE, 0, OFF_DEVICE, 0x1000, 0);
-	add_vcap(p, CAP_NOTIFY, 0, OFF_NOTIFY, dev->num_queues * NOTIFY_MULT, NOTIFY_MULT);
+	pci_dev_set_io_bar(p, t->io_bar, io_size);
+	uint8_t mb = (uint8_t)t->mem_bar;
+	add_vcap(p, CAP_COMMON, mb, OFF_COMMON, 0x38, 0);
+	add_vcap(p, CAP_ISR, mb, OFF_ISR, 1, 0);
+	add_vcap(p, CAP_DEVICE, mb, OFF_DEVICE, 0x1000, 0);
+	add_vcap(p, CAP_NOTIFY, mb, OFF_NOTIFY, dev->num_queues * NOTIFY_MULT, NOTIFY_MULT);
 	add_vcap(p, CAP_PCI_CFG, 0, 0, 0, 0);
 	t->cfg_cap = p->cfg[PCI_CAPABILITY_LIST];
 	memset(p->wmask + t->cfg_cap + 4, 0xff, 1);
 	memset(p->wmask + t->cfg_cap + 8, 0xff, 12);
 	/* Added last, listed first: the notify capability drivers try first. */
-	add_vcap(p, CAP_NOTIFY, IO_BAR, 0, dev->num_queues * IO_MULT, IO_MULT);
+	add_vcap(p, CAP_NOTIFY, (uint8_t)t->io_bar, 0, dev->num_queues * IO_MULT, IO_MULT);
 	t->msix_cap = pci_dev_add_cap(p, PCI_CAP_ID_MSIX, 12);
 	platform_put_le(p->cfg + t->msix_cap + 2, 2, t->nvec - 1);
-	platform_put_le(p->cfg + t->msix_cap + 4, 4, OFF_MSIX); /* BIR 0 */
-	platform_put_le(p->cfg + t->msix_cap + 8, 4, OFF_PBA);
+	platform_put_le(p->cfg + t->msix_cap + 4, 4, OFF_MSIX | t->mem_bar); /* BIR */
+	platform_put_le(p->cfg + t->msix_cap + 8, 4, OFF_PBA | t->mem_bar);
 	p->wmask[t->msix_cap + 3] = 0xc0; /* enable, function mask */
 	if (pci_host_add(host, p) < 0) {
 		vmk_set_error(err, VMK_ERR_LIMIT_EXCEEDED, NULL, "%s: no room on the PCI bus", dev->name);
@@ -799,6 +890,7 @@ struct virtio_pci *virtio_pci_new(struct virtio_dev *dev, const struct virtio_pc
 	}
 	pthread_mutex_lock(&t->lock);
 	rearm_notify(t);
+	remap_vram(t);
 	pthread_mutex_unlock(&t->lock);
 	return t;
 }
@@ -807,6 +899,12 @@ void virtio_pci_free(struct virtio_pci *t)
 {
 	if (!t)
 		return;
+	if (t->vram_at) {
+		struct kvm_userspace_memory_region r = {.slot = VRAM_MEMSLOT(t->pci.slot),
+							.guest_phys_addr = t->vram_at,
+							.userspace_addr = (uintptr_t)t->dev->vram};
+		ioctl(t->env.vm_fd, KVM_SET_USER_MEMORY_REGION, &r);
+	}
 	for (unsigned q = 0; q < t->dev->num_queues; q++) {
 		if (t->notify_base)
 			ioeventfd(t, q, t->notify_base, false, false);

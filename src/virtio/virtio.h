@@ -42,6 +42,15 @@ struct virtio_dev {
 	uint8_t *config;	 /* device-specific config space, owned by the device */
 	size_t config_size;
 	void *opaque;
+	/* Optional VGA compatibility (what virtio-vga is to QEMU): the PCI
+	 * class is VGA, BAR 0 is vram (mapped into the guest wherever it puts
+	 * the BAR, a KVM memory slot), BAR 2 a 4 KiB register block served by
+	 * vga_read/vga_write (vCPU thread, transport lock held), and the
+	 * virtio structures move to BAR 4 (memory) and BAR 5 (ports). */
+	uint8_t *vram;
+	uint64_t vram_size; /* a power of two */
+	void (*vga_read)(void *opaque, uint64_t off, uint8_t *data, unsigned size);
+	void (*vga_write)(void *opaque, uint64_t off, const uint8_t *data, unsigned size);
 
 	/* All optional. Called with the transport's lock held, on a vCPU thread,
 	 * except queue_notify which runs on the machine's I/O thread. */
@@ -77,6 +86,11 @@ const struct gmem *virtio_mem(struct virtio_dev *d);
 /* Runs fn(ctx) under the transport lock, as activate and irq_changed run:
  * for a device that changes what those read from another thread. */
 void virtio_run_locked(struct virtio_dev *d, void (*fn)(void *ctx), void *ctx);
+
+/* A VGA-compatible device's vram: 1 and the byte range [*first, *end) of
+ * the pages the guest wrote since the last call, 0 when none, -1 when vram
+ * is not mapped now (every access traps: assume all changed). */
+int virtio_vram_dirty(struct virtio_dev *d, uint64_t *first, uint64_t *end);
 
 /* For devices whose queues are served outside the I/O thread (vhost). */
 /* The KVM ioeventfd of queue q's notifications. */

@@ -20,108 +20,22 @@
  *   buffers, the socket is not watched for input until the guest gives more.
  * Host memory is bounded by VSOCK_MAX_CONNS * VSOCK_BUF_ALLOC; a wake-up
  * reads at most one packet per socket and handles at most one queue's worth
- * of transmit requests, so no guest keeps the I/O thread busy. */
+ * of transmit requests, so no guest keeps the I/O thread busy.
+ *
+ * Where a connection's host side comes from (forwards, the hybrid socket,
+ * the application's listeners and connects) is vsock_host.c's business. */
 #include "util/error_priv.h"
-#include "virtio/devices.h"
-#include "virtio/vsock_pkt.h"
+#include "virtio/vsock_priv.h"
 #include <endian.h>
 #include <errno.h>
-#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
-
-#define VIRTIO_ID_VSOCK 19
-#define VSOCK_RXQ	0
-#define VSOCK_TXQ	1
-#define VSOCK_EVQ	2
-
-#define VSOCK_BUF_ALLOC	      (64 * 1024)
-#define VSOCK_MAX_CONNS	      512
-#define VSOCK_MAX_ORPHANS     64 /* resets owed to packets of no connection */
-#define VSOCK_FIRST_HOST_PORT 0x40000000u
-
-/* Control packets owed to the guest, sent in this order. */
-#define PEND_REQUEST  1u
-#define PEND_RESPONSE 2u
-#define PEND_CREDIT   4u
-#define PEND_SHUTDOWN 8u
-#define PEND_RST      16u
-
-enum conn_state {
-	CONN_REQUESTED, /* host side connected first: waiting for the guest's RESPONSE */
-	CONN_OPEN,
-	CONN_CLOSED, /* waiting only to send its RST, then freed */
-};
-
-struct vsock_conn {
-	struct virtio_vsock *vs;
-	uint32_t guest_port, host_port;
-	int fd;
-	enum conn_state state;
-	uint32_t watched; /* epoll events registered, 0 = not registered */
-	unsigned pend;
-	uint32_t shutdown_flags; /* of the PEND_SHUTDOWN packet */
-	bool queued;		 /* on the pending list */
-	struct vsock_conn *next_pend, *next_dead;
-	/* Guest to host. */
-	uint8_t *buf; /* VSOCK_BUF_ALLOC bytes once needed */
-	uint32_t buf_len;
-	uint32_t fwd_cnt, fwd_cnt_sent;
-	bool guest_sent_all; /* SHUTDOWN SEND: host side shut for writing once flushed */
-	bool guest_closed;   /* SHUTDOWN of both: RST once the buffer is flushed */
-	/* Host to guest. */
-	uint32_t peer_buf_alloc, peer_fwd_cnt, tx_cnt;
-	bool guest_reads_no_more; /* SHUTDOWN RCV */
-	bool host_eof;
-};
-
-struct vsock_listener {
-	struct virtio_vsock *vs;
-	uint32_t port;
-	int fd;
-	char *path;
-};
-
-struct vsock_ports {
-	uint32_t host_port, guest_port;
-};
-
-struct vsock_out {
-	uint64_t notify;
-	const char *broken;
-};
-
-struct virtio_vsock {
-	struct virtio_dev dev;
-	struct {
-		uint64_t guest_cid;
-	} __attribute__((packed)) config;
-	uint64_t guest_cid;
-	struct vmk_socket_device *cfg; /* owned copy */
-	struct vsock_listener listeners[VMK_SOCKET_MAX_FORWARDS];
-	unsigned nlisteners;
-	bool listening;
-	struct evloop *loop;
-
-	pthread_mutex_t lock; /* guards everything below */
-	bool active;
-	struct vsock_conn *conns[VSOCK_MAX_CONNS];
-	unsigned nconns;
-	struct vsock_conn *pend_head, *pend_tail;
-	struct vsock_ports orphans[VSOCK_MAX_ORPHANS];
-	unsigned norphans;
-	bool rx_starved;
-	uint32_t next_host_port;
-	struct vsock_conn *dead; /* unlinked by a reset, freed on the I/O thread */
-	struct virtq_elem elem;
-	struct iovec slice[VIRTQ_MAX_IOV];
-	struct vsock_out out;
-};
 
 static void conn_readable(void *ctx, uint32_t events);
 
@@ -130,6 +44,25 @@ static uint32_t peer_credit(const struct vsock_conn *c)
 	uint32_t used = c->tx_cnt - c->peer_fwd_cnt;
 
 	return used >= c->peer_buf_alloc ? 0 : c->peer_buf_alloc - used;
+}
+
+uint64_t vsock_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+/* The deadline timer ticks only while some connection has a deadline. */
+void vsock_set_deadline(struct vsock_conn *c, uint64_t ns)
+{
+	struct virtio_vsock *vs = c->vs;
+	struct itimerspec t = {.it_value.tv_nsec = VSOCK_TICK_NS, .it_interval.tv_nsec = VSOCK_TICK_NS};
+
+	c->deadline = ns ? vsock_now_ns() + ns : 0;
+	if (ns && !vs->timer_armed && vs->timer_fd >= 0)
+		vs->timer_armed = timerfd_settime(vs->timer_fd, 0, &t, NULL) == 0;
 }
 
 static bool conn_wants_input(const struct vsock_conn *c)
@@ -141,10 +74,10 @@ static bool conn_wants_input(const struct vsock_conn *c)
 /* Registers the host socket for what the connection can use now, and
  * nothing else: a socket whose peer hung up reports EPOLLHUP whatever it is
  * watched for, so an idle one must not be watched at all. */
-static void conn_update_watch(struct vsock_conn *c)
+void vsock_conn_watch(struct vsock_conn *c)
 {
-	uint32_t want =
-	    (conn_wants_input(c) ? EPOLLIN : 0) | (c->buf_len && c->state == CONN_OPEN ? EPOLLOUT : 0);
+	uint32_t want = (conn_wants_input(c) || c->state == CONN_LINE ? EPOLLIN : 0) |
+			(c->buf_len && c->state == CONN_OPEN ? EPOLLOUT : 0);
 	struct evloop *l = c->vs->loop;
 
 	if (c->fd < 0 || !l || want == c->watched)
@@ -158,7 +91,7 @@ static void conn_update_watch(struct vsock_conn *c)
 	c->watched = want;
 }
 
-static void conn_pend(struct vsock_conn *c, unsigned what)
+void vsock_conn_pend(struct vsock_conn *c, unsigned what)
 {
 	struct virtio_vsock *vs = c->vs;
 
@@ -174,35 +107,84 @@ static void conn_pend(struct vsock_conn *c, unsigned what)
 	vs->pend_tail = c;
 }
 
-static void orphan_rst(struct virtio_vsock *vs, uint32_t host_port, uint32_t guest_port)
+/* A guest that sends faster than it gives receive buffers fills the ring;
+ * then its connects to nobody time out instead of failing at once. Said on
+ * stderr at the 1st, 2nd, 4th, 8th... drop, so it is seen but not a flood. */
+void vsock_orphan_rst(struct virtio_vsock *vs, uint32_t host_port, uint32_t guest_port)
 {
-	if (vs->norphans < VSOCK_MAX_ORPHANS)
+	if (vs->norphans < VSOCK_MAX_ORPHANS) {
 		vs->orphans[vs->norphans++] = (struct vsock_ports){host_port, guest_port};
+		return;
+	}
+	vs->orphans_dropped++;
+	if ((vs->orphans_dropped & (vs->orphans_dropped - 1)) == 0)
+		fprintf(stderr,
+			"vmkit: virtio-vsock: %llu resets to unknown connections dropped (the guest gives "
+			"no receive buffers for them)\n",
+			(unsigned long long)vs->orphans_dropped);
 }
 
-static struct vsock_conn *conn_find(struct virtio_vsock *vs, uint32_t guest_port, uint32_t host_port)
+struct vsock_conn *vsock_conn_find(struct virtio_vsock *vs, uint32_t guest_port, uint32_t host_port)
 {
 	for (unsigned i = 0; i < vs->nconns; i++)
-		if (vs->conns[i]->guest_port == guest_port && vs->conns[i]->host_port == host_port)
+		if (vs->conns[i]->guest_port == guest_port && vs->conns[i]->host_port == host_port &&
+		    vs->conns[i]->state != CONN_LINE)
 			return vs->conns[i];
 	return NULL;
 }
 
-static struct vsock_conn *conn_new(struct virtio_vsock *vs, uint32_t guest_port, uint32_t host_port, int fd)
+struct vsock_conn *vsock_conn_by_id(struct virtio_vsock *vs, uint64_t id)
+{
+	for (unsigned i = 0; i < vs->nconns; i++)
+		if (vs->conns[i]->id == id)
+			return vs->conns[i];
+	return NULL;
+}
+
+/* A host port that no connection to guest_port uses. */
+uint32_t vsock_alloc_port(struct virtio_vsock *vs, uint32_t guest_port)
+{
+	uint32_t port = vs->next_host_port;
+
+	for (unsigned tries = 0; tries <= VSOCK_MAX_CONNS && vsock_conn_find(vs, guest_port, port); tries++)
+		port = port + 1 >= UINT32_MAX ? VSOCK_FIRST_HOST_PORT : port + 1;
+	vs->next_host_port = port + 1 >= UINT32_MAX ? VSOCK_FIRST_HOST_PORT : port + 1;
+	return port;
+}
+
+/* The owner waits for the guest's answer to a connect: tell it the answer
+ * will not come. */
+static void conn_connect_failed(struct vsock_conn *c)
+{
+	if (!c->connecting)
+		return;
+	c->connecting = false;
+	if (c->app_fd >= 0)
+		close(c->app_fd);
+	c->app_fd = -1;
+	if (c->vs->hooks.connected)
+		c->vs->hooks.connected(c->vs->hooks.ctx, c->id, -1,
+				       c->fail_errno ? c->fail_errno : ECONNRESET);
+}
+
+struct vsock_conn *vsock_conn_new(struct virtio_vsock *vs, uint32_t guest_port, uint32_t host_port, int fd)
 {
 	struct vsock_conn *c;
 
 	if (vs->nconns == VSOCK_MAX_CONNS || !(c = calloc(1, sizeof(*c))))
 		return NULL;
-	*c = (struct vsock_conn){.vs = vs, .guest_port = guest_port, .host_port = host_port, .fd = fd};
+	*c = (struct vsock_conn){
+	    .vs = vs, .guest_port = guest_port, .host_port = host_port, .fd = fd, .app_fd = -1};
 	vs->conns[vs->nconns++] = c;
 	return c;
 }
 
 /* Closes the host socket now; the connection lives on only while its RST
  * (if any) waits for a receive buffer. */
-static void conn_close(struct vsock_conn *c, bool send_rst)
+void vsock_conn_close(struct vsock_conn *c, bool send_rst)
 {
+	conn_connect_failed(c);
+	c->deadline = 0;
 	if (c->fd >= 0) {
 		if (c->watched && c->vs->loop)
 			evloop_del_fd(c->vs->loop, c->fd);
@@ -214,11 +196,12 @@ static void conn_close(struct vsock_conn *c, bool send_rst)
 	c->pend = 0;
 	c->buf_len = 0;
 	if (send_rst)
-		conn_pend(c, PEND_RST);
+		vsock_conn_pend(c, PEND_RST);
 }
 
 static void conn_free(struct vsock_conn *c)
 {
+	conn_connect_failed(c);
 	if (c->fd >= 0) {
 		if (c->watched && c->vs->loop)
 			evloop_del_fd(c->vs->loop, c->fd);
@@ -229,7 +212,7 @@ static void conn_free(struct vsock_conn *c)
 }
 
 /* Unlinks c from the table and the pending list and frees it. */
-static void conn_drop(struct virtio_vsock *vs, struct vsock_conn *c)
+void vsock_conn_drop(struct virtio_vsock *vs, struct vsock_conn *c)
 {
 	for (unsigned i = 0; i < vs->nconns; i++)
 		if (vs->conns[i] == c) {
@@ -285,7 +268,7 @@ static bool rx_send(struct virtio_vsock *vs, const struct vsock_conn *c, enum vs
 }
 
 /* Sends what is owed to the guest, while it gives receive buffers. */
-static void rx_flush_control(struct virtio_vsock *vs)
+void vsock_rx_flush(struct virtio_vsock *vs)
 {
 	while (vs->norphans) {
 		if (!rx_send(vs, NULL, VSOCK_OP_RST, 0, vs->orphans[0].host_port, vs->orphans[0].guest_port))
@@ -318,9 +301,9 @@ static void rx_flush_control(struct virtio_vsock *vs)
 			vs->pend_tail = NULL;
 		c->queued = false;
 		if (c->state == CONN_CLOSED)
-			conn_drop(vs, c);
+			vsock_conn_drop(vs, c);
 		else
-			conn_update_watch(c);
+			vsock_conn_watch(c);
 	}
 }
 
@@ -374,10 +357,10 @@ static void conn_receive(struct vsock_conn *c)
 		 * closes, and its close resets us. */
 		c->host_eof = true;
 		c->shutdown_flags |= VSOCK_SHUTDOWN_SEND;
-		conn_pend(c, PEND_SHUTDOWN);
+		vsock_conn_pend(c, PEND_SHUTDOWN);
 		return;
 	}
-	conn_close(c, true);
+	vsock_conn_close(c, true);
 }
 
 /* Writes buffered guest data to the host socket. */
@@ -392,7 +375,7 @@ static void conn_flush(struct vsock_conn *c)
 		if (n < 0 && errno == EAGAIN)
 			break;
 		if (n <= 0) {
-			conn_close(c, true);
+			vsock_conn_close(c, true);
 			return;
 		}
 		memmove(c->buf, c->buf + n, c->buf_len - (uint32_t)n);
@@ -400,13 +383,13 @@ static void conn_flush(struct vsock_conn *c)
 		c->fwd_cnt += (uint32_t)n;
 	}
 	if (!c->buf_len && c->guest_closed) {
-		conn_close(c, true);
+		vsock_conn_close(c, true);
 		return;
 	}
 	if (!c->buf_len && c->guest_sent_all)
 		shutdown(c->fd, SHUT_WR);
 	if (c->fwd_cnt - c->fwd_cnt_sent >= VSOCK_BUF_ALLOC / 4)
-		conn_pend(c, PEND_CREDIT);
+		vsock_conn_pend(c, PEND_CREDIT);
 }
 
 /* Guest data for the host socket: straight through while it takes it, the
@@ -417,7 +400,7 @@ static void conn_write(struct vsock_conn *c, const struct virtq_elem *e, uint32_
 	size_t done = 0;
 
 	if (c->buf_len + (uint64_t)len > VSOCK_BUF_ALLOC || c->guest_sent_all) {
-		conn_close(c, true); /* beyond the credit we gave, or after its SHUTDOWN */
+		vsock_conn_close(c, true); /* beyond the credit we gave, or after its SHUTDOWN */
 		return;
 	}
 	if (!c->buf_len) {
@@ -428,7 +411,7 @@ static void conn_write(struct vsock_conn *c, const struct virtq_elem *e, uint32_
 				    MSG_NOSIGNAL);
 		while (n < 0 && errno == EINTR);
 		if (n < 0 && errno != EAGAIN) {
-			conn_close(c, true);
+			vsock_conn_close(c, true);
 			return;
 		}
 		done = n > 0 ? (size_t)n : 0;
@@ -436,46 +419,14 @@ static void conn_write(struct vsock_conn *c, const struct virtq_elem *e, uint32_
 	}
 	if (done < len) {
 		if (!c->buf && !(c->buf = malloc(VSOCK_BUF_ALLOC))) {
-			conn_close(c, true);
+			vsock_conn_close(c, true);
 			return;
 		}
 		c->buf_len += (uint32_t)iov_copy_from(e->iov, e->nout, VSOCK_HDR_LEN + done,
 						      c->buf + c->buf_len, len - done);
 	}
 	if (c->fwd_cnt - c->fwd_cnt_sent >= VSOCK_BUF_ALLOC / 4)
-		conn_pend(c, PEND_CREDIT);
-}
-
-/* The guest connects to host port p->dst_port: a forward in CONNECT mode. */
-static void guest_connect(struct virtio_vsock *vs, const struct vsock_pkt *p)
-{
-	const struct socket_forward *f = NULL;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct vsock_conn *c;
-	int fd;
-
-	for (size_t i = 0; i < vs->cfg->nforwards && !f; i++)
-		if (vs->cfg->forwards[i].mode == VMK_SOCKET_FORWARD_GUEST_TO_HOST &&
-		    vs->cfg->forwards[i].port == p->dst_port)
-			f = &vs->cfg->forwards[i];
-	if (!f) {
-		orphan_rst(vs, p->dst_port, p->src_port);
-		return;
-	}
-	memcpy(sa.sun_path, f->path, strlen(f->path));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	/* A unix connect does not wait: the listener's backlog takes it or not. */
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    !(c = conn_new(vs, p->src_port, p->dst_port, fd))) {
-		if (fd >= 0)
-			close(fd);
-		orphan_rst(vs, p->dst_port, p->src_port);
-		return;
-	}
-	c->state = CONN_OPEN;
-	c->peer_buf_alloc = p->buf_alloc;
-	c->peer_fwd_cnt = p->fwd_cnt;
-	conn_pend(c, PEND_RESPONSE);
+		vsock_conn_pend(c, PEND_CREDIT);
 }
 
 static void tx_packet(struct virtio_vsock *vs, const struct virtq_elem *e)
@@ -488,42 +439,45 @@ static void tx_packet(struct virtio_vsock *vs, const struct virtq_elem *e)
 		return;
 	case VSOCK_PKT_RESET:
 		if (p.op != VSOCK_OP_RST) {
-			if ((c = conn_find(vs, p.src_port, p.dst_port)))
-				conn_close(c, true);
+			if ((c = vsock_conn_find(vs, p.src_port, p.dst_port)))
+				vsock_conn_close(c, true);
 			else
-				orphan_rst(vs, p.dst_port, p.src_port);
+				vsock_orphan_rst(vs, p.dst_port, p.src_port);
 		}
 		return;
 	case VSOCK_PKT_OK:
 		break;
 	}
-	c = conn_find(vs, p.src_port, p.dst_port);
+	c = vsock_conn_find(vs, p.src_port, p.dst_port);
 	if (c && c->state == CONN_CLOSED)
 		return; /* our RST is on its way */
 	if (!c) {
 		if (p.op == VSOCK_OP_REQUEST)
-			guest_connect(vs, &p);
+			vsock_host_connect(vs, &p);
 		else if (p.op != VSOCK_OP_RST)
-			orphan_rst(vs, p.dst_port, p.src_port);
+			vsock_orphan_rst(vs, p.dst_port, p.src_port);
 		return;
 	}
 	c->peer_buf_alloc = p.buf_alloc;
 	c->peer_fwd_cnt = p.fwd_cnt;
 	switch (p.op) {
 	case VSOCK_OP_REQUEST: /* for a connection that exists */
-		conn_close(c, true);
+		vsock_conn_close(c, true);
 		return;
 	case VSOCK_OP_RESPONSE:
 		/* Only to a REQUEST we have sent. */
 		if (c->state != CONN_REQUESTED || (c->pend & PEND_REQUEST)) {
-			conn_close(c, true);
+			vsock_conn_close(c, true);
 			return;
 		}
 		c->state = CONN_OPEN;
+		c->deadline = 0;
+		if (!vsock_host_answered(c))
+			return;
 		break;
 	case VSOCK_OP_RST:
-		conn_close(c, false);
-		conn_drop(vs, c);
+		vsock_conn_close(c, false);
+		vsock_conn_drop(vs, c);
 		return;
 	case VSOCK_OP_SHUTDOWN:
 		if (p.flags & VSOCK_SHUTDOWN_RCV)
@@ -544,22 +498,24 @@ static void tx_packet(struct virtio_vsock *vs, const struct virtq_elem *e)
 		break;
 	case VSOCK_OP_RW:
 		if (c->state != CONN_OPEN) {
-			conn_close(c, true);
+			vsock_conn_close(c, true);
 			return;
 		}
 		conn_write(c, e, p.len);
 		break;
 	case VSOCK_OP_CREDIT_REQUEST:
-		conn_pend(c, PEND_CREDIT);
+		/* Before the RESPONSE a credit update would be taken for a refusal. */
+		if (c->state == CONN_OPEN)
+			vsock_conn_pend(c, PEND_CREDIT);
 		break;
 	default: /* CREDIT_UPDATE: the credit is read from every header above */
 		break;
 	}
 	if (c->state != CONN_CLOSED)
-		conn_update_watch(c);
+		vsock_conn_watch(c);
 }
 
-static void vsock_finish(struct virtio_vsock *vs)
+void vsock_finish(struct virtio_vsock *vs)
 {
 	struct vsock_out out = vs->out;
 
@@ -575,10 +531,10 @@ static void vsock_finish(struct virtio_vsock *vs)
 /* After anything that may have freed receive buffers or credit. */
 static void vsock_kick_all(struct virtio_vsock *vs)
 {
-	rx_flush_control(vs);
+	vsock_rx_flush(vs);
 	for (unsigned i = 0; i < vs->nconns; i++)
 		if (vs->conns[i]->state != CONN_CLOSED)
-			conn_update_watch(vs->conns[i]);
+			vsock_conn_watch(vs->conns[i]);
 }
 
 static void tx_again(void *ctx);
@@ -644,77 +600,28 @@ static void conn_readable(void *ctx, uint32_t events)
 		vsock_finish(vs);
 		return;
 	}
+	if (c->state == CONN_LINE) {
+		vsock_host_read_line(c);
+		if (c->state == CONN_CLOSED)
+			vsock_conn_drop(vs, c); /* never known to the guest: no RST owed */
+		else
+			vsock_conn_watch(c);
+		vsock_rx_flush(vs);
+		vsock_finish(vs);
+		return;
+	}
 	if (c->buf_len && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
 		conn_flush(c);
 	if (c->state != CONN_CLOSED && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		conn_receive(c);
 	/* A closed c is freed once its RST is sent: not touched after that. */
 	bool open = c->state != CONN_CLOSED;
-	rx_flush_control(vs);
+	vsock_rx_flush(vs);
 	if (vs->rx_starved)
 		vsock_kick_all(vs); /* unwatch every input until the guest gives buffers */
 	else if (open)
-		conn_update_watch(c);
+		vsock_conn_watch(c);
 	vsock_finish(vs);
-}
-
-/* A client of a LISTEN forward: joined to the guest's port once it answers. */
-static void listener_accept(void *ctx, uint32_t events)
-{
-	struct vsock_listener *li = ctx;
-	struct virtio_vsock *vs = li->vs;
-	struct vsock_conn *c = NULL;
-	int fd;
-
-	(void)events;
-	fd = accept4(li->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	pthread_mutex_lock(&vs->lock);
-	if (vs->active) {
-		uint32_t port = vs->next_host_port;
-		/* A host port no connection to this guest port uses. */
-		for (unsigned tries = 0; tries <= VSOCK_MAX_CONNS && conn_find(vs, li->port, port); tries++)
-			port = port + 1 >= UINT32_MAX ? VSOCK_FIRST_HOST_PORT : port + 1;
-		vs->next_host_port = port + 1 >= UINT32_MAX ? VSOCK_FIRST_HOST_PORT : port + 1;
-		if (!conn_find(vs, li->port, port) && (c = conn_new(vs, li->port, port, fd))) {
-			c->state = CONN_REQUESTED;
-			conn_pend(c, PEND_REQUEST);
-			rx_flush_control(vs);
-		}
-	}
-	if (!c)
-		close(fd); /* nobody to join it to: the client sees the connection end */
-	vsock_finish(vs);
-}
-
-static bool vsock_listen(struct virtio_vsock *vs, const struct socket_forward *f, vmk_error **err)
-{
-	struct vsock_listener *li = &vs->listeners[vs->nlisteners];
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct stat st;
-	int fd;
-
-	/* A stale socket of an earlier run is replaced; anything else at the
-	 * path is the user's and stays. */
-	if (lstat(f->path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return vmk_set_error(err, VMK_ERR_SOCKET_DEVICE, "socket_device.path",
-					     "socket_device.path: %s exists and is not a socket", f->path);
-		unlink(f->path);
-	}
-	memcpy(sa.sun_path, f->path, strlen(f->path));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 128) != 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		return vmk_set_errno(err, VMK_ERR_SOCKET_DEVICE, "socket_device.path", e,
-				     "socket_device.path: cannot listen on %s", f->path);
-	}
-	*li = (struct vsock_listener){.vs = vs, .port = f->port, .fd = fd, .path = f->path};
-	vs->nlisteners++;
-	return true;
 }
 
 static void vsock_teardown(void *ctx)
@@ -757,8 +664,10 @@ static int vsock_activate(void *opaque)
 		return -EINVAL;
 	if (!vs->listening) {
 		for (unsigned i = 0; i < vs->nlisteners; i++)
-			evloop_add_fd(vs->loop, vs->listeners[i].fd, EPOLLIN, listener_accept,
+			evloop_add_fd(vs->loop, vs->listeners[i].fd, EPOLLIN, vsock_host_accept,
 				      &vs->listeners[i]);
+		if (vs->timer_fd >= 0)
+			evloop_add_fd(vs->loop, vs->timer_fd, EPOLLIN, vsock_host_tick, vs);
 		vs->listening = true;
 	}
 	pthread_mutex_lock(&vs->lock);
@@ -791,7 +700,8 @@ static void vsock_config_write(void *opaque, size_t off, unsigned size)
 	vs->config.guest_cid = htole64(vs->guest_cid); /* read-only */
 }
 
-struct virtio_vsock *virtio_vsock_new(const struct vmk_socket_device *cfg, vmk_error **err)
+struct virtio_vsock *virtio_vsock_new(const struct vmk_socket_device *cfg,
+				      const struct virtio_vsock_hooks *hooks, vmk_error **err)
 {
 	struct virtio_vsock *vs = calloc(1, sizeof(*vs));
 
@@ -801,15 +711,28 @@ struct virtio_vsock *virtio_vsock_new(const struct vmk_socket_device *cfg, vmk_e
 		return NULL;
 	}
 	pthread_mutex_init(&vs->lock, NULL);
+	if (hooks)
+		vs->hooks = *hooks;
 	vs->guest_cid = cfg->guest_cid;
 	vs->config.guest_cid = htole64(vs->guest_cid);
 	vs->next_host_port = VSOCK_FIRST_HOST_PORT;
+	vs->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (vs->timer_fd < 0) {
+		vmk_set_errno(err, VMK_ERR_SOCKET_DEVICE, "socket_device", errno,
+			      "socket_device: cannot make a timer");
+		virtio_vsock_free(vs);
+		return NULL;
+	}
 	for (size_t i = 0; i < vs->cfg->nforwards; i++)
 		if (vs->cfg->forwards[i].mode == VMK_SOCKET_FORWARD_HOST_TO_GUEST &&
-		    !vsock_listen(vs, &vs->cfg->forwards[i], err)) {
+		    !vsock_host_listen(vs, vs->cfg->forwards[i].port, vs->cfg->forwards[i].path, err)) {
 			virtio_vsock_free(vs);
 			return NULL;
 		}
+	if (vs->cfg->hybrid_path && !vsock_host_listen(vs, 0, vs->cfg->hybrid_path, err)) {
+		virtio_vsock_free(vs);
+		return NULL;
+	}
 	vs->dev = (struct virtio_dev){
 	    .name = "virtio-vsock",
 	    .device_id = VIRTIO_ID_VSOCK,
@@ -848,6 +771,8 @@ void virtio_vsock_free(struct virtio_vsock *vs)
 		close(vs->listeners[i].fd);
 		unlink(vs->listeners[i].path);
 	}
+	if (vs->timer_fd >= 0)
+		close(vs->timer_fd);
 	vmk_socket_device_free(vs->cfg);
 	pthread_mutex_destroy(&vs->lock);
 	free(vs);

@@ -2,6 +2,8 @@
  * guest wrote is read once, into a host copy, and checked here. */
 #include "virtio/vsock_pkt.h"
 #include <endian.h>
+#include <errno.h>
+#include <string.h>
 
 enum vsock_parse vsock_pkt_parse(const struct virtq_elem *e, uint64_t guest_cid, struct vsock_pkt *p)
 {
@@ -47,4 +49,26 @@ void vsock_hdr_make(struct vsock_hdr *h, uint64_t guest_cid, uint32_t host_port,
 	    .buf_alloc = htole32(buf_alloc),
 	    .fwd_cnt = htole32(fwd_cnt),
 	};
+}
+
+int vsock_hybrid_parse(const char *line, size_t len, uint32_t *port)
+{
+	static const char verb[] = "CONNECT ";
+	uint64_t v = 0;
+	size_t i = sizeof(verb) - 1, digits = 0;
+
+	if (len > VSOCK_HYBRID_LINE_MAX || len < i + 2 || line[len - 1] != '\n' || memcmp(line, verb, i) != 0)
+		return -EINVAL;
+	len--;
+	if (line[len - 1] == '\r')
+		len--;
+	while (i < len && line[i] == ' ')
+		i++;
+	/* Ten digits at most: no overflow of v. */
+	for (; i < len && line[i] >= '0' && line[i] <= '9' && digits < 10; i++, digits++)
+		v = v * 10 + (uint64_t)(line[i] - '0');
+	if (i != len || !digits || v == 0 || v >= UINT32_MAX)
+		return -EINVAL;
+	*port = (uint32_t)v;
+	return 0;
 }

@@ -73,4 +73,13 @@ enum vsock_parse vsock_pkt_parse(const struct virtq_elem *e, uint64_t guest_cid,
 void vsock_hdr_make(struct vsock_hdr *h, uint64_t guest_cid, uint32_t host_port, uint32_t guest_port,
 		    enum vsock_op op, uint32_t len, uint32_t flags, uint32_t buf_alloc, uint32_t fwd_cnt);
 
+/* Firecracker's hybrid socket: a host client's first line, "CONNECT
+ * <port>\n" (a '\r' before the '\n' is taken too). Not guest input, but
+ * a local client's: bounded and checked all the same. */
+#define VSOCK_HYBRID_LINE_MAX 32
+
+/* line: len bytes ending with '\n'. Returns 0 and the port (1 to
+ * 0xfffffffe), or -EINVAL. */
+int vsock_hybrid_parse(const char *line, size_t len, uint32_t *port);
+
 #endif

@@ -84,6 +84,91 @@ static void fs_failed(void *ctx, unsigned index, const char *why)
 		free(e);
 }
 
+/* --- run-time sockets: the device's hooks, handed to the VM's event loop --- */
+
+struct vsock_event {
+	struct machine_events ev;
+	void *ctx;
+	uint64_t id;
+	uint32_t port, guest_port;
+	int fd, error;
+	bool accept;
+};
+
+static void vsock_event_run(void *arg)
+{
+	struct vsock_event *e = arg;
+
+	if (e->accept)
+		e->ev.vsock_accept(e->ctx, e->id, e->port, e->guest_port, e->fd);
+	else
+		e->ev.vsock_connected(e->ctx, e->id, e->fd, e->error);
+	free(e);
+}
+
+static bool vsock_post(struct machine *m, const struct vsock_event *ev)
+{
+	struct vsock_event *e = malloc(sizeof(*e));
+
+	if (!e)
+		return false;
+	*e = *ev;
+	e->ev = m->ev;
+	e->ctx = m->ev_ctx;
+	if (evloop_post(m->loop, vsock_event_run, e) != 0) {
+		free(e);
+		return false;
+	}
+	return true;
+}
+
+static bool vsock_has_listener(void *ctx, uint32_t port)
+{
+	struct machine *m = ctx;
+
+	return m->ev.vsock_has_listener && m->ev.vsock_accept && m->ev.vsock_new_id &&
+	       m->ev.vsock_has_listener(m->ev_ctx, port);
+}
+
+static uint64_t vsock_new_id(void *ctx)
+{
+	struct machine *m = ctx;
+
+	return m->ev.vsock_new_id(m->ev_ctx);
+}
+
+static bool vsock_accept(void *ctx, uint64_t id, uint32_t port, uint32_t guest_port, int fd)
+{
+	return vsock_post(ctx,
+			  &(struct vsock_event){
+			      .id = id, .port = port, .guest_port = guest_port, .fd = fd, .accept = true});
+}
+
+static bool vsock_connected(void *ctx, uint64_t id, int fd, int error)
+{
+	struct machine *m = ctx;
+
+	if (!m->ev.vsock_connected)
+		return false;
+	return vsock_post(m, &(struct vsock_event){.id = id, .fd = fd, .error = error});
+}
+
+bool machine_vsock_connect(struct machine *m, uint64_t id, uint32_t guest_port, vmk_error **err)
+{
+	if (!m->vsock)
+		return vmk_set_error(err, VMK_ERR_SOCKET_DEVICE, "socket_device",
+				     "the VM has no socket device");
+	if (!virtio_vsock_connect(m->vsock, id, guest_port))
+		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, "socket_device", "out of memory");
+	return true;
+}
+
+void machine_vsock_accept_done(struct machine *m, uint64_t id, bool accept)
+{
+	if (m->vsock)
+		virtio_vsock_accept_done(m->vsock, id, accept);
+}
+
 static void gpu_update(void *ctx, unsigned index, unsigned scanout, const struct gpu_rect *d)
 {
 	struct machine *m = ctx;
@@ -164,6 +249,8 @@ bool machine_setup_devices(struct machine *m, const int (*serial_fds)[2], vmk_er
 	m->pci = pci_host_new(&m->pio, &m->mmio, LAYOUT_ECAM, LAYOUT_PCI_WIN, LAYOUT_PCI_WIN_SIZE,
 			      LAYOUT_PCI_IO, LAYOUT_PCI_IO_SIZE);
 	m->io = evloop_new();
+	if (m->io)
+		evloop_set_name(m->io, "vmk-io");
 	m->ps2_tfd = -1;
 	if (!m->pci || !m->io)
 		return vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, NULL,
@@ -218,7 +305,12 @@ bool machine_setup_devices(struct machine *m, const int (*serial_fds)[2], vmk_er
 			return false;
 	}
 	if (cfg->vsock) {
-		m->vsock = virtio_vsock_new(cfg->vsock, err);
+		struct virtio_vsock_hooks vh = {.ctx = m,
+						.has_listener = vsock_has_listener,
+						.new_id = vsock_new_id,
+						.accept = vsock_accept,
+						.connected = vsock_connected};
+		m->vsock = virtio_vsock_new(cfg->vsock, &vh, err);
 		if (!m->vsock || !add_transport(m, virtio_vsock_dev(m->vsock), err))
 			return false;
 	}
@@ -247,6 +339,9 @@ bool machine_setup_devices(struct machine *m, const int (*serial_fds)[2], vmk_er
 		m->gpu[m->ngpu++] = g;
 		if (!add_transport(m, virtio_gpu_dev(g), err))
 			return false;
+		if (!virtio_gpu_start(g))
+			return vmk_set_errno(err, VMK_ERR_INTERNAL, "graphics_devices", errno,
+					     "graphics_devices[%zu]: cannot watch vram", i);
 	}
 	return true;
 }
@@ -433,6 +528,13 @@ bool machine_copy_frame(struct machine *m, unsigned device, unsigned scanout, vm
 			vmk_error **err)
 {
 	return gpu_index(m, device, err) && virtio_gpu_copy_frame(m->gpu[device], scanout, out, err);
+}
+
+bool machine_copy_frame_rect(struct machine *m, unsigned device, unsigned scanout, const vmk_rect *rect,
+			     vmk_frame *into, vmk_error **err)
+{
+	return gpu_index(m, device, err) &&
+	       virtio_gpu_copy_frame_rect(m->gpu[device], scanout, rect, into, err);
 }
 
 bool machine_copy_cursor(struct machine *m, unsigned device, vmk_cursor **out, vmk_error **err)

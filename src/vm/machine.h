@@ -34,6 +34,14 @@ struct machine_events {
 	/* File system device `index` stopped serving (why: one line). On the
 	 * owner's event loop. */
 	void (*fs_failed)(void *ctx, unsigned index, const char *why);
+	/* Run-time sockets (socket.h). vsock_has_listener and vsock_new_id on
+	 * the I/O thread: a look-up, never blocking. vsock_accept and
+	 * vsock_connected on the owner's event loop; they own fd (-1 for a
+	 * failed connect, with an errno). */
+	bool (*vsock_has_listener)(void *ctx, uint32_t port);
+	uint64_t (*vsock_new_id)(void *ctx);
+	void (*vsock_accept)(void *ctx, uint64_t id, uint32_t port, uint32_t guest_port, int fd);
+	void (*vsock_connected)(void *ctx, uint64_t id, int fd, int error);
 	/* Graphics device `index` changed scanout `scanout` (damage in its
 	 * pixels) or its cursor (NULL). Called directly on the device's thread
 	 * (the I/O thread mostly): it must only hand the news over. */
@@ -64,9 +72,17 @@ bool machine_change_network(struct machine *m, unsigned index, const struct vmk_
  * positive) (both pointing kinds). */
 enum machine_input_op { MINPUT_KEY, MINPUT_POSITION, MINPUT_MOTION, MINPUT_BUTTON, MINPUT_WHEEL };
 bool machine_input(struct machine *m, enum machine_input_op op, int32_t a, int32_t b, vmk_error **err);
+/* Run-time sockets (devices.c; VM event thread). connect: the answer comes
+ * through vsock_connected(id); false (err set) when the machine has no
+ * socket device or no memory. accept_done: the application's decision on
+ * vsock_accept(id). */
+bool machine_vsock_connect(struct machine *m, uint64_t id, uint32_t guest_port, vmk_error **err);
+void machine_vsock_accept_done(struct machine *m, uint64_t id, bool accept);
 /* Graphics (devices.c; VM event thread). */
 bool machine_copy_frame(struct machine *m, unsigned device, unsigned scanout, vmk_frame **out,
 			vmk_error **err);
+bool machine_copy_frame_rect(struct machine *m, unsigned device, unsigned scanout, const vmk_rect *rect,
+			     vmk_frame *into, vmk_error **err);
 bool machine_copy_cursor(struct machine *m, unsigned device, vmk_cursor **out, vmk_error **err);
 bool machine_reconfigure_display(struct machine *m, unsigned device, unsigned scanout, uint32_t w, uint32_t h,
 				 vmk_error **err);

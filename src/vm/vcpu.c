@@ -151,6 +151,10 @@ static void *vcpu_thread(void *arg)
 	struct vcpu *v = arg;
 	struct vcpu_control *c = v->host->ctl;
 	sigset_t set;
+	char name[16];
+
+	snprintf(name, sizeof(name), "vmk-vcpu%u", v->id);
+	pthread_setname_np(pthread_self(), name);
 	/* Only the kick may interrupt this thread; SIGPIPE from a closed serial
 	 * output must become EPIPE, not kill the application. */
 	sigfillset(&set);

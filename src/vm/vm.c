@@ -7,6 +7,7 @@
 #include "util/error_priv.h"
 #include "vm/keymap.h"
 #include "vm/machine.h"
+#include "vm/vmsock.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/input-event-codes.h>
@@ -33,6 +34,8 @@ struct vmk_vm {
 	pthread_mutex_t display_lock;
 	vmk_display_callback display_fn;
 	void *display_ctx;
+
+	struct vmsock *sock; /* run-time sockets: listeners outlive machines */
 
 	/* Loop thread only. */
 	struct machine *machine;
@@ -155,6 +158,38 @@ void vmk_vm_set_display_callback(vmk_vm *vm, vmk_display_callback fn, void *ctx)
 
 static void vm_machine_exited(void *arg);
 
+static bool vm_vsock_has_listener(void *ctx, uint32_t port)
+{
+	vmk_vm *vm = ctx;
+	return vmsock_has_listener(vm->sock, port);
+}
+
+static uint64_t vm_vsock_new_id(void *ctx)
+{
+	vmk_vm *vm = ctx;
+	return vmsock_new_id(vm->sock);
+}
+
+static void vm_vsock_accept(void *ctx, uint64_t id, uint32_t port, uint32_t guest_port, int fd)
+{
+	vmk_vm *vm = ctx;
+	vmsock_accept(vm->sock, vm, vm->machine, id, port, guest_port, fd);
+}
+
+static void vm_vsock_connected(void *ctx, uint64_t id, int fd, int error)
+{
+	vmk_vm *vm = ctx;
+	vmsock_connected(vm->sock, vm, id, fd, error);
+}
+
+/* Every machine_destroy: the connects it was to answer end. */
+static void vm_destroy_machine(vmk_vm *vm)
+{
+	machine_destroy(vm->machine);
+	vm->machine = NULL;
+	vmsock_machine_gone(vm->sock, vm);
+}
+
 static void vm_on_exit(void *ctx)
 {
 	vmk_vm *vm = ctx;
@@ -166,6 +201,10 @@ static bool vm_build_machine(vmk_vm *vm, vmk_error **err)
 	static const struct machine_events ev = {.exited = vm_on_exit,
 						 .network_disconnected = vm_network_disconnected,
 						 .fs_failed = vm_fs_failed,
+						 .vsock_has_listener = vm_vsock_has_listener,
+						 .vsock_new_id = vm_vsock_new_id,
+						 .vsock_accept = vm_vsock_accept,
+						 .vsock_connected = vm_vsock_connected,
 						 .display_update = vm_display_update};
 
 	vm->machine = machine_create(vm->cfg, (const int(*)[2])vm->serial_fds, vm->loop, &ev, vm, err);
@@ -182,8 +221,7 @@ static bool vm_build_machine(vmk_vm *vm, vmk_error **err)
 /* Ends the run: tears the machine down and settles the final state. */
 static void vm_finish(vmk_vm *vm, vmk_stop_reason reason, vmk_error *error)
 {
-	machine_destroy(vm->machine);
-	vm->machine = NULL;
+	vm_destroy_machine(vm);
 	vm_close_serial(vm);
 	pthread_mutex_lock(&vm->lock);
 	vm->reason = reason;
@@ -210,8 +248,7 @@ static void vm_machine_exited(void *arg)
 	if (why == MEXIT_NONE || why == MEXIT_HOST_STOP)
 		return;
 	if (why == MEXIT_RESET && vm->cfg->reboot_action == VMK_REBOOT_RESTART) {
-		machine_destroy(vm->machine);
-		vm->machine = NULL;
+		vm_destroy_machine(vm);
 		vmk_error *err = NULL;
 		if (!vm_build_machine(vm, &err)) {
 			vm_finish(vm, VMK_STOP_REASON_VMM_ERROR, err);
@@ -263,7 +300,11 @@ enum vm_op {
 	OP_BALLOON_STATS,
 	OP_INPUT,
 	OP_TYPE_TEXT,
+	OP_SOCK_LISTEN,
+	OP_SOCK_UNLISTEN,
+	OP_SOCK_CONNECT,
 	OP_FRAME,
+	OP_FRAME_RECT,
 	OP_CURSOR,
 	OP_RECONFIGURE
 };
@@ -282,7 +323,13 @@ struct vm_cmd {
 	enum machine_input_op input;
 	int32_t a, b;
 	const char *text;
+	uint32_t port;
+	vmk_socket_accept_fn accept;
+	vmk_socket_connect_fn connected;
+	void *ctx;
 	vmk_frame **frame;
+	vmk_frame *into;
+	const vmk_rect *rect;
 	vmk_cursor **cursor;
 	unsigned scanout;
 	uint32_t width, height;
@@ -305,10 +352,15 @@ static bool vm_state_allows(vmk_state s, enum vm_op op)
 	case OP_BALLOON_STATS:
 	case OP_INPUT:
 	case OP_TYPE_TEXT:
+	case OP_SOCK_CONNECT:
 	case OP_FRAME:
+	case OP_FRAME_RECT:
 	case OP_CURSOR:
 	case OP_RECONFIGURE:
 		return s == VMK_STATE_RUNNING || s == VMK_STATE_PAUSED;
+	case OP_SOCK_LISTEN:
+	case OP_SOCK_UNLISTEN:
+		return true;
 	}
 	return false;
 }
@@ -351,6 +403,9 @@ static const char *const op_names[] = {"start",
 				       "read the balloon of",
 				       "send input to",
 				       "type into",
+				       "listen on a socket port of",
+				       "remove a socket listener of",
+				       "connect to a socket port of",
 				       "copy a frame of",
 				       "copy the cursor of",
 				       "reconfigure a display of"};
@@ -446,8 +501,20 @@ static void vm_run_cmd(void *arg)
 	case OP_TYPE_TEXT:
 		c->ok = vm_type_text(vm->machine, c->text, &c->err);
 		break;
+	case OP_SOCK_LISTEN:
+		c->ok = vmsock_set_listener(vm->sock, vm->cfg, c->port, c->accept, c->ctx, &c->err);
+		break;
+	case OP_SOCK_UNLISTEN:
+		c->ok = vmsock_remove_listener(vm->sock, c->port, &c->err);
+		break;
+	case OP_SOCK_CONNECT:
+		c->ok = vmsock_connect(vm->sock, vm->machine, c->port, c->connected, c->ctx, &c->err);
+		break;
 	case OP_FRAME:
 		c->ok = machine_copy_frame(vm->machine, c->index, c->scanout, c->frame, &c->err);
+		break;
+	case OP_FRAME_RECT:
+		c->ok = machine_copy_frame_rect(vm->machine, c->index, c->scanout, c->rect, c->into, &c->err);
 		break;
 	case OP_CURSOR:
 		c->ok = machine_copy_cursor(vm->machine, c->index, c->cursor, &c->err);
@@ -546,12 +613,48 @@ bool vmk_vm_input_type_text(vmk_vm *vm, const char *text, vmk_error **err)
 	return vm_run(&c, err);
 }
 
+bool vmk_vm_socket_set_listener(vmk_vm *vm, uint32_t port, vmk_socket_accept_fn accept, void *ctx,
+				vmk_error **err)
+{
+	if (!vm)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine");
+	struct vm_cmd c = {.vm = vm, .op = OP_SOCK_LISTEN, .port = port, .accept = accept, .ctx = ctx};
+	return vm_run(&c, err);
+}
+
+bool vmk_vm_socket_remove_listener(vmk_vm *vm, uint32_t port, vmk_error **err)
+{
+	if (!vm)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine");
+	struct vm_cmd c = {.vm = vm, .op = OP_SOCK_UNLISTEN, .port = port};
+	return vm_run(&c, err);
+}
+
+bool vmk_vm_socket_connect(vmk_vm *vm, uint32_t port, vmk_socket_connect_fn done, void *ctx, vmk_error **err)
+{
+	if (!vm)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine");
+	struct vm_cmd c = {.vm = vm, .op = OP_SOCK_CONNECT, .port = port, .connected = done, .ctx = ctx};
+	return vm_run(&c, err);
+}
+
 bool vmk_vm_copy_frame(vmk_vm *vm, unsigned device, unsigned scanout, vmk_frame **frame, vmk_error **err)
 {
 	if (!vm || !frame)
 		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "vm", "NULL virtual machine or frame");
 	*frame = NULL;
 	struct vm_cmd c = {.vm = vm, .op = OP_FRAME, .index = device, .scanout = scanout, .frame = frame};
+	return vm_run(&c, err);
+}
+
+bool vmk_vm_copy_frame_rect(vmk_vm *vm, unsigned device, unsigned scanout, const vmk_rect *rect,
+			    vmk_frame *into, vmk_error **err)
+{
+	if (!vm || !into || (!into->pixels && into->width && into->height) || into->stride / 4 < into->width)
+		return vmk_set_error(err, VMK_ERR_INVALID_ARGUMENT, "frame",
+				     "NULL virtual machine or frame, or a frame without pixels");
+	struct vm_cmd c = {
+	    .vm = vm, .op = OP_FRAME_RECT, .index = device, .scanout = scanout, .rect = rect, .into = into};
 	return vm_run(&c, err);
 }
 
@@ -730,13 +833,17 @@ vmk_vm *vmk_vm_new(const vmk_config *cfg, vmk_error **err)
 	if (!vmk_config_validate(cfg, err) || !vm_check_kvm(err))
 		return NULL;
 	vmk_vm *vm = calloc(1, sizeof(*vm));
-	if (!vm || !(vm->cfg = vmk_config_copy(cfg)) || !(vm->loop = evloop_new())) {
-		if (vm)
+	if (!vm || !(vm->cfg = vmk_config_copy(cfg)) || !(vm->sock = vmsock_new()) ||
+	    !(vm->loop = evloop_new())) {
+		if (vm) {
 			vmk_config_free(vm->cfg);
+			vmsock_free(vm->sock);
+		}
 		free(vm);
 		vmk_set_error(err, VMK_ERR_OUT_OF_MEMORY, NULL, "out of memory");
 		return NULL;
 	}
+	evloop_set_name(vm->loop, "vmk-events");
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_mutex_init(&vm->display_lock, NULL);
 	pthread_condattr_t ca;
@@ -755,10 +862,8 @@ static void vm_teardown(void *arg)
 {
 	vmk_vm *vm = arg;
 	memset(&vm->obs, 0, sizeof(vm->obs));
-	if (vm->machine) {
-		machine_destroy(vm->machine);
-		vm->machine = NULL;
-	}
+	if (vm->machine)
+		vm_destroy_machine(vm);
 	vm_close_serial(vm);
 }
 
@@ -771,6 +876,7 @@ void vmk_vm_free(vmk_vm *vm)
 	pthread_mutex_unlock(&vm->lock);
 	evloop_call(vm->loop, vm_teardown, vm);
 	evloop_free(vm->loop);
+	vmsock_free(vm->sock);
 	vmk_error_free(vm->error);
 	vmk_config_free(vm->cfg);
 	pthread_mutex_destroy(&vm->lock);

@@ -12,9 +12,10 @@
  *        the store is created from the template unless it exists)
  *        [--disk PATH[,ro][,sync=full|fsync|none][,cache=cached|uncached][,id=ID][,queues=N]]...
  *        more ACTIONs: media:PATH | eject | balloon:MiB | stats | rss | kill |
- *        type:TEXT (key presses, then Enter) | sleep:MS | screenshot:PATH (PNG of
+ *        type:TEXT (key presses, then Enter) | sleep:MS | pattern:SEED (display 0 against
+ *        tests/guest/drm_pattern.c's pattern) | screenshot:PATH (PNG of
  *        display 0, with its size and serial on stderr) | display:WxH (reconfigure it)
- *        [--gpu WxH] (a virtio-gpu with one scanout)
+ *        [--gpu WxH[,novga]] (a virtio-gpu with one scanout; VGA compatible unless novga)
  *        [--on MARKER=ACTION]...  ACTION: request-stop | stop | pause-resume
  *        [--send-after MARKER=TEXT] (types TEXT + newline into the console) */
 #include <ctype.h>
@@ -151,6 +152,62 @@ static bool do_action(vmk_vm *vm, const char *action)
 			fprintf(stderr, "API frame %ux%u active=%d serial=%llu\n", f->width, f->height,
 				f->active, (unsigned long long)f->serial);
 		vmk_frame_free(f);
+	} else if (!strncmp(action, "pattern:", 8)) {
+		/* What tests/guest/drm_pattern.c drew with this seed, pixel for pixel. */
+		uint32_t seed = (uint32_t)atoi(action + 8);
+		vmk_frame *f = NULL;
+		ok = vmk_vm_copy_frame(vm, 0, 0, &f, &err);
+		if (ok) {
+			unsigned long bad = 0;
+			for (uint32_t y = 0; y < f->height; y++)
+				for (uint32_t x = 0; x < f->width; x++) {
+					const uint8_t *p = f->pixels + (size_t)y * f->stride + 4ull * x;
+					uint32_t want = ((x * 7 + seed * 31) & 0xff) |
+							((y * 5 + seed) & 0xff) << 8 |
+							(((x ^ y) + seed * 17) & 0xff) << 16;
+					bad += (uint32_t)(p[0] | p[1] << 8 | p[2] << 16) != want;
+				}
+			fprintf(stderr, "API pattern seed=%u %ux%u mismatches=%lu\n", seed, f->width,
+				f->height, bad);
+			/* vmk_vm_copy_frame_rect: a rectangle into our own picture (the rest
+			 * untouched), and a picture of another size left alone. */
+			uint32_t w = f->width, h = f->height;
+			vmk_rect r = {w / 3, h / 4, w / 2, h / 3};
+			vmk_frame into = {.width = w, .height = h, .stride = w * 4 + 8};
+			into.pixels = malloc((size_t)into.stride * h);
+			ok = into.pixels != NULL;
+			if (ok) {
+				memset(into.pixels, 0xaa, (size_t)into.stride * h);
+				ok = vmk_vm_copy_frame_rect(vm, 0, 0, &r, &into, &err);
+			}
+			if (ok) {
+				bad = 0;
+				for (uint32_t y = 0; y < h; y++)
+					for (uint32_t x = 0; x < w; x++) {
+						const uint8_t *p =
+						    into.pixels + (size_t)y * into.stride + 4ull * x;
+						uint32_t v =
+						    p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+						bool in = x >= r.x && x < r.x + r.width && y >= r.y &&
+							  y < r.y + r.height;
+						bad +=
+						    in ? memcmp(p,
+								f->pixels + (size_t)y * f->stride + 4ull * x,
+								4) != 0
+						       : v != 0xaaaaaaaau;
+					}
+				vmk_frame small = {
+				    .width = w - 1, .height = h, .stride = w * 4 + 8, .pixels = into.pixels};
+				memset(into.pixels, 0xaa, (size_t)into.stride * h);
+				ok = vmk_vm_copy_frame_rect(vm, 0, 0, NULL, &small, &err);
+				bad +=
+				    ok && (small.width != w || small.height != h || into.pixels[0] != 0xaa);
+				fprintf(stderr, "API pattern-rect seed=%u %ux%u mismatches=%lu\n", seed, w, h,
+					bad);
+			}
+			free(into.pixels);
+		}
+		vmk_frame_free(f);
 	} else if (!strncmp(action, "display:", 8)) {
 		unsigned w = 0, h = 0;
 		ok = sscanf(action + 8, "%ux%u", &w, &h) == 2 &&
@@ -260,6 +317,7 @@ int main(int argc, char **argv)
 	bool have_uuid = false;
 	int expect_reboots = -1, stop_after_reboots = -1, entropy = 0, balloon = 0;
 	unsigned gpu_w = 0, gpu_h = 0;
+	bool gpu_vga = true;
 	vmk_serial_port_kind console = VMK_SERIAL_PORT_16550;
 	const char *disks[8];
 	unsigned ndisks = 0;
@@ -310,6 +368,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(k, "--gpu")) {
 			if (sscanf(v, "%ux%u", &gpu_w, &gpu_h) != 2)
 				return 2;
+			gpu_vga = !strstr(v, ",novga");
 		} else if (!strcmp(k, "--stop-after-reboots"))
 			stop_after_reboots = atoi(v);
 		else if (!strcmp(k, "--reboot"))
@@ -367,6 +426,7 @@ int main(int argc, char **argv)
 	vmk_boot_loader_free(bl);
 	if (gpu_w) {
 		vmk_graphics_device *gd = vmk_graphics_device_new();
+		vmk_graphics_device_set_vga_compatible(gd, gpu_vga);
 		bool ok = vmk_graphics_device_add_scanout(gd, gpu_w, gpu_h, &err) &&
 			  vmk_config_add_graphics_device(cfg, gd, &err);
 		vmk_graphics_device_free(gd);

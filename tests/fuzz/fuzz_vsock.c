@@ -2,7 +2,9 @@
  * fuzzer writes into real guest RAM and the real queue walker pops. A packet
  * the parser accepts must be exactly what the device may act on: a known op,
  * a stream socket to the host, and a payload of exactly len bytes (only for
- * RW, at most VSOCK_MAX_PAYLOAD) inside the request. */
+ * RW, at most VSOCK_MAX_PAYLOAD) inside the request. The same input is
+ * also a hybrid socket client's first line: a port is accepted only from
+ * "CONNECT <digits>\n" within the line bound, and only 1 to 0xfffffffe. */
 #include "fuzz_ring.h"
 #include "virtio/vsock_pkt.h"
 #include <stdint.h>
@@ -11,8 +13,23 @@
 
 static struct virtq_elem elem;
 
+static void fuzz_line(const uint8_t *data, size_t size)
+{
+	char line[VSOCK_HYBRID_LINE_MAX + 8];
+	uint32_t port = 0;
+	size_t n = size < sizeof(line) ? size : sizeof(line);
+
+	memcpy(line, data, n);
+	if (vsock_hybrid_parse(line, n, &port) != 0)
+		return;
+	if (n > VSOCK_HYBRID_LINE_MAX || memcmp(line, "CONNECT ", 8) != 0 || line[n - 1] != '\n' ||
+	    port == 0 || port == UINT32_MAX)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	fuzz_line(data, size);
 	if (size < 2)
 		return 0;
 	uint16_t qsize = (uint16_t)(1u << (data[0] % 7));

@@ -43,14 +43,22 @@ keep() { rc=$1; [ $rc = 0 ] && mv $W/vars.fd $ST/$2.fd && { [ ! -e $W/disk.img ]
 
 # The EFI shell on the serial console, input, and a non-volatile variable that survives into
 # the next run through the store file.
-efi_shell() { rm -f $ST/shell.fd; api --efi $ST/shell.fd "$@"; }
+# With a plain virtio-gpu (no VGA): OVMF's VirtioGpuDxe, a Blt-only GOP, shows the shell.
+efi_shell() {
+    rm -f $ST/shell.fd
+    api --efi $ST/shell.fd --gpu 800x600,novga --on "Shell>=sleep:1500" --on "Shell>=screenshot:$ST/blt.png" "$@"
+    rc=$?
+    png_out efi-shell $ST/blt.png
+    return $rc
+}
 run efi-shell efi_shell --uuid 0badc0de-1234-4abc-8def-0123456789ab --send-after "Shell>=set VMKVAR vmkit-persisted" \
     --send-after "Shell>=smbiosview -t 1" --send-after "Shell>=reset -s"
 # Also the PS/2 keyboard: once `set` shows the variable, a command is typed as key presses
 # (vmk_vm_input_type_text; no virtio keyboard, so the i8042's) and its output, which only the
-# shell's expansion of %uefiversion% makes, stops the run. And the screen: a virtio-gpu that OVMF
-# drives (VirtioGpuDxe, a Blt-only GOP) shows the shell; a screenshot through the API is read
-# by OCR on the host.
+# shell's expansion of %uefiversion% makes, stops the run. And the screen: a VGA-compatible
+# virtio-gpu that OVMF drives as a VGA (QemuVideoDxe: a GOP with a linear framebuffer, in the
+# mode of the EDID the device shows) shows the shell; a screenshot through the API is read by
+# OCR on the host.
 efi_vars() {
     api --efi $ST/shell.fd --gpu 1024x768 --send-after "Shell>=set" --on "VMKVAR=type:echo PS2-%uefiversion%" \
         --on "PS2-2.=sleep:1500" --on "PS2-2.=screenshot:$ST/shell.png" --send-after "PS2-2.=reset -s"
@@ -73,10 +81,17 @@ iso_cli() {
 }
 run iso-cli iso_cli
 # The same ISO and store through the API, with a blank disk: the guest installs itself there.
+# With a VGA-compatible GPU: GRUB's menu is graphical (gfxterm on the GOP's framebuffer), a key
+# typed on the PS/2 keyboard picks the second entry, and Linux's efifb shows fbcon's text.
 do_install() {
     from iso && truncate -s 48M $W/disk.img || return 1
-    api --efi $W/vars.fd --disk "$ISO,ro" --disk $W/disk.img
-    keep $? installed
+    api --efi $W/vars.fd --disk "$ISO,ro" --disk $W/disk.img --gpu 1024x768 \
+        --on "VMKIT-GRUB-ISO=sleep:700" --on "VMKIT-GRUB-ISO=screenshot:$W/menu.png" --on "VMKIT-GRUB-ISO=type:p" \
+        --on "EFI-FB=sleep:1500" --on "EFI-FB=screenshot:$W/fb.png"
+    rc=$?
+    png_out grub-menu $W/menu.png
+    png_out efifb $W/fb.png
+    keep $rc installed
 }
 run install do_install
 # Only the installed disk: its boot entry starts it; the guest sets BootNext to the EFI shell
@@ -132,24 +147,32 @@ echo "nested-efi: L1 run took $(( $(date +%s) - t0 )) s" >>"$log"
 [ $rc -eq 0 ] && t_pass nested-efi-rig || t_fail nested-efi-rig "run-l1 exit $rc (log $log)"
 
 
-check efi-shell "UEFI Interactive Shell" "Shell>" "stop-reason guest-poweroff"
+check efi-shell "UEFI Interactive Shell" "Shell>" "stop-reason guest-poweroff" "API frame 800x600 active=1"
+# screen_check NAME LOG PATTERN...: the screenshot NAME in LOG, read by OCR, shows every PATTERN.
+screen_check() {
+    local name=$1 log=$2 txt; shift 2
+    if txt=$(screen_text "$name" "$log"); then
+        t_expect "nested-efi-screen-$name" "$txt" "$@"
+    else
+        t_fail "nested-efi-screen-$name" "no screenshot $name in $log"
+    fi
+}
+screen_check efi-shell "$VMK_LOGDIR/nested-efi-shell.log" "UEFI Interactive Shell"
 # OVMF installed our SMBIOS tables: its shell's smbiosview reads Type 1 back.
 t_expect nested-efi-smbios "$VMK_LOGDIR/nested-efi-shell.log" "Manufacturer: vmkit" \
     "ProductName: vmkit Virtual Machine" "SerialNumber: 0badc0de-1234-4abc-8def-0123456789ab"
 check efi-vars "VMKVAR .*= .*vmkit-persisted" "stop-reason guest-poweroff"
 t_expect nested-efi-ps2-typing "$VMK_LOGDIR/nested-efi-vars.log" "echo PS2-%uefiversion%" "PS2-2\.[0-9]+"
 t_expect nested-efi-gop-frame "$VMK_LOGDIR/nested-efi-vars.log" "API frame 1024x768 active=1"
-if txt=$(screen_text efi-vars "$VMK_LOGDIR/nested-efi-vars.log"); then
-    # What a user sees: the shell's banner, and the typed command's output (OCR reads 2 as Z
-    # at times).
-    t_expect nested-efi-gop-screen "$txt" "UEFI Interactive Shell" "PS[2Z]-[2Z]\.[0-9]"
-else
-    t_fail nested-efi-gop-screen "no screenshot in $VMK_LOGDIR/nested-efi-vars.log"
-fi
+# What a user sees: the shell's banner, and the typed command's output (OCR reads 2 as Z at times).
+screen_check efi-vars "$VMK_LOGDIR/nested-efi-vars.log" "UEFI Interactive Shell" "PS[2Z]-[2Z]\.[0-9]"
 check iso-cli VMKIT-GRUB-ISO VMKIT-GUEST-READY "EFI-BOOTED=uefi" "EFI-ISO=vda EFI-ISO-RO=1 EFI-TARGET=none" \
     "VMKIT-TEST-EXIT=0" && same_values iso-cli HOST-ISO-BEFORE HOST-ISO-AFTER
 check install VMKIT-GRUB-ISO VMKIT-GUEST-READY "EFI-ISO=vda EFI-ISO-RO=1 EFI-TARGET=vdb" "EFI-FALLBACK=absent" \
     "EFI-INSTALLED=Boot[0-9A-F]{4}" "VMKIT-TEST-EXIT=0" "stop-reason guest-poweroff"
+t_expect nested-efi-grub-key "$VMK_LOGDIR/nested-install.log" "EFI-PICKED=p" "EFI-FB=EFI_VGA 1024,768"
+screen_check grub-menu "$VMK_LOGDIR/nested-install.log" "GNU GRUB" "picked by key"
+screen_check efifb "$VMK_LOGDIR/nested-install.log" "EFIFB TEXT"
 # The entry (first in BootOrder) boots the disk and sets BootNext; the next start uses it once
 # (the shell, BootCurrent is not the entry); the one after that is back on the entry.
 check disk-boot VMKIT-GRUB-DISK "EFI-BOOTED-FROM=vmkit" "EFI-BOOTORDER-FIRST=vmkit" "EFI-STEP=none" \

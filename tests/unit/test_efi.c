@@ -133,6 +133,23 @@ int main(void)
 	CHECK(validate(fw, notstore, &msg) == VMK_ERR_VARIABLE_STORE &&
 		  strstr(msg, "not a UEFI variable store"),
 	      "a store that is not one: %s", msg);
+	uint8_t before[64], after[64];
+	int nfd = open(notstore, O_RDONLY);
+	bool read_before = nfd >= 0 && read(nfd, before, sizeof(before)) == (ssize_t)sizeof(before);
+	if (nfd >= 0)
+		close(nfd);
+	CHECK(!vmk_efi_variable_store_create(notstore, tpl, true, &err) &&
+		  vmk_error_get_code(err) == VMK_ERR_VARIABLE_STORE &&
+		  strstr(vmk_error_get_message(err), "not replacing it"),
+	      "allow_overwrite never replaces a file that is not a store");
+	vmk_error_free(err);
+	err = NULL;
+	nfd = open(notstore, O_RDONLY);
+	CHECK(read_before && nfd >= 0 && read(nfd, after, sizeof(after)) == (ssize_t)sizeof(after) &&
+		  memcmp(before, after, sizeof(before)) == 0,
+	      "that file is left as it was");
+	if (nfd >= 0)
+		close(nfd);
 	CHECK(validate(fw, missing, &msg) == VMK_ERR_VARIABLE_STORE && strstr(msg, "No such file"),
 	      "missing store: %s", msg);
 	chmod(store, 0444);

@@ -482,6 +482,88 @@ static void test_device(void)
 	virtio_gpu_free(gpu);
 }
 
+static uint16_t dispi_rd(unsigned i)
+{
+	uint8_t d[2];
+	dev->vga_read(dev->opaque, 0x500 + 2 * i, d, 2);
+	return (uint16_t)(d[0] | d[1] << 8);
+}
+
+static void dispi_wr(unsigned i, uint16_t v)
+{
+	uint8_t d[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+	dev->vga_write(dev->opaque, 0x500 + 2 * i, d, 2);
+}
+
+/* The VGA side: vram in BAR 0, Bochs dispi registers; scanout 0 shows vram
+ * until the virtio driver shows a resource there. */
+static void test_vga(void)
+{
+	const uint32_t w[1] = {1024}, h[1] = {768};
+	vmk_frame *f = NULL;
+
+	queues_reset();
+	gpu = make(1, w, h, 0);
+	dev = virtio_gpu_dev(gpu);
+	CHECK(dev->vram && dev->vram_size == 16ull << 20 && dev->vga_read && dev->vga_write,
+	      "the first device is VGA compatible: 16 MiB of vram");
+	CHECK(dispi_rd(0) == 0xb0c5 && dispi_rd(10) == 256, "Bochs id B0C5, 256 x 64 KiB of vram");
+	dispi_wr(1, 640);
+	dispi_wr(2, 480);
+	dispi_wr(3, 32);
+	dispi_wr(4, 0x41);
+	CHECK(dispi_rd(6) == 640 && dispi_rd(7) == (16u << 20) / 2560, "enabling sets the virtual size");
+	dev->vram[0] = 0x33;
+	dev->vram[1] = 0x22;
+	dev->vram[2] = 0x11;
+	dev->vram[2560 * 479 + 639 * 4] = 0x77;
+	CHECK(virtio_gpu_copy_frame(gpu, 0, &f, NULL) && f->active && f->width == 640 && f->height == 480 &&
+		  f->pixels[0] == 0x33 && f->pixels[2] == 0x11 && f->pixels[2560 * 479 + 639 * 4] == 0x77,
+	      "scanout 0 shows the 640x480 mode in vram");
+	vmk_frame_free(f);
+	dispi_wr(9, 0xffff); /* y offset far beyond vram */
+	f = NULL;
+	CHECK(virtio_gpu_copy_frame(gpu, 0, &f, NULL) && !f->active && f->width == 1024,
+	      "a mode reaching beyond vram shows nothing");
+	vmk_frame_free(f);
+	dispi_wr(9, 0);
+	dispi_wr(3, 16);
+	f = NULL;
+	CHECK(virtio_gpu_copy_frame(gpu, 0, &f, NULL) && !f->active, "16 bits per pixel: not shown");
+	vmk_frame_free(f);
+	dispi_wr(3, 32);
+	uint8_t z[4] = {0};
+	dev->vga_write(dev->opaque, 0x3000, z, 4);
+	dev->vga_read(dev->opaque, 0x5ff, z, 4);
+	CHECK(1, "accesses outside the registers are ignored");
+	features = 0;
+	create(9, GPU_FORMAT_B8G8R8X8, 64, 64);
+	attach(9, 1, 64 * 64 * 4, PIX);
+	memset(g(PIX, 64 * 64 * 4), 0x55, 64 * 64 * 4);
+	rect_cmd(GPU_CMD_TRANSFER_TO_HOST_2D, 0, 0, 64, 64, 9, 0, 0);
+	rect_cmd(GPU_CMD_SET_SCANOUT, 0, 0, 64, 64, 0, 9, 0);
+	f = NULL;
+	CHECK(virtio_gpu_copy_frame(gpu, 0, &f, NULL) && f->active && f->width == 64 && f->pixels[0] == 0x55,
+	      "the virtio driver's scanout wins over vram");
+	vmk_frame_free(f);
+	virtio_gpu_free(gpu);
+
+	vmk_graphics_device *c = vmk_graphics_device_new();
+	vmk_graphics_device_add_scanout(c, 640, 480, NULL);
+	vmk_graphics_device_set_vga_compatible(c, false);
+	vmk_config *cfg = vmk_config_new();
+	vmk_config_add_graphics_device(cfg, c, NULL);
+	gpu = virtio_gpu_new(&((struct vmk_config *)cfg)->graphics[0], &mem, 0, &hooks, NULL);
+	CHECK(gpu && !virtio_gpu_dev(gpu)->vram, "VGA compatibility off: a plain virtio-gpu");
+	virtio_gpu_free(gpu);
+	((struct vmk_config *)cfg)->graphics[0].vga = true;
+	gpu = virtio_gpu_new(&((struct vmk_config *)cfg)->graphics[0], &mem, 1, &hooks, NULL);
+	CHECK(gpu && !virtio_gpu_dev(gpu)->vram, "only the first device is ever VGA");
+	virtio_gpu_free(gpu);
+	vmk_config_free(cfg);
+	vmk_graphics_device_free(c);
+}
+
 int main(void)
 {
 	if (gmem_init(&mem, MEM_SIZE) != 0)
@@ -490,6 +572,7 @@ int main(void)
 	test_config();
 	test_edid();
 	test_device();
+	test_vga();
 	evloop_free(loop);
 	gmem_destroy(&mem);
 	return check_done();

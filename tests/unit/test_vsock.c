@@ -10,9 +10,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 #include <vmkit/vmkit.h>
 
 #define RXQ    0
@@ -160,6 +162,34 @@ static void test_parse(void)
 	CHECK(vsock_pkt_parse(&el, GUEST, &p) == VSOCK_PKT_RESET, "seqpacket (not offered) is reset");
 }
 
+static void test_hybrid_parse(void)
+{
+	static const struct {
+		const char *line;
+		int ok;
+		uint32_t port;
+	} cases[] = {
+	    {"CONNECT 52\n", 1, 52},
+	    {"CONNECT 4294967294\r\n", 1, 4294967294u},
+	    {"CONNECT   7\n", 1, 7},
+	    {"CONNECT 0\n", 0, 0},
+	    {"CONNECT 4294967295\n", 0, 0},
+	    {"CONNECT 99999999999\n", 0, 0},
+	    {"CONNECT 5 \n", 0, 0},
+	    {"CONNECT -5\n", 0, 0},
+	    {"CONNECT \n", 0, 0},
+	    {"connect 5\n", 0, 0},
+	    {"CONNECT 5", 0, 0},
+	    {"CONNECT 000000000000000000000001\n", 0, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t port = 0;
+		int r = vsock_hybrid_parse(cases[i].line, strlen(cases[i].line), &port);
+		CHECK(cases[i].ok ? r == 0 && port == cases[i].port : r != 0, "hybrid line %zu %s", i,
+		      cases[i].ok ? "parses" : "is refused");
+	}
+}
+
 static void test_config(void)
 {
 	vmk_socket_device *d = vmk_socket_device_new();
@@ -188,6 +218,20 @@ static void test_config(void)
 		!vmk_socket_device_add_unix_forward(d, 5, "/tmp/y", VMK_SOCKET_FORWARD_GUEST_TO_HOST, NULL) &&
 		vmk_socket_device_add_unix_forward(d, 5, "/tmp/y", VMK_SOCKET_FORWARD_HOST_TO_GUEST, NULL),
 	    "a port is forwarded once per direction");
+	err = NULL;
+	CHECK(!vmk_socket_device_add_unix_forward(d, 6, "/tmp/y", VMK_SOCKET_FORWARD_HOST_TO_GUEST, &err) &&
+		  strstr(vmk_error_get_message(err), "already the listening socket of port 5"),
+	      "a second listen on the same path is refused");
+	vmk_error_free(err);
+	err = NULL;
+	CHECK(
+	    !vmk_socket_device_set_hybrid_path(d, "/tmp/y", NULL) &&
+		!vmk_socket_device_set_hybrid_path(d, longp + 100, NULL) &&
+		vmk_socket_device_set_hybrid_path(d, "/tmp/h", NULL) &&
+		!strcmp(vmk_socket_device_get_hybrid_path(d), "/tmp/h") &&
+		!vmk_socket_device_add_unix_forward(d, 7, "/tmp/h", VMK_SOCKET_FORWARD_HOST_TO_GUEST, NULL) &&
+		vmk_socket_device_add_unix_forward(d, 7, "/tmp/h", VMK_SOCKET_FORWARD_GUEST_TO_HOST, NULL),
+	    "the hybrid path: not a listen path, room for _PORT, not listened on twice");
 	vmk_config *cfg = vmk_config_new();
 	CHECK(vmk_config_add_socket_device(cfg, d, NULL) && !vmk_config_add_socket_device(cfg, d, NULL),
 	      "a VM has one socket device");
@@ -211,7 +255,7 @@ static void test_device(void)
 	vmk_socket_device_add_unix_forward(cfg, 1025, out_path, VMK_SOCKET_FORWARD_GUEST_TO_HOST, NULL);
 	vmk_socket_device_add_unix_forward(cfg, 2000, in_path, VMK_SOCKET_FORWARD_HOST_TO_GUEST, NULL);
 	queues_reset();
-	vs = virtio_vsock_new(cfg, &err);
+	vs = virtio_vsock_new(cfg, NULL, &err);
 	vmk_socket_device_free(cfg);
 	CHECK(vs != NULL, "the device is made, listening on the host-to-guest path");
 	if (!vs)
@@ -299,14 +343,258 @@ static void test_device(void)
 	rmdir(dir);
 }
 
+/* What the device handed its owner (hooks run on the I/O thread). */
+static struct {
+	pthread_mutex_t lock;
+	uint64_t next_id;
+	uint64_t acc_id, conn_id;
+	int acc_fd, conn_fd, conn_err;
+	uint32_t acc_port, acc_guest_port;
+	bool accepted, connected;
+} own = {.lock = PTHREAD_MUTEX_INITIALIZER, .next_id = 100};
+
+static bool own_has_listener(void *ctx, uint32_t port)
+{
+	(void)ctx;
+	return port == 3000;
+}
+
+static uint64_t own_new_id(void *ctx)
+{
+	(void)ctx;
+	return __atomic_fetch_add(&own.next_id, 1, __ATOMIC_SEQ_CST);
+}
+
+static bool own_accept(void *ctx, uint64_t id, uint32_t port, uint32_t guest_port, int fd)
+{
+	(void)ctx;
+	pthread_mutex_lock(&own.lock);
+	own.acc_id = id;
+	own.acc_fd = fd;
+	own.acc_port = port;
+	own.acc_guest_port = guest_port;
+	own.accepted = true;
+	pthread_mutex_unlock(&own.lock);
+	return true;
+}
+
+static bool own_connected(void *ctx, uint64_t id, int fd, int error)
+{
+	(void)ctx;
+	pthread_mutex_lock(&own.lock);
+	own.conn_id = id;
+	own.conn_fd = fd;
+	own.conn_err = error;
+	own.connected = true;
+	pthread_mutex_unlock(&own.lock);
+	return true;
+}
+
+/* Waits up to 2 s for a hook call (*flag), then clears it. */
+static bool own_wait(bool *flag)
+{
+	for (int i = 0; i < 200; i++) {
+		pthread_mutex_lock(&own.lock);
+		bool v = *flag;
+		*flag = false;
+		pthread_mutex_unlock(&own.lock);
+		if (v)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static int unix_connect(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	strcpy(sa.sun_path, path);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The application's listeners and connects, and the hybrid socket. */
+static void test_runtime(void)
+{
+	char dir[] = "/tmp/vmkit-vsock-rt.XXXXXX", hy[128], hy_port[140], live[128], buf[256];
+	static const struct virtio_vsock_hooks hooks = {.has_listener = own_has_listener,
+							.new_id = own_new_id,
+							.accept = own_accept,
+							.connected = own_connected};
+	vmk_error *err = NULL;
+	struct vsock_hdr h;
+
+	if (!mkdtemp(dir))
+		return;
+	snprintf(hy, sizeof(hy), "%s/hy.sock", dir);
+	snprintf(hy_port, sizeof(hy_port), "%s/hy.sock_7000", dir);
+	snprintf(live, sizeof(live), "%s/live.sock", dir);
+
+	/* A live socket (another VM's) at a listen path is not taken over. */
+	int live_fd = unix_listen(live);
+	vmk_socket_device *cfg = vmk_socket_device_new();
+	vmk_socket_device_add_unix_forward(cfg, 9, live, VMK_SOCKET_FORWARD_HOST_TO_GUEST, NULL);
+	CHECK(!virtio_vsock_new(cfg, &hooks, &err) && err && strstr(vmk_error_get_message(err), "in use"),
+	      "a listen path another process listens on is refused, not unlinked");
+	vmk_error_free(err);
+	err = NULL;
+	CHECK(unix_connect(live) >= 0, "and that process still has its socket");
+	close(live_fd);
+	vmk_socket_device_free(cfg);
+
+	/* A stale one (its listener gone) is replaced. */
+	cfg = vmk_socket_device_new();
+	vmk_socket_device_add_unix_forward(cfg, 9, live, VMK_SOCKET_FORWARD_HOST_TO_GUEST, NULL);
+	vmk_socket_device_set_hybrid_path(cfg, hy, NULL);
+	queues_reset();
+	vs = virtio_vsock_new(cfg, &hooks, &err);
+	vmk_socket_device_free(cfg);
+	CHECK(vs != NULL, "a stale socket at a listen path is replaced");
+	if (!vs) {
+		vmk_error_free(err);
+		return;
+	}
+	dev = virtio_vsock_dev(vs);
+	dev->activate(dev->opaque);
+	post_rx(QSIZE);
+
+	/* The guest connects to a listened port: the application decides. */
+	send_op(6000, 3000, VSOCK_OP_REQUEST, 0);
+	CHECK(own_wait(&own.accepted) && own.acc_port == 3000 && own.acc_guest_port == 6000,
+	      "a guest connection to a listened port reaches the application's accept");
+	uint32_t id, len;
+	CHECK(!drv_used(RXQ, &id, &len), "the guest hears nothing before the decision");
+	int afd = own.acc_fd;
+	virtio_vsock_accept_done(vs, own.acc_id, true);
+	h = rx_next(NULL, 0);
+	CHECK(le16toh(h.op) == VSOCK_OP_RESPONSE && le32toh(h.dst_port) == 6000, "accepted: RESPONSE");
+	send_pkt(GUEST, VSOCK_HOST_CID, 6000, 3000, VSOCK_OP_RW, 0, "hi", 2, 2);
+	CHECK(read_within(afd, buf, sizeof(buf), 2000) == 2 && !memcmp(buf, "hi", 2),
+	      "guest data reaches the application's fd");
+	CHECK(write(afd, "yo", 2) == 2, "the application writes");
+	h = rx_next((uint8_t *)buf, sizeof(buf));
+	CHECK(le16toh(h.op) == VSOCK_OP_RW && le32toh(h.len) == 2 && !memcmp(buf, "yo", 2),
+	      "and the guest receives it");
+	close(afd);
+	h = rx_next(NULL, 0);
+	CHECK(le16toh(h.op) == VSOCK_OP_SHUTDOWN, "the application's close is the guest's SHUTDOWN");
+	send_op(6000, 3000, VSOCK_OP_RST, 0);
+
+	send_op(6001, 3000, VSOCK_OP_REQUEST, 0);
+	CHECK(own_wait(&own.accepted), "a second connection");
+	close(own.acc_fd);
+	virtio_vsock_accept_done(vs, own.acc_id, false);
+	h = rx_next(NULL, 0);
+	CHECK(le16toh(h.op) == VSOCK_OP_RST && le32toh(h.dst_port) == 6001, "refused: the guest is reset");
+
+	/* The application connects to guest ports. */
+	CHECK(virtio_vsock_connect(vs, 77, 4000), "connect posted");
+	h = rx_next(NULL, 0);
+	uint32_t hp = le32toh(h.src_port);
+	CHECK(le16toh(h.op) == VSOCK_OP_REQUEST && le32toh(h.dst_port) == 4000, "the guest gets a REQUEST");
+	send_op(4000, hp, VSOCK_OP_RESPONSE, 0);
+	CHECK(own_wait(&own.connected) && own.conn_id == 77 && own.conn_fd >= 0 && !own.conn_err,
+	      "the guest's RESPONSE completes the connect with an fd");
+	CHECK(write(own.conn_fd, "abc", 3) == 3, "the application writes");
+	h = rx_next((uint8_t *)buf, sizeof(buf));
+	CHECK(le16toh(h.op) == VSOCK_OP_RW && !memcmp(buf, "abc", 3), "and the guest receives it");
+	close(own.conn_fd);
+	rx_next(NULL, 0);
+	send_op(4000, hp, VSOCK_OP_RST, 0);
+	CHECK(virtio_vsock_connect(vs, 78, 4001), "connect posted");
+	h = rx_next(NULL, 0);
+	send_op(4001, le32toh(h.src_port), VSOCK_OP_RST, 0);
+	CHECK(own_wait(&own.connected) && own.conn_id == 78 && own.conn_fd < 0 && own.conn_err == ECONNRESET,
+	      "a guest that resets the connect: ECONNRESET");
+
+	/* Firecracker's hybrid socket: CONNECT line, OK <host port>, then the stream. */
+	int c = unix_connect(hy);
+	CHECK(c >= 0 && write(c, "CONNECT 5000\nxyz", 16) == 16, "a hybrid client sends its line and data");
+	h = rx_next(NULL, 0);
+	hp = le32toh(h.src_port);
+	CHECK(le16toh(h.op) == VSOCK_OP_REQUEST && le32toh(h.dst_port) == 5000,
+	      "the CONNECT line becomes a REQUEST to the guest's port");
+	send_op(5000, hp, VSOCK_OP_RESPONSE, 0);
+	char ok[32];
+	int n = snprintf(ok, sizeof(ok), "OK %u\n", hp);
+	CHECK(read_within(c, buf, (size_t)n, 2000) == n && !memcmp(buf, ok, (size_t)n),
+	      "the client reads OK and the host-side port");
+	h = rx_next((uint8_t *)buf, sizeof(buf));
+	CHECK(le16toh(h.op) == VSOCK_OP_RW && le32toh(h.len) == 3 && !memcmp(buf, "xyz", 3),
+	      "what the client sent after the line reaches the guest");
+	close(c);
+	rx_next(NULL, 0);
+	send_op(5000, hp, VSOCK_OP_RST, 0);
+	c = unix_connect(hy);
+	CHECK(c >= 0 && write(c, "CONNECT 5001\n", 13) == 13, "a hybrid client to a port nobody listens on");
+	h = rx_next(NULL, 0);
+	send_op(5001, le32toh(h.src_port), VSOCK_OP_RST, 0);
+	CHECK(read_within(c, buf, sizeof(buf), 2000) == 0, "sees its connection closed");
+	close(c);
+	static char junk[64];
+	memset(junk, 'C', sizeof(junk));
+	c = unix_connect(hy);
+	/* Closed with bytes unread: the client may see a reset rather than EOF. */
+	CHECK(c >= 0 && write(c, junk, sizeof(junk)) == sizeof(junk) &&
+		  read_within(c, buf, sizeof(buf), 2000) >= -1 && read_within(c, buf, sizeof(buf), 10) <= 0,
+	      "a line longer than 32 bytes is closed");
+	close(c);
+	c = unix_connect(hy);
+	CHECK(c >= 0 && write(c, "CONN", 4) == 4 && read_within(c, buf, sizeof(buf), 8000) == 0,
+	      "a client that never ends its line is closed after 5 s");
+	close(c);
+	int pl = unix_listen(hy_port);
+	send_op(6100, 7000, VSOCK_OP_REQUEST, 0);
+	int pc = accept_within(pl, 2000);
+	h = rx_next(NULL, 0);
+	CHECK(pc >= 0 && le16toh(h.op) == VSOCK_OP_RESPONSE,
+	      "a guest connection to a port nothing else serves goes to PATH_<port>");
+	if (pc >= 0)
+		close(pc);
+	close(pl);
+	h = rx_next(NULL, 0);
+	CHECK(le16toh(h.op) == VSOCK_OP_SHUTDOWN, "its host side's close reaches the guest");
+	send_op(6100, 7000, VSOCK_OP_RST, 0);
+
+	/* A connect the guest never answers times out. */
+	CHECK(virtio_vsock_connect(vs, 79, 4002), "connect posted");
+	h = rx_next(NULL, 0);
+	CHECK(own_wait(&own.connected) || own_wait(&own.connected) || own_wait(&own.connected) ||
+		  own_wait(&own.connected) || own_wait(&own.connected) || own_wait(&own.connected),
+	      "an unanswered connect completes");
+	CHECK(own.conn_id == 79 && own.conn_err == ETIMEDOUT, "with ETIMEDOUT");
+	h = rx_next(NULL, 0);
+	CHECK(le16toh(h.op) == VSOCK_OP_RST, "and the guest is told to forget it");
+
+	/* A connect still waiting when the driver resets ends too. */
+	CHECK(virtio_vsock_connect(vs, 80, 4003), "connect posted");
+	rx_next(NULL, 0);
+	dev->reset(dev->opaque);
+	CHECK(own_wait(&own.connected) && own.conn_id == 80 && own.conn_err == ECONNRESET,
+	      "a driver reset ends a waiting connect");
+	evloop_call(loop, on_loop_notify, &(struct notify_call){RXQ});
+	virtio_vsock_free(vs);
+	CHECK(access(hy, F_OK) != 0, "the hybrid socket is removed with the device");
+	unlink(hy_port);
+	unlink(live);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	if (gmem_init(&mem, MEM_SIZE) != 0)
 		return 1;
 	loop = evloop_new();
 	test_parse();
+	test_hybrid_parse();
 	test_config();
 	test_device();
+	test_runtime();
 	evloop_free(loop);
 	gmem_destroy(&mem);
 	return check_done();

@@ -89,6 +89,14 @@ void virtio_queue_set_external(struct virtio_dev *d, unsigned q, bool external)
 	(void)external;
 }
 
+int virtio_vram_dirty(struct virtio_dev *d, uint64_t *first, uint64_t *end)
+{
+	(void)d;
+	(void)first;
+	(void)end;
+	return -1;
+}
+
 void virtio_raise_queue(struct virtio_dev *d, unsigned q)
 {
 	virtio_notify_queue(d, q);

@@ -6,6 +6,13 @@
 # boot entry can start it), and a boot entry "vmkit" (efibootmgr). Tools from initrd-efi.
 B=/opt/vmkit/bin
 [ -d /sys/firmware/efi ] && echo "EFI-BOOTED=uefi" || echo "EFI-BOOTED=bios"
+# The firmware's linear framebuffer, when it had one (a VGA-compatible GPU): Linux's efifb takes
+# it over and fbcon shows tty1 there.
+echo "EFI-PICKED=$(sed -n 's/.*vmkit.picked=\([a-z]\).*/\1/p' /proc/cmdline)"
+if [ -e /sys/class/graphics/fb0/name ]; then
+    printf '\033[2J\033[HVMKIT EFIFB TEXT\n' >/dev/tty1
+    echo "EFI-FB=$(cat /sys/class/graphics/fb0/name | tr ' ' _) $(cat /sys/class/graphics/fb0/virtual_size)"
+fi
 mount -t efivarfs efivarfs /sys/firmware/efi/efivars || echo "EFI-EFIVARFS=failed"
 iso= target=
 for d in /sys/block/vd* /sys/block/sr*; do
