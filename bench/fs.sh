@@ -41,7 +41,7 @@ while [[ $# -gt 0 ]]; do
         --rounds) rounds=$2; shift 2 ;;
         --report) report=$(realpath "$2"); shift 2 ;;
         --exp) exp=$(cd "$2" && pwd); shift 2 ;;
-        -h|--help) sed -n '2,31p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) sed -n '2,27p' "${BASH_SOURCE[0]}"; exit 0 ;;
         -*) echo "fs.sh: unknown option $1" >&2; exit 2 ;;
         *) break ;;
     esac

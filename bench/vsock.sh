@@ -2,7 +2,7 @@
 # vsock benchmark: vmkit's virtio-vsock against QEMU's vhost-vsock-pci, both inside one L1
 # (tests/nested/run-l1.sh), measured INSIDE the guest with bench/vsockperf.
 #
-#   bench/vsock.sh [--mb MIB] [--rr N] [--rounds N] [BUILD_DIR]
+#   bench/vsock.sh [--mb MIB] [--rr N] [--rounds N] [--exp BUILD_DIR2] [BUILD_DIR]
 #
 # Not the same path on the host side, by design of each VMM:
 #   vmkit  --device virtio-vsock,port=5001,socketURL=/tmp/vsp.sock (vfkit's "listen": a guest
@@ -20,6 +20,8 @@
 # Runs alternate (ABBA across rounds, default 3); medians and vmkit/QEMU ratios go to stdout
 # and bench/results/vsock-<date>.md, the L1 console to bench/results/vsock-<date>.log.
 # --report LOG: no run; the tables again from an earlier run's log (same options).
+# --exp BUILD_DIR2 adds a third configuration, vmkit-exp: the same with BUILD_DIR2's vmkit
+# (a patch under test), with its ratios to QEMU and to vmkit.
 set -euo pipefail
 invocation="bench/vsock.sh $*"
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,7 +29,7 @@ ROOT=$(cd "$HERE/.." && pwd)
 BENCH_NAME=vsock.sh
 . "$HERE/lib.sh"
 
-mb=256 rr=2000 rounds=3 report=
+mb=256 rr=2000 rounds=3 report= exp=
 MEM=512
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -35,7 +37,8 @@ while [[ $# -gt 0 ]]; do
         --rr) rr=$2; shift 2 ;;
         --rounds) rounds=$2; shift 2 ;;
         --report) report=$(realpath "$2"); shift 2 ;;
-        -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        --exp) exp=$(cd "$2" && pwd); shift 2 ;;
+        -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}"; exit 0 ;;
         -*) echo "vsock.sh: unknown option $1" >&2; exit 2 ;;
         *) break ;;
     esac
@@ -49,6 +52,12 @@ cc -O2 -Wall -static -o "$work/vmmrun" "$HERE/vmmrun.c" 2>/dev/null ||
     cc -O2 -Wall -o "$work/vmmrun" "$HERE/vmmrun.c"
 cc -O2 -Wall -static -o "$work/vsockperf" "$HERE/vsockperf.c"
 cp "$B/vmkit" "$work/vmkit"     # a snapshot: others may rebuild the tree meanwhile
+cfgs="vmkit qemu" pairs="vmkit/qemu" ncfg=2
+if [[ -n $exp ]]; then
+    [[ -x $exp/vmkit ]] || { echo "vsock.sh: no $exp/vmkit" >&2; exit 1; }
+    mkdir -p "$work/exp" && cp "$exp/vmkit" "$work/exp/vmkit-exp"
+    cfgs="vmkit qemu vmkit-exp" pairs="vmkit/qemu vmkit-exp/qemu vmkit-exp/vmkit" ncfg=3
+fi
 
 bench_guest_dirs
 o=$work/overlay
@@ -99,12 +108,13 @@ run_one() {
 run_cfg() {
     case \$1 in
     0) run_one vmkit vmkit --cpus 1 --memory $MEM --bootloader "linux,kernel=\$GUEST_KERNEL,initrd=/data/initrd-vsock.cpio,cmdline=\"\$CMDLINE\"" --device serial,stdio --device virtio-vsock,port=5001,socketURL=/tmp/vsp.sock ;;
+    2) run_one vmkit-exp vmkit-exp --cpus 1 --memory $MEM --bootloader "linux,kernel=\$GUEST_KERNEL,initrd=/data/initrd-vsock.cpio,cmdline=\"\$CMDLINE\"" --device serial,stdio --device virtio-vsock,port=5001,socketURL=/tmp/vsp.sock ;;
     1) run_one qemu qemu-system-x86_64 -L /data -enable-kvm -cpu host -M q35 -smp 1 -m $MEM -nodefaults -no-user-config -no-reboot -display none -serial stdio -kernel "\$GUEST_KERNEL" -initrd /data/initrd-vsock.cpio -append "\$CMDLINE" -device vhost-vsock-pci,guest-cid=3 ;;
     esac
 }
 i=1
 while [ \$i -le $rounds ]; do
-    if [ \$((i % 2)) = 1 ]; then o="0 1"; else o="1 0"; fi
+    if [ \$((i % 2)) = 1 ]; then o="\$(seq 0 $((ncfg - 1)))"; else o="\$(seq $((ncfg - 1)) -1 0)"; fi
     for c in \$o; do run_cfg \$c; done
     i=\$((i + 1))
 done
@@ -112,14 +122,15 @@ echo BENCH-DONE
 EOF
 
 files=("$work/vmmrun" "$work/vsockperf" "$work/vmkit" "$VI" "${mods[@]}")
+[[ -n $exp ]] && files+=("$work/exp/vmkit-exp")
 mapfile -t qf < <("$ROOT/tests/nested/qemu-files.sh")
 files+=("${qf[@]}")
 
 if [[ -n $report ]]; then
     log=$report md=${report%.log}.md
 else
-    echo "vsock.sh: 2 configurations x $rounds rounds in L1 (console in bench/results)" >&2
-    bench_run_l1 vsock --timeout $((600 + rounds * 2 * vmm_timeout / 2)) -- "$work/l1.sh" "${files[@]}"
+    echo "vsock.sh: $ncfg configurations x $rounds rounds in L1 (console in bench/results)" >&2
+    bench_run_l1 vsock --timeout $((600 + rounds * ncfg * vmm_timeout / 2)) -- "$work/l1.sh" "${files[@]}"
 fi
 
 {
@@ -129,9 +140,9 @@ fi
     echo "port 5001) and in L1 (server); $mb MiB per throughput job in 64 KiB writes, $rr round trips of 1 byte;"
     echo "1 vCPU, $MEM MiB; L1 = QEMU TCG with nested KVM. vmkit: virtio-vsock to a unix socket in L1 (bytes through"
     echo "vmkit's I/O thread); QEMU \`-M q35 -device vhost-vsock-pci\` to AF_VSOCK in L1 (bytes through L1's vhost_vsock);"
-    echo "guest kernel $(cat "$G/kernel-release" 2>/dev/null || echo '?')."
+    echo "guest kernel $(cat "$G/kernel-release" 2>/dev/null || echo '?').${exp:+ vmkit-exp: vmkit from $exp.}"
     echo
-    bench_val_table "$log" "vmkit qemu" "vmkit/qemu" \
+    bench_val_table "$log" "$cfgs" "$pairs" \
         "g2h|guest to host (Mbit/s, higher is better)" "h2g|host to guest (Mbit/s, higher is better)" \
         "rr|round trip, mean (us, lower is better)" "rr_p50|round trip, p50 (us, lower is better)" \
         "rr_p99|round trip, p99 (us, lower is better)"
@@ -143,11 +154,11 @@ fi
     echo "L1 KVM counters per MiB (g2h, h2g) and per round trip (rr), medians over rounds (the window around each"
     echo "job includes about 2 s of idle guest):"
     echo
-    bench_kvm_table "$log" "vmkit qemu" "g2h:$mb h2g:$mb rr:$rr"
+    bench_kvm_table "$log" "$cfgs" "g2h:$mb h2g:$mb rr:$rr"
     echo
     echo "The guest's virtio-vsock interrupts (/proc/interrupts, by queue), per MiB and per round trip:"
     echo
-    bench_kvm_table "$log" "vmkit qemu" "g2h:$mb h2g:$mb rr:$rr" "rx tx event config virtqueues" BENCH-GIRQ
+    bench_kvm_table "$log" "$cfgs" "g2h:$mb h2g:$mb rr:$rr" "rx tx event config virtqueues" BENCH-GIRQ
     if grep -q 'BENCH-NOTE\|BENCH-FAIL' "$log"; then echo; echo "Notes:"; tr -d '\r' < "$log" | grep 'BENCH-NOTE\|BENCH-FAIL' | sort -u | sed 's/^/- /'; fi
 } | tee "$md"
 echo "vsock.sh: wrote $md" >&2
